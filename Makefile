@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine:
+#   make run    create the virtualenv, install mailbot, start `mailbot serve` (SQLite, 127.0.0.1:2525)
+#   make test   the same set-up plus test tools (swaks from Debian when root), then ruff, mypy, pytest
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest system-deps bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mailbot needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# libmagic for python-magic; swaks for the end-to-end tests. Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] \
+	  || ldconfig -p 2>/dev/null | grep -q libmagic.so.1 || missing="$$missing libmagic1"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing"; \
+	  else echo "warning: missing$$missing (run as root or install them); some tests will skip"; fi; \
+	fi
+
+run: $(STAMP) system-deps
+	$(BIN)/mailbot db upgrade
+	$(BIN)/mailbot serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check mailbot tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

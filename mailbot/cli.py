@@ -1,0 +1,298 @@
+"""cli: the `mailbot` command (click). Thin: parse options, call a room, print.
+
+Exit codes: 0 done; 1 a mailbot error; 2 a usage error (click); 65 unreadable input;
+66 something named was not found; 74 the spool could not store; 78 bad configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlmodel import Session, col, select
+from tabulate import tabulate
+
+from mailbot import config as config_mod
+from mailbot import logs
+from mailbot.errors import MailbotError, NotFound
+from mailbot.store import EventRow, Message, OutboxRow, SpoolItem, SpoolState, Ticket
+
+
+def _fail(exc: MailbotError) -> None:
+    click.echo(f"mailbot: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MailbotError as exc:
+            _fail(exc)
+
+
+def _config(ctx: click.Context) -> config_mod.Config:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        obj["config"] = config_mod.load(obj.get("config_path"))
+        settings = obj["config"].settings.logging
+        logs.setup(settings.level, settings.format)
+    return obj["config"]  # type: ignore[no-any-return]
+
+
+def _app(ctx: click.Context) -> Any:
+    from mailbot.service import App
+
+    obj = ctx.ensure_object(dict)
+    if "app" not in obj:
+        obj["app"] = App.build(_config(ctx))
+    return obj["app"]
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar="MAILBOT_CONFIG",
+              help="Main configuration file. Default: config/mailbot.toml (or $MAILBOT_CONFIG).")
+@click.version_option(package_name="mailbot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """mailbot: an e-mail support desk engine.
+
+    Customers write to a desk's address; mailbot keeps every mail durably, opens or updates a
+    ticket and answers from templates with the ticket number and the deadline.
+
+    \b
+    Start here:
+      mailbot check-config      validate config/mailbot.toml and every desk file
+      mailbot serve             receive over SMTP, process, send replies
+      mailbot ingest FILE...    take .eml files in, one JSON line per message
+      mailbot tickets list      the tickets, newest first
+    """
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@cli.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the SMTP receiver, the worker and the sender until SIGTERM or Ctrl-C.
+
+    Every message answered with 250 is already on disk; a stop at any moment loses nothing,
+    and work left over is taken up on the next start.
+    """
+    from mailbot.service import serve as run
+
+    run(_config(ctx))
+
+
+@cli.command("check-config")
+@click.option("--json", "as_json", is_flag=True, help="Print the desks as JSON.")
+@click.pass_context
+def check_config(ctx: click.Context, as_json: bool) -> None:
+    """Validate the configuration, desk rules and templates; exit 78 on the first problem."""
+    from mailbot.replies import Renderer
+    from mailbot.rules import load_rules
+
+    config = _config(ctx)
+    renderer = Renderer(config.templates_dir)
+    for name, desk in config.desks.items():
+        load_rules(desk.rules, f"desk {name}: rules")
+        renderer.render_text(desk.language, "ack", {
+            "ticket_number": f"{desk.ticket_prefix}-000001", "subject": "check", "customer_name": "",
+            "desk_name": desk.name, "deadline": "01.01.2030 12:00 (UTC)", "received": "",
+        })
+    desks = [{"desk": d.name, "addresses": d.addresses, "language": d.language,
+              "timezone": d.timezone, "prefix": d.ticket_prefix, "rules": d.rules}
+             for d in config.desks.values()]
+    if as_json:
+        click.echo(json.dumps({"config": str(config.path), "database": config.database_url,
+                               "desks": desks}, ensure_ascii=False))
+        return
+    click.echo(f"{config.path}: OK, {len(desks)} desk(s)")
+    click.echo(tabulate([[d["desk"], ", ".join(d["addresses"]), d["language"], d["timezone"],
+                          d["prefix"], ", ".join(d["rules"])] for d in desks],
+                        headers=["desk", "addresses", "lang", "time zone", "prefix", "rules"]))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the schema to the newest version (safe to run any time)."""
+    from mailbot.store import make_engine, upgrade
+
+    config = _config(ctx)
+    upgrade(make_engine(config.database_url))
+    click.echo(f"database {config.database_url}: schema up to date")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--desk", help="Route every file to this desk instead of by its recipients.")
+@click.option("--wait", default=30.0, show_default=True,
+              help="Seconds to wait for an item another process (mailbot serve) is working on.")
+@click.pass_context
+def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: float) -> None:
+    """Take .eml files in, as if they had arrived now, and process them.
+
+    Prints one JSON line per file: file, spool_id, desk, outcome (ticket, quarantined or
+    dropped), ticket, reason. Arrival time is taken from the newest Received: header.
+    Exits 0 when every file was accepted (whatever its outcome), 66 when some could not be read.
+    """
+    from mailbot.ingest.files import accept_file
+    from mailbot.pipeline import Worker
+
+    app = _app(ctx)
+    if desk and desk not in app.config.desks:
+        raise NotFound(f"--desk {desk}: no such desk (known: {', '.join(sorted(app.config.desks))})")
+    worker = Worker(app.pipeline)
+    failed = False
+    try:
+        for path in files:
+            accepted = accept_file(app.spool, path, app.config.settings.smtp.max_message_size)
+            if accepted.spool_id is None:
+                failed = True
+                click.echo(json.dumps({"file": str(path), "spool_id": None, "outcome": "refused",
+                                       "reason": accepted.error}, ensure_ascii=False))
+                continue
+            line = _process_now(app, worker, accepted.spool_id, desk, wait)
+            click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
+    finally:
+        worker.close()
+    if failed:
+        sys.exit(NotFound.exit_code)
+
+
+def _process_now(app: Any, worker: Any, spool_id: str, desk: str | None, wait: float) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    while True:
+        items = app.spool.claim(worker.name, 1, ids=[spool_id])
+        if items:
+            outcomes = worker.run_items(items, forced_desk=desk)
+            if outcomes and outcomes[0].outcome != "already_done":
+                return dict(outcomes[0].as_json())
+        item = app.spool.get(spool_id)
+        if item.state != SpoolState.received:
+            return _item_json(app, item)
+        if time.monotonic() > deadline:
+            return {"spool_id": spool_id, "desk": None, "outcome": "pending", "ticket": None,
+                    "reason": "still being processed by another worker", "detail": item.detail}
+        time.sleep(0.1)
+
+
+def _item_json(app: Any, item: SpoolItem) -> dict[str, Any]:
+    number = None
+    if item.ticket_id is not None:
+        with Session(app.engine) as session:
+            ticket = session.get(Ticket, item.ticket_id)
+            number = ticket.number if ticket else None
+    return {"spool_id": item.id, "desk": item.desk, "outcome": item.outcome, "ticket": number,
+            "reason": item.reason, "detail": item.detail}
+
+
+@cli.group()
+def tickets() -> None:
+    """Look at tickets."""
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _ticket_json(ticket: Ticket) -> dict[str, Any]:
+    return {k: _iso(v) for k, v in ticket.model_dump().items()}
+
+
+@tickets.command("list")
+@click.option("--desk", help="Only this desk.")
+@click.option("--state", help="Only tickets in this state (new, open, waiting_customer, solved).")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+def tickets_list(ctx: click.Context, desk: str | None, state: str | None, limit: int,
+                 as_json: bool) -> None:
+    """List tickets, newest first."""
+    app = _app(ctx)
+    with Session(app.engine) as session:
+        query = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
+        if desk:
+            query = query.where(col(Ticket.desk) == desk)
+        if state:
+            query = query.where(col(Ticket.state) == state)
+        rows = session.exec(query).all()
+    if as_json:
+        click.echo(json.dumps([_ticket_json(t) for t in rows], ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no tickets")
+        return
+    zones = {name: d.zone for name, d in app.config.desks.items()}
+
+    def local(t: Ticket, value: Any) -> str:
+        zone = zones.get(t.desk)
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value and zone else ""
+
+    click.echo(tabulate(
+        [[t.number, t.desk, t.state, t.requester, _short(t.subject, 50), local(t, t.received_at),
+          local(t, t.first_response_due)] for t in rows],
+        headers=["ticket", "desk", "state", "requester", "subject", "received", "answer due"],
+    ))
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@tickets.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="The ticket, its messages and history as JSON.")
+@click.pass_context
+def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
+    """Show one ticket (e.g. CBX-000042) with its messages, replies and history."""
+    app = _app(ctx)
+    with Session(app.engine) as session:
+        ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
+        if ticket is None:
+            raise NotFound(f"ticket {number}: not found")
+        messages = session.exec(select(Message).where(col(Message.ticket_id) == ticket.id)
+                                .order_by(col(Message.id))).all()
+        events = session.exec(select(EventRow).where(col(EventRow.ticket_id) == ticket.id)
+                              .order_by(col(EventRow.id))).all()
+        outbox = session.exec(select(OutboxRow).where(col(OutboxRow.ticket_id) == ticket.id)
+                              .order_by(col(OutboxRow.id))).all()
+    data = _ticket_json(ticket)
+    data["messages"] = [{k: _iso(v) for k, v in m.model_dump().items() if k != "notes"}
+                        | {"notes": json.loads(m.notes)} for m in messages]
+    data["replies"] = [{"kind": o.kind, "message_id": o.message_id, "to": json.loads(o.rcpt_to),
+                        "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
+                        "sent_at": _iso(o.sent_at)} for o in outbox]
+    data["events"] = [{"kind": e.kind, "at": _iso(e.at), **json.loads(e.detail)} for e in events]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"{ticket.number}  [{ticket.state}]  {ticket.subject}")
+    click.echo(f"desk {ticket.desk}, from {ticket.requester_name} <{ticket.requester}>")
+    click.echo(f"received {ticket.received_at.isoformat()}, answer due "
+               f"{_iso(ticket.first_response_due)}")
+    for m in data["messages"]:
+        click.echo(f"\n--- {m['direction']} {m['received_at']} {m['from_addr']}: {m['subject']}")
+        click.echo(_short(m["body_text"].strip(), 2000))
+    click.echo("\nreplies:")
+    click.echo(tabulate([[r["kind"], r["state"], r["attempts"], r["sent_at"] or "",
+                          r["last_error"] or ""] for r in data["replies"]],
+                        headers=["kind", "state", "tries", "sent", "error"]))
+    click.echo("\nhistory:")
+    for e in data["events"]:
+        click.echo(f"  {e['at']}  {e['kind']}")
+
+
+def main() -> None:
+    cli(obj={})

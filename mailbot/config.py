@@ -1,0 +1,287 @@
+"""config: TOML -> typed, validated settings. Touches nothing but the files it reads.
+
+A bad file stops start-up with one line naming the file, the key and what was expected,
+because an operator reading a service log has only that line to go on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mailbot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/mailbot.toml")
+ENV_CONFIG = "MAILBOT_CONFIG"
+ENV_DATABASE_URL = "MAILBOT_DATABASE_URL"
+ENV_RELAY_URL = "MAILBOT_RELAY_URL"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///var/mailbot.db"
+    """SQLAlchemy URL. sqlite:///relative/path is relative to the config file's project root."""
+
+
+class SpoolSettings(_Strict):
+    path: Path = Path("var/spool")
+    max_attempts: int = Field(3, ge=1)
+    """Tries before an item that keeps failing is quarantined with reason processing_error."""
+
+
+class SmtpSettings(_Strict):
+    listen: str = "127.0.0.1:2525"
+    max_message_size: int = Field(26_214_400, ge=1024)
+    hostname: str = "mailbot.localhost"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, e.g. 127.0.0.1:2525")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class RelaySettings(_Strict):
+    host: str
+    port: int = Field(25, gt=0, lt=65536)
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = Field(30.0, gt=0)
+
+
+class OutboundSettings(_Strict):
+    relay: RelaySettings | None = None
+    """When no relay is set, replies are written to the maildir instead of being sent."""
+    maildir: Path = Path("var/sent")
+    max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class DeskSettings(_Strict):
+    name: str = ""
+    addresses: list[str] = Field(min_length=1)
+    language: str = "en"
+    timezone: str = "UTC"
+    ticket_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+    first_response_hours: float = Field(24.0, gt=0)
+    fallback_charsets: list[str] = Field(default_factory=lambda: ["utf-8", "windows-1252"])
+    rules: list[str] = Field(default_factory=lambda: ["loops"])
+    reply_from: str | None = None
+    """The From of replies; the desk's first address when unset."""
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        out = []
+        for address in value:
+            local, at, domain = address.strip().lower().rpartition("@")
+            if not at or not local or "." not in domain:
+                raise ValueError(f"expected e-mail addresses like support@example.com, got {address!r}")
+            out.append(f"{local}@{domain}")
+        return out
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"expected an IANA time zone like Europe/Warsaw, got {value!r}") from exc
+        return value
+
+    @field_validator("fallback_charsets")
+    @classmethod
+    def _charsets(cls, value: list[str]) -> list[str]:
+        import codecs
+
+        for name in value:
+            try:
+                codecs.lookup(name)
+            except LookupError as exc:
+                raise ValueError(f"unknown charset {name!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sender_address(self) -> str:
+        return self.reply_from or self.addresses[0]
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    spool: SpoolSettings = SpoolSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    outbound: OutboundSettings = OutboundSettings()
+    logging: LoggingSettings = LoggingSettings()
+    desks_dir: Path = Path("desks")
+    """Folder of desk files, relative to the main config file."""
+    templates_dir: Path = Path("templates")
+    """Folder of reply templates, relative to the project root (the config folder's parent)."""
+
+
+class Config:
+    """The validated whole: main settings plus every desk, with paths made absolute."""
+
+    def __init__(self, path: Path, settings: Settings, desks: Mapping[str, DeskSettings]) -> None:
+        self.path = path
+        self.settings = settings
+        self.desks = dict(desks)
+        self._by_address = {a: d for d in self.desks.values() for a in d.addresses}
+
+    @property
+    def root(self) -> Path:
+        """The project root: relative paths in the config count from here (config/..)."""
+        return self.path.parent.parent if self.path.parent.name == "config" else self.path.parent
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.resolve(self.settings.spool.path)
+
+    @property
+    def maildir(self) -> Path:
+        return self.resolve(self.settings.outbound.maildir)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.resolve(self.settings.templates_dir)
+
+    @property
+    def database_url(self) -> str:
+        url = self.settings.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str(self.resolve(Path(url[len(prefix):])))
+        return url
+
+    def desk_for_address(self, address: str) -> DeskSettings | None:
+        """Plus-addressing (support+CBX-000042.sig@desk) belongs to the base address's desk."""
+        local, _, domain = address.lower().rpartition("@")
+        desk = self._by_address.get(f"{local}@{domain}")
+        if desk is None and "+" in local:
+            desk = self._by_address.get(f"{local.split('+', 1)[0]}@{domain}")
+        return desk
+
+
+def _one_line(path: Path, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; check the spelling against the README's configuration reference"
+            shown = ""
+        parts.append(f"{key}: {msg}{shown}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def relay_from_url(url: str) -> RelaySettings:
+    """smtp://user:pass@host:587?tls=starttls — the form MAILBOT_RELAY_URL takes."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            f"{ENV_RELAY_URL}: expected smtp://[user:password@]host[:port][?tls=starttls], got {url!r}"
+        )
+    query = parse_qs(parts.query)
+    tls = query.get("tls", ["ssl" if parts.scheme == "smtps" else "none"])[0]
+    try:
+        return RelaySettings(
+            host=parts.hostname,
+            port=parts.port or (465 if tls == "ssl" else 25),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+    except ValidationError as exc:
+        raise ConfigError(_one_line(Path(ENV_RELAY_URL), exc)) from exc
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the main file and every desk file; apply environment overrides."""
+    env = os.environ if environ is None else environ
+    path = Path(path or env.get(ENV_CONFIG) or DEFAULT_CONFIG).absolute()
+    data = _read_toml(path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(path, exc)) from exc
+    if env.get(ENV_DATABASE_URL):
+        settings = settings.model_copy(
+            update={"database": DatabaseSettings(url=env[ENV_DATABASE_URL])}
+        )
+    if env.get(ENV_RELAY_URL):
+        outbound = settings.outbound.model_copy(update={"relay": relay_from_url(env[ENV_RELAY_URL])})
+        settings = settings.model_copy(update={"outbound": outbound})
+
+    desks_dir = settings.desks_dir if settings.desks_dir.is_absolute() else path.parent / settings.desks_dir
+    if not desks_dir.is_dir():
+        raise ConfigError(f"{path}: desks_dir: expected a folder of desk files, {desks_dir} is none")
+    desks: dict[str, DeskSettings] = {}
+    owner: dict[str, Path] = {}
+    for desk_path in sorted(desks_dir.glob("*.toml")):
+        raw = _read_toml(desk_path)
+        raw.setdefault("name", desk_path.stem)
+        try:
+            desk = DeskSettings.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(desk_path, exc)) from exc
+        for address in desk.addresses:
+            if address in owner:
+                raise ConfigError(
+                    f"{desk_path}: addresses: {address} is already the address of {owner[address]}"
+                )
+            owner[address] = desk_path
+        if desk.name in desks:
+            raise ConfigError(f"{desk_path}: name: desk {desk.name!r} is defined twice")
+        desks[desk.name] = desk
+    if not desks:
+        raise ConfigError(f"{desks_dir}: no desk files (*.toml); mailbot needs at least one desk")
+    return Config(path, settings, desks)

@@ -1,0 +1,1 @@
+"""ingest: transports into the spool (SMTP, files; IMAP later). They know nothing of tickets."""

@@ -1,0 +1,147 @@
+"""pipeline: one spool item -> one outcome (parse, rules, tickets); the worker loop around it.
+
+It composes rooms and owns none: reading raw bytes goes through the spool, deciding through
+the rules, writing through tickets (one transaction per outcome). An exception on one item
+is charged to that item and the loop goes on, so one bad mail never holds up the next; an
+item that fails `max_attempts` times is quarantined with reason `processing_error`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from mailbot.config import Config, DeskSettings
+from mailbot.errors import UnparseableMail
+from mailbot.parse import Mail, header_recipients, parse
+from mailbot.replies import Renderer
+from mailbot.rules import Action, Context, Rule, load_rules, run
+from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
+from mailbot.store import utcnow
+from mailbot.tickets import Outcome, record_drop, record_quarantine, record_ticket
+
+log = logging.getLogger("mailbot.pipeline")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        spool: Spool,
+        renderer: Renderer,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.spool = spool
+        self.renderer = renderer
+        self.clock = clock
+        self.rules: dict[str, tuple[Rule, ...]] = {
+            name: load_rules(desk.rules, f"desk {name}: rules") for name, desk in config.desks.items()
+        }
+
+    def route(self, item: Claimed, raw: bytes, forced: str | None = None) -> DeskSettings | None:
+        """The SMTP envelope decides; a file or mailbox without one is routed by its headers."""
+        if forced:
+            return self.config.desks.get(forced)
+        for address in (*item.rcpt_to, *header_recipients(raw)):
+            desk = self.config.desk_for_address(address)
+            if desk is not None:
+                return desk
+        return None
+
+    def process(self, item: Claimed, forced_desk: str | None = None) -> Outcome:
+        now = self.clock()
+        max_attempts = self.config.settings.spool.max_attempts
+        if item.attempts >= max_attempts:
+            detail = self.spool.get(item.id).detail or "no error recorded"
+            return record_quarantine(self.engine, item.id, desk=None, reason="processing_error",
+                                     detail=f"failed {item.attempts} times; last: {detail}", now=now)
+        raw = self.spool.read(item.id)
+        desk = self.route(item, raw, forced_desk)
+        if desk is None:
+            return record_quarantine(
+                self.engine, item.id, desk=None, reason="no_desk",
+                detail="no recipient is the address of a desk: " + ", ".join(item.rcpt_to or ["(none)"]),
+                now=now,
+            )
+        try:
+            mail = parse(raw, accepted_at=item.accepted_at,
+                         arrival_from_headers=item.source != "smtp",
+                         fallback_charsets=desk.fallback_charsets)
+        except UnparseableMail as exc:
+            return record_quarantine(self.engine, item.id, desk=desk.name, reason="unparseable",
+                                     detail=str(exc), now=now)
+        return self.decide(item, desk, mail, now)
+
+    def decide(self, item: Claimed, desk: DeskSettings, mail: Mail, now: datetime) -> Outcome:
+        context = Context(desk=desk, envelope_from=item.mail_from, now=now)
+        judgement = run(self.rules[desk.name], mail, context)
+        stop = judgement.stopping
+        if stop is not None and stop.action == Action.drop:
+            return record_drop(self.engine, item.id, desk=desk.name, reason=stop.reason,
+                               detail=stop.detail, now=now)
+        if stop is not None:
+            return record_quarantine(self.engine, item.id, desk=desk.name, reason=stop.reason,
+                                     detail=stop.detail, now=now)
+        if not mail.from_addr:
+            return record_quarantine(self.engine, item.id, desk=desk.name, reason="no_sender",
+                                     detail="no From or Sender address to answer", now=now)
+        return record_ticket(self.engine, item.id, desk=desk, mail=mail, judgement=judgement,
+                             renderer=self.renderer, now=now)
+
+
+class Worker:
+    """Claims items and runs them through the pipeline, one at a time, until stopped."""
+
+    def __init__(self, pipeline: Pipeline, on_outcome: Callable[[Outcome], None] | None = None):
+        self.pipeline = pipeline
+        self.name = worker_name()
+        self.marker = WorkMarker(pipeline.spool, self.name)
+        self.on_outcome = on_outcome
+
+    def run_items(self, items: Sequence[Claimed], forced_desk: str | None = None) -> list[Outcome]:
+        outcomes = []
+        for item in items:
+            self.marker.set(item.id)
+            try:
+                outcome = self.pipeline.process(item, forced_desk)
+            except Exception as exc:  # one bad item must never stop the loop
+                error = "".join(traceback.format_exception_only(exc)).strip()
+                log.error("processing failed", extra={"spool_id": item.id, "error": error,
+                          "trace": traceback.format_exc(limit=8)})
+                self.pipeline.spool.note_failure(item.id, error)
+                continue
+            finally:
+                self.marker.clear()
+            outcomes.append(outcome)
+            log.info("processed", extra={"spool_id": item.id, **outcome.as_json()})
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+        return outcomes
+
+    def run_once(self, limit: int = 32) -> int:
+        items = self.pipeline.spool.claim(self.name, limit)
+        self.run_items(items)
+        return len(items)
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the database went away for a moment: wait, do not die
+                log.exception("worker loop error; retrying in 1 s")
+                stop.wait(1.0)
+                continue
+            if not busy:
+                wake.wait(0.5)
+                wake.clear()
+
+    def close(self) -> None:
+        self.marker.close()

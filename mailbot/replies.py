@@ -1,0 +1,105 @@
+"""replies: templates -> outbound EmailMessage values; touches only the templates folder.
+
+Headers are set through the `email` API, never pasted as text, and every header value is
+folded to one line first: a customer's subject carrying CR/LF must not become a header of
+its own in our reply (header injection).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from mailbot.config import DeskSettings
+from mailbot.errors import ConfigError
+
+LOOP_HEADER = "X-Mailbot-Loop"
+_LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f]+")
+
+
+def one_line(value: str) -> str:
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+def tagged_subject(number: str, subject: str) -> str:
+    """`[CBX-000042] subject`, without stacking tags on a reply to a reply."""
+    clean = one_line(subject) or "(no subject)"
+    tag = f"[{number}]"
+    return clean if tag in clean else f"{tag} {clean}"
+
+
+def format_deadline(moment: datetime, desk: DeskSettings) -> str:
+    """The desk's local time, with the zone named the way customers know it (city)."""
+    local = moment.astimezone(desk.zone)
+    city = desk.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{local:%d.%m.%Y %H:%M} ({city})"
+
+
+def new_message_id(number: str, kind: str, desk: DeskSettings) -> str:
+    domain = desk.sender_address.rpartition("@")[2]
+    return f"<{number}.{kind}.{uuid.uuid4().hex}@{domain}>"
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path) -> None:
+        if not templates_dir.is_dir():
+            raise ConfigError(f"templates_dir: {templates_dir} is not a folder of templates")
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+
+    def render_text(self, language: str, event: str, values: Mapping[str, Any]) -> str:
+        """The desk's language first; English when that language lacks this event."""
+        for lang in (language, "en"):
+            try:
+                template = self.env.get_template(f"{lang}/{event}.txt.j2")
+            except TemplateNotFound:
+                continue
+            return template.render(**values)
+        raise ConfigError(f"templates: no template {language}/{event}.txt.j2 nor en/{event}.txt.j2")
+
+    def reply(
+        self,
+        *,
+        desk: DeskSettings,
+        event: str,
+        number: str,
+        to: str,
+        subject: str,
+        in_reply_to: str,
+        references: Sequence[str],
+        message_id: str,
+        values: Mapping[str, Any],
+        now: datetime,
+    ) -> EmailMessage:
+        body = self.render_text(desk.language, event, values)
+        msg = EmailMessage()
+        msg["From"] = Address(display_name=one_line(desk.name), addr_spec=desk.sender_address)
+        msg["To"] = one_line(to)
+        msg["Subject"] = tagged_subject(number, subject)
+        msg["Date"] = format_datetime(now)
+        msg["Message-ID"] = message_id
+        if in_reply_to:
+            msg["In-Reply-To"] = one_line(in_reply_to)
+        chain = [one_line(r) for r in (*references, in_reply_to) if r]
+        if chain:
+            # the last 20 ids are plenty to thread; unbounded chains make unbounded headers
+            msg["References"] = " ".join(dict.fromkeys(chain[-20:]))
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg[LOOP_HEADER] = desk.sender_address
+        msg["X-Mailbot-Ticket"] = number
+        msg.set_content(body, charset="utf-8")
+        return msg

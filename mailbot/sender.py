@@ -1,0 +1,232 @@
+"""sender: outbox rows -> the world (an SMTP relay, or a maildir); touches the network and store.
+
+Delivery is at least once: a crash after the relay said 250 but before the row is marked
+sent makes the row go again on restart. Each row's Message-ID was fixed when it was written,
+so such a resend is the very same mail and the receiving side can recognise it; the maildir
+transport goes further and names files after the Message-ID, so a resend overwrites nothing
+and adds nothing. Temporary failures back off exponentially (persisted, so they survive a
+restart); a permanent refusal marks the row failed with the server's own words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import smtplib
+import ssl
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from mailbot.config import OutboundSettings, RelaySettings
+from mailbot.store import EventRow, OutboxRow, OutboxState, transaction, utcnow
+
+log = logging.getLogger("mailbot.sender")
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+class Transport(Protocol):
+    def deliver(self, row: OutboxRow) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Writes each mail to <maildir>/new under a name derived from its Message-ID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        for sub in ("tmp", "new", "cur"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+
+    def name_for(self, message_id: str) -> str:
+        return hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".mailbot:2,"
+
+    def deliver(self, row: OutboxRow) -> None:
+        name = self.name_for(row.message_id)
+        final = self.folder / "new" / name
+        if final.exists() or (self.folder / "cur" / name).exists():
+            return
+        tmp = self.folder / "tmp" / name
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            try:
+                os.write(fd, row.raw)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            dfd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            raise TemporaryFailure(f"maildir {self.folder}: {exc}") from exc
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """One SMTP connection kept open across rows; reopened after any error."""
+
+    def __init__(self, relay: RelaySettings, local_hostname: str | None = None) -> None:
+        self.relay = relay
+        self.local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        relay = self.relay
+        conn: smtplib.SMTP
+        if relay.tls == "ssl":
+            conn = smtplib.SMTP_SSL(relay.host, relay.port, local_hostname=self.local_hostname,
+                                    timeout=relay.timeout, context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(relay.host, relay.port, local_hostname=self.local_hostname,
+                                timeout=relay.timeout)
+            if relay.tls == "starttls":
+                conn.starttls(context=ssl.create_default_context())
+        if relay.username:
+            conn.login(relay.username, relay.password or "")
+        return conn
+
+    def deliver(self, row: OutboxRow) -> None:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            refused = self._conn.sendmail(row.mail_from, json.loads(row.rcpt_to), row.raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset_after_refusal()
+            self._raise_for(exc.recipients)
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            self._reset_after_refusal()
+            answer = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentFailure(answer) from exc
+            raise TemporaryFailure(answer) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()
+            raise TemporaryFailure(f"relay refused our credentials: {exc.smtp_code}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise TemporaryFailure(f"relay {self.relay.host}:{self.relay.port}: {exc}") from exc
+        if refused:
+            self._raise_for(refused)
+
+    @staticmethod
+    def _raise_for(refused: dict[str, tuple[int, bytes]]) -> None:
+        answers = "; ".join(f"{r}: {c} {m.decode(errors='replace')}" for r, (c, m) in refused.items())
+        if all(500 <= code < 600 for code, _ in refused.values()):
+            raise PermanentFailure(answers)
+        raise TemporaryFailure(answers)
+
+    def _reset_after_refusal(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._conn = None
+
+
+def make_transport(outbound: OutboundSettings, maildir: Path, hostname: str | None) -> Transport:
+    if outbound.relay is not None:
+        return SmtpTransport(outbound.relay, hostname)
+    return MaildirTransport(maildir)
+
+
+class Sender:
+    def __init__(self, engine: Engine, outbound: OutboundSettings, transport: Transport) -> None:
+        self.engine = engine
+        self.outbound = outbound
+        self.transport = transport
+
+    def _backoff(self, attempts: int) -> timedelta:
+        base = self.outbound.retry_base_seconds * (2 ** min(attempts - 1, 20))
+        seconds = min(base, self.outbound.retry_max_seconds)
+        return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
+
+    def due(self, limit: int, now: datetime) -> list[OutboxRow]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = session.exec(
+                select(OutboxRow)
+                .where(col(OutboxRow.state) == OutboxState.pending,
+                       col(OutboxRow.next_attempt_at) <= now)
+                .order_by(col(OutboxRow.next_attempt_at))
+                .limit(limit)
+            ).all()
+            return list(rows)
+
+    def send_due(self, limit: int = 50) -> int:
+        """Try every row that is due; return how many were tried."""
+        rows = self.due(limit, utcnow())
+        for row in rows:
+            self.send_one(row)
+        return len(rows)
+
+    def send_one(self, row: OutboxRow) -> None:
+        try:
+            self.transport.deliver(row)
+        except PermanentFailure as exc:
+            self._record(row, OutboxState.failed, str(exc), None)
+            log.warning("reply refused for good", extra={"outbox_id": row.id,
+                        "ticket_id": row.ticket_id, "message_id": row.message_id, "error": str(exc)})
+            return
+        except TemporaryFailure as exc:
+            attempts = row.attempts + 1
+            if attempts >= self.outbound.max_attempts:
+                self._record(row, OutboxState.failed, f"gave up after {attempts} tries: {exc}", None)
+                log.error("reply failed after retries", extra={"outbox_id": row.id,
+                          "ticket_id": row.ticket_id, "error": str(exc)})
+            else:
+                self._record(row, OutboxState.pending, str(exc), utcnow() + self._backoff(attempts))
+                log.info("reply deferred", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
+                         "attempt": attempts, "error": str(exc)})
+            return
+        self._record(row, OutboxState.sent, None, None)
+        log.debug("reply sent", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
+                  "message_id": row.message_id})
+
+    def _record(self, row: OutboxRow, state: OutboxState, error: str | None,
+                retry_at: datetime | None) -> None:
+        now = utcnow()
+        values: dict[str, object] = {"state": state, "attempts": OutboxRow.attempts + 1,
+                                     "last_error": error}
+        if state == OutboxState.sent:
+            values["sent_at"] = now
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        with transaction(self.engine) as session:
+            session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == row.id, col(OutboxRow.state) == OutboxState.pending)
+                .values(**values)
+            )
+            if state != OutboxState.pending:
+                detail = {"outbox_id": row.id, "message_id": row.message_id, "error": error}
+                session.add(EventRow(ticket_id=row.ticket_id, kind=f"reply_{state}", at=now,
+                                     detail=json.dumps(detail, ensure_ascii=False)))
+
+    def close(self) -> None:
+        self.transport.close()

@@ -1,0 +1,329 @@
+"""spool: durable raw messages and their states; touches the spool folder and the database.
+
+`accept` is the moment mailbot takes responsibility for a message: the bytes are written to a
+temporary file, fsynced, renamed to their SHA-256 name and the folder fsynced, then a row in
+state `received` is committed. Only then may a transport say "accepted" (SMTP 250, IMAP move,
+ingest exit 0). A file whose row never got committed (a crash in between) is adopted at
+start-up, so even that window loses nothing.
+
+Workers claim `received` rows with a lease. The one transaction that records an item's
+outcome also moves it out of `received`, guarded by its current state, so an item can never
+be finished twice even if two workers raced for it. A worker notes the item it is working
+on in a small marker file: after a hard crash (kill -9, a segfault in a C library) that item
+is charged one attempt, and an item that keeps killing workers is quarantined instead of
+taking the service down in a loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from mailbot.errors import NotFound, SpoolError
+from mailbot.store import SpoolItem, SpoolState, is_postgres, transaction, utcnow
+
+HOST = socket.gethostname()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a worker needs of a claimed item, detached from any session."""
+
+    id: str
+    source: str
+    mail_from: str | None
+    rcpt_to: tuple[str, ...]
+    accepted_at: datetime
+    attempts: int
+
+
+class Spool:
+    def __init__(self, folder: Path, engine: Engine) -> None:
+        self.folder = folder
+        self.engine = engine
+        self._tmp = folder / "tmp"
+        self._work = folder / "work"
+        for path in (folder, self._tmp, self._work):
+            path.mkdir(parents=True, exist_ok=True)
+        self._made_dirs: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- accepting -------------------------------------------------------------------------
+
+    def path_of(self, spool_id: str) -> Path:
+        return self.folder / spool_id[:2] / f"{spool_id}.eml"
+
+    def accept(
+        self,
+        raw: bytes,
+        source: str,
+        *,
+        mail_from: str | None = None,
+        rcpt_to: Sequence[str] = (),
+        accepted_at: datetime | None = None,
+    ) -> str:
+        """Make `raw` durable and recorded; return its spool id. Raises SpoolError, never half-done."""
+        spool_id = hashlib.sha256(raw).hexdigest()
+        try:
+            self._write_file(spool_id, raw)
+            self._insert_row(spool_id, raw, source, mail_from, rcpt_to, accepted_at or utcnow())
+        except OSError as exc:
+            raise SpoolError(f"spool {self.folder}: cannot store message: {exc}") from exc
+        except Exception as exc:  # the database refused: the sender must retry (451), not lose it
+            raise SpoolError(f"spool: cannot record message {spool_id[:12]}: {exc}") from exc
+        return spool_id
+
+    def _write_file(self, spool_id: str, raw: bytes) -> None:
+        final = self.path_of(spool_id)
+        if final.exists() and final.stat().st_size == len(raw):
+            return
+        bucket = final.parent
+        if bucket.name not in self._made_dirs:
+            if not bucket.exists():
+                bucket.mkdir(exist_ok=True)
+                _fsync_dir(self.folder)
+            self._made_dirs.add(bucket.name)
+        tmp = self._tmp / f"{spool_id}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+        _fsync_dir(bucket)
+
+    def _insert_row(
+        self,
+        spool_id: str,
+        raw: bytes,
+        source: str,
+        mail_from: str | None,
+        rcpt_to: Sequence[str],
+        accepted_at: datetime,
+    ) -> None:
+        insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
+        statement = (
+            insert(SpoolItem)
+            .values(
+                id=spool_id,
+                source=source,
+                mail_from=mail_from,
+                rcpt_to=json.dumps(list(rcpt_to)),
+                size=len(raw),
+                accepted_at=accepted_at,
+                state=SpoolState.received,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+
+    def read(self, spool_id: str) -> bytes:
+        try:
+            return self.path_of(spool_id).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"spool item {spool_id}: raw file {self.path_of(spool_id)} is missing") from exc
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def adopt_orphans(self) -> int:
+        """Record spool files whose row was never committed (a crash between fsync and commit)."""
+        with Session(self.engine) as session:
+            known = set(session.exec(select(SpoolItem.id)).all())
+        adopted = 0
+        for path in self.folder.glob("??/*.eml"):
+            spool_id = path.stem
+            if spool_id in known:
+                continue
+            raw = path.read_bytes()
+            if hashlib.sha256(raw).hexdigest() != spool_id:
+                continue  # a torn file cannot exist after rename; leave anything odd for a human
+            self._insert_row(spool_id, raw, "recovered", None, (), utcnow())
+            adopted += 1
+        for tmp in self._tmp.iterdir():
+            # temporaries belong to writes that never returned: nobody was told "accepted"
+            pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+        return adopted
+
+    def release_dead_claims(self) -> int:
+        """Free the leases of workers on this host that died, charging their current item."""
+        released = 0
+        for marker in self._work.iterdir():
+            owner = marker.name
+            host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if host != HOST or not pid.isdigit() or _pid_alive(int(pid)):
+                continue  # alive, or another host's worker: only that host can tell
+            current = marker.read_text().strip()
+            with transaction(self.engine) as session:
+                if current:
+                    session.execute(
+                        update(SpoolItem)
+                        .where(col(SpoolItem.id) == current, col(SpoolItem.state) == SpoolState.received)
+                        .values(attempts=SpoolItem.attempts + 1, detail="worker died while processing")
+                    )
+                result = session.execute(
+                    update(SpoolItem)
+                    .where(col(SpoolItem.claimed_by) == owner, col(SpoolItem.state) == SpoolState.received)
+                    .values(claimed_by=None, claimed_until=None)
+                )
+                released += _rowcount(result)
+            marker.unlink(missing_ok=True)
+        return released
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def claim(
+        self, worker: str, limit: int = 32, lease: timedelta = timedelta(minutes=10),
+        ids: Sequence[str] | None = None,
+    ) -> list[Claimed]:
+        """Lease up to `limit` received items (oldest first), or exactly the `ids` given."""
+        now = utcnow()
+        with transaction(self.engine) as session:
+            query = select(SpoolItem).where(
+                col(SpoolItem.state) == SpoolState.received,
+                or_(col(SpoolItem.claimed_until).is_(None), col(SpoolItem.claimed_until) < now),
+            )
+            if ids is not None:
+                query = query.where(col(SpoolItem.id).in_(list(ids)))
+            query = query.order_by(col(SpoolItem.accepted_at)).limit(limit)
+            if is_postgres(self.engine):
+                query = query.with_for_update(skip_locked=True)
+            rows = session.exec(query).all()
+            for row in rows:
+                row.claimed_by = worker
+                row.claimed_until = now + lease
+                session.add(row)
+            return [
+                Claimed(
+                    id=row.id,
+                    source=row.source,
+                    mail_from=row.mail_from,
+                    rcpt_to=tuple(json.loads(row.rcpt_to)),
+                    accepted_at=row.accepted_at,
+                    attempts=row.attempts,
+                )
+                for row in rows
+            ]
+
+    def note_failure(self, spool_id: str, error: str) -> None:
+        """An attempt raised: charge it and free the lease so the item is tried again."""
+        with transaction(self.engine) as session:
+            session.execute(
+                update(SpoolItem)
+                .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
+                .values(
+                    attempts=SpoolItem.attempts + 1,
+                    detail=error[:4000],
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            )
+
+    def get(self, spool_id: str) -> SpoolItem:
+        with Session(self.engine, expire_on_commit=False) as session:
+            item = session.get(SpoolItem, spool_id)
+            if item is None:
+                raise NotFound(f"spool item {spool_id} not found")
+            return item
+
+    def pending_count(self) -> int:
+        with Session(self.engine) as session:
+            return len(session.exec(select(SpoolItem.id).where(col(SpoolItem.state) == SpoolState.received)).all())
+
+
+def finish(
+    session: Session,
+    spool_id: str,
+    *,
+    state: SpoolState,
+    outcome: str,
+    reason: str | None,
+    detail: str | None,
+    desk: str | None,
+    ticket_id: int | None,
+) -> bool:
+    """Move an item out of `received` inside the caller's transaction; False if already done.
+
+    The state guard is what makes the pipeline idempotent: a second worker, or a replay after
+    a crash, finds the row already finished and must roll its own work back.
+    """
+    result = session.execute(
+        update(SpoolItem)
+        .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
+        .values(
+            state=state,
+            outcome=outcome,
+            reason=reason,
+            detail=detail,
+            desk=desk,
+            ticket_id=ticket_id,
+            finished_at=utcnow(),
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    return _rowcount(result) == 1
+
+
+class WorkMarker:
+    """The file naming the item a worker is on, read back after that worker dies."""
+
+    def __init__(self, spool: Spool, worker: str) -> None:
+        self.path = spool._work / worker
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+
+    def set(self, spool_id: str) -> None:
+        data = spool_id.encode()
+        os.pwrite(self._fd, data.ljust(64), 0)
+
+    def clear(self) -> None:
+        os.pwrite(self._fd, b" " * 64, 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
+        self.path.unlink(missing_ok=True)
+
+
+def _rowcount(result: object) -> int:
+    """UPDATE results carry rowcount (CursorResult); the generic Result type hides it."""
+    return int(getattr(result, "rowcount", 0))
+
+
+def worker_name() -> str:
+    return f"{HOST}:{os.getpid()}:{threading.get_ident()}"

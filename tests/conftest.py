@@ -1,0 +1,110 @@
+"""Shared fixtures: a project configuration in a temporary folder, on SQLite or PostgreSQL.
+
+The `db_url` fixture runs a test twice: on a fresh SQLite file and on the PostgreSQL server at
+127.0.0.1:5432 (database `test`), each run in a schema of its own so parallel runs never
+collide. Where no PostgreSQL answers, the PostgreSQL half is skipped with a line saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailbot import config as config_mod
+
+REPO = Path(__file__).resolve().parent.parent
+CORPORA = REPO.parent / "shared" / "corpora"
+PG_ADMIN_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_connect() -> object:
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mailbot.db'}"
+        return
+    try:
+        conn = _pg_connect()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL not answering at {PG_ADMIN_URL}: {exc}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[attr-defined]
+    base = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[attr-defined]
+        conn.close()  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(
+    folder: Path,
+    db_url: str,
+    *,
+    listen: str | None = None,
+    relay: tuple[str, int] | None = None,
+    extra: str = "",
+    desks: Path | None = None,
+) -> Path:
+    """A mailbot.toml in `folder/config`, using the repository's desks and templates."""
+    listen = listen or f"127.0.0.1:{free_port()}"
+    cfg_dir = folder / "config"
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    desks_dir = desks or (REPO / "config" / "desks")
+    relay_block = ""
+    if relay:
+        relay_block = f'\n[outbound.relay]\nhost = "{relay[0]}"\nport = {relay[1]}\ntimeout = 10.0\n'
+    text = f'''
+desks_dir = "{desks_dir}"
+templates_dir = "{REPO / "templates"}"
+[database]
+url = "{db_url}"
+[spool]
+path = "{folder / "spool"}"
+[smtp]
+listen = "{listen}"
+max_message_size = 1048576
+[outbound]
+maildir = "{folder / "sent"}"
+retry_base_seconds = 0.2
+retry_max_seconds = 1.0
+[logging]
+level = "WARNING"
+format = "json"
+{relay_block}{extra}'''
+    path = cfg_dir / "mailbot.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> config_mod.Config:
+    return config_mod.load(write_config(tmp_path, db_url), environ={})
+
+
+@pytest.fixture
+def sqlite_config(tmp_path: Path) -> config_mod.Config:
+    return config_mod.load(write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}"), environ={})
+
+
+def copy_desks(folder: Path) -> Path:
+    target = folder / "desks"
+    shutil.copytree(REPO / "config" / "desks", target)
+    return target
