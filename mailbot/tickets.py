@@ -240,4 +240,4 @@ def _queue_ack(session: Session, desk: DeskSettings, ticket: Ticket, mail: Mail,
         message_id=message_id, from_addr=desk.sender_address, subject=str(reply["Subject"]),
         body_text=reply.get_content(), received_at=now,
     ))
-    _event(session, "reply_queued", now, ticket_id=ticket.id, kind="ack", message_id=message_id, to=to)
+    _event(session, "reply_queued", now, ticket_id=ticket.id, reply="ack", message_id=message_id, to=to)
