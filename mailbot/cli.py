@@ -102,7 +102,7 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
         load_rules(desk.rules, f"desk {name}: rules")
         renderer.render_text(desk.language, "ack", {
             "ticket_number": f"{desk.ticket_prefix}-000001", "subject": "check", "customer_name": "",
-            "desk_name": desk.name, "deadline": "01.01.2030 12:00 (UTC)", "received": "",
+            "desk_name": desk.display_name, "deadline": "01.01.2030 12:00 (UTC)", "received": "",
         })
     desks = [{"desk": d.name, "addresses": d.addresses, "language": d.language,
               "timezone": d.timezone, "prefix": d.ticket_prefix, "rules": d.rules}

@@ -88,6 +88,8 @@ class LoggingSettings(_Strict):
 
 class DeskSettings(_Strict):
     name: str = ""
+    title: str = ""
+    """How customers know the desk ("CleverBox:CRM"); the name when unset."""
     addresses: list[str] = Field(min_length=1)
     language: str = "en"
     timezone: str = "UTC"
@@ -133,6 +135,10 @@ class DeskSettings(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     @property
     def sender_address(self) -> str:

@@ -64,6 +64,9 @@ _ID_SPLIT = re.compile(r"[\s,]+")
 _WHITESPACE = re.compile(r"\s+")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _TAG = re.compile(r"<[^>]*>")
+_ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_SPACE_BEFORE_COLON = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 # Directory separators are handled apart; these would hide or reorder a file's real name.
 _FILENAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -200,6 +203,11 @@ class _Reader:
 
     def read(self, raw: bytes, accepted_at: datetime, arrival_from_headers: bool) -> Mail:
         msg = _PARSER.parsebytes(raw)
+        if not msg.keys():
+            repaired = _repair_head(raw)
+            if repaired is not None:
+                msg = _PARSER.parsebytes(repaired)
+                self.note("header block repaired (byte-order mark, blank lines or 'Name :' form)")
         if not msg.keys():
             raise UnparseableMail("no header fields found: not an e-mail message")
         headers, address_text = self._headers(msg)
@@ -578,18 +586,20 @@ def _first_raw(msg: Message, name: str) -> str | None:
 def _codec(name: str) -> str | None:
     """Canonical codec name for a charset label, or None if Python cannot decode text with it.
 
-    bytes.decode refuses bytes-to-bytes codecs (zlib, base64, ...), so a charset label can
-    never make us decompress or transform instead of decode.
+    Bytes-to-bytes codecs (zlib, base64, ...) are refused, so a charset label can never make
+    us decompress or transform instead of decode.
     """
     label = name.strip().strip("\"'").lower()
     label = _CHARSET_ALIASES.get(label, label)
     if not _CHARSET_NAME.fullmatch(label):
         return None
     try:
-        b"".decode(label)
-        return codecs.lookup(label).name
-    except (LookupError, ValueError, UnicodeError, TypeError):
+        info = codecs.lookup(label)
+    except (LookupError, ValueError, TypeError):
         return None
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    return str(info.name)
 
 
 def _decode_word(encoding: str, data: str) -> bytes | None:
@@ -619,9 +629,14 @@ def _mail_date(value: str) -> datetime | None:
 
 def _addresses(values: Sequence[str]) -> list[tuple[str, str]]:
     """(display name, lowercased addr-spec) pairs, deduplicated, each with an '@'."""
+    try:
+        pairs = getaddresses(list(values))
+    except RecursionError:
+        # the stdlib address parser recurses once per stray word; a hostile list blows the stack
+        pairs = [("", addr) for value in values for addr in _ADDR_SPEC.findall(value)]
     seen: set[str] = set()
     found: list[tuple[str, str]] = []
-    for name, addr in getaddresses(list(values)):
+    for name, addr in pairs:
         addr = addr.strip().lower()
         if "@" not in addr or addr in seen:
             continue
@@ -640,6 +655,18 @@ def _message_ids(value: str) -> tuple[str, ...]:
         if token and f"<{token}>" not in ids:
             ids.append(f"<{token}>")
     return tuple(ids)
+
+
+def _repair_head(raw: bytes) -> bytes | None:
+    """Undo what stops compat32 from seeing any header: a BOM, leading blank lines, and the
+    obsolete 'Name  :' form (RFC 5322 4.5). Only tried when the normal parse found no header.
+    """
+    start = len(raw) - len(raw.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n"))
+    head_end = _HEAD_END.search(raw, start)
+    end = head_end.start() if head_end else len(raw)
+    head = _SPACE_BEFORE_COLON.sub(rb"\1:", raw[start:end])
+    repaired = head + raw[end:]
+    return repaired if repaired != raw else None
 
 
 def _newlines(text: str) -> str:

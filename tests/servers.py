@@ -1,0 +1,99 @@
+"""Real processes for end-to-end tests: `mailbot serve` and the SMTP catcher, with their helpers."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from tests.conftest import REPO, free_port
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+class Catcher:
+    """tests/catcher.py in its own process: the outside world's SMTP server."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "catcher.py"), str(self.port), str(folder)],
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == b"ready"
+
+    def messages(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+                for p in sorted(self.folder.glob("*.eml"))]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages()
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise TimeoutError(f"catcher got {len(self.messages())} messages, expected {count}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Serve:
+    """`mailbot serve` as a subprocess, started and killed like an operator would."""
+
+    def __init__(self, config_path: Path, port: int, log: Path) -> None:
+        self.config_path = config_path
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Serve:
+        env = {**os.environ, "MAILBOT_CONFIG": str(self.config_path)}
+        env.pop("MAILBOT_DATABASE_URL", None)
+        env.pop("MAILBOT_RELAY_URL", None)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "mailbot", "serve"], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def mailbot_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MAILBOT_CONFIG": str(config_path)}
+    return subprocess.run([sys.executable, "-m", "mailbot", *args], env=env, capture_output=True,
+                          text=True, timeout=120)

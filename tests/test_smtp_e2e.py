@@ -1,0 +1,169 @@
+"""End to end over real SMTP: swaks and smtplib -> `mailbot serve` -> a separate catcher process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import smtplib
+import subprocess
+import time
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from mailbot import config as config_mod
+from tests.conftest import write_config
+from tests.servers import Catcher, Serve, mailbot_cli
+
+
+@pytest.fixture
+def catcher(tmp_path: Path) -> Iterator[Catcher]:
+    c = Catcher(tmp_path / "caught")
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path, db_url: str, catcher: Catcher) -> Iterator[tuple[Serve, Path]]:
+    path = write_config(tmp_path, db_url, relay=("127.0.0.1", catcher.port))
+    port = config_mod.load(path, environ={}).settings.smtp.port
+    serve = Serve(path, port, tmp_path / "serve.log").start()
+    yield serve, path
+    if serve.alive():
+        assert serve.terminate() == 0, (tmp_path / "serve.log").read_text()[-3000:]
+
+
+def _mail(subject: str, to: str = "support@cleverbox.test", sender: str = "olena@vector.test",
+          body: str = "Добрый день! Не открывается модуль склада.") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="vector.test")
+    msg.set_content(body)
+    return msg
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks not installed (make test installs it as root)")
+def test_swaks_mail_becomes_ticket_and_threaded_ack(served: tuple[Serve, Path], catcher: Catcher) -> None:
+    serve, config_path = served
+    message_id = "<swaks-first-mail@kowalski-serwis.test>"
+    started = time.monotonic()
+    result = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{serve.port}", "--from", "jan@kowalski-serwis.test",
+         "--to", "pomoc@serwisant.test", "--header", "Subject: Nie działa wysyłka SMS",
+         "--header", f"Message-Id: {message_id}",
+         "--body", "Dzień dobry, od rana nie wychodzą SMS-y do klientów."],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "<-  250 2.0.0 OK queued as" in result.stdout
+    [reply] = catcher.wait_for(1, timeout=10)
+    elapsed = time.monotonic() - started
+    assert reply["Subject"] == "[SRW-000001] Nie działa wysyłka SMS"
+    assert reply["In-Reply-To"] == message_id
+    assert reply["References"] == message_id
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["To"] == "jan@kowalski-serwis.test"
+    body = reply.get_content()  # type: ignore[attr-defined]
+    assert "SRW-000001" in body and "(Warsaw)" in body and "Dzień dobry" in body
+    assert elapsed < 5, f"acknowledgement took {elapsed:.1f} s"
+    shown = mailbot_cli(config_path, "tickets", "show", "SRW-000001", "--json")
+    assert shown.returncode == 0, shown.stderr
+    ticket = json.loads(shown.stdout)
+    assert ticket["requester"] == "jan@kowalski-serwis.test"
+    assert [m["message_id"] for m in ticket["messages"] if m["direction"] == "in"] == [message_id]
+    assert [(r["kind"], r["state"]) for r in ticket["replies"]] == [("ack", "sent")]
+    assert [e["kind"] for e in ticket["events"]] == ["created", "reply_queued", "reply_sent"]
+
+
+def test_smtplib_mails_each_get_one_ack_within_a_second(served: tuple[Serve, Path], catcher: Catcher) -> None:
+    serve, config_path = served
+    sent = {}
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        for i, desk in enumerate(["support@cleverbox.test", "info@grsoft.test", "support@crmonline.test"]):
+            msg = _mail(f"вопрос {i}", to=desk)
+            smtp.send_message(msg)
+            sent[msg["Message-ID"]] = desk
+    replies = catcher.wait_for(3, timeout=3)
+    assert {r["In-Reply-To"] for r in replies} == set(sent)
+    assert sorted(r["Subject"].split("]")[0] + "]" for r in replies) == [
+        "[CBX-000001]", "[CRM-000001]", "[GRS-000001]"]
+    listed = json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout)
+    assert len(listed) == 3
+    time.sleep(0.5)
+    assert len(catcher.messages()) == 3  # no second acknowledgement
+
+
+def test_size_is_advertised_and_oversize_refused_with_552(served: tuple[Serve, Path]) -> None:
+    serve, _ = served
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("size") and int(smtp.esmtp_features["size"]) == 1048576
+        code, answer = smtp.mail("olena@vector.test", options=["SIZE=5000000"])
+        assert code == 552, answer
+        smtp.rset()
+        # a client that does not declare SIZE is refused after the data, before the spool
+        big = _mail("big", body=("x" * 70 + "\n") * 17_000)
+        assert smtp.mail("olena@vector.test")[0] == 250
+        assert smtp.rcpt("support@cleverbox.test")[0] == 250
+        code, answer = smtp.data(big.as_bytes(policy=policy.SMTP))
+        assert code == 552, answer
+    assert not list((serve.config_path.parent.parent / "spool").glob("??/*.eml"))
+
+
+def test_unknown_recipient_gets_550_no_relay(served: tuple[Serve, Path]) -> None:
+    serve, config_path = served
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
+            smtp.sendmail("spammer@evil.test", ["victim@gmail.test"], b"Subject: relay?\r\n\r\nhi\r\n")
+        code, answer = err.value.recipients["victim@gmail.test"]
+        assert code == 550 and b"not a support address" in answer
+    assert json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout) == []
+
+
+def test_permanently_refused_reply_is_marked_failed_with_the_server_answer(
+    served: tuple[Serve, Path], catcher: Catcher
+) -> None:
+    serve, config_path = served
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        smtp.send_message(_mail("nobody reads this", sender="refuse-me@vector.test"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        shown = json.loads(mailbot_cli(config_path, "tickets", "show", "CBX-000001", "--json").stdout)
+        if shown["replies"][0]["state"] != "pending":
+            break
+        time.sleep(0.2)
+    reply = shown["replies"][0]
+    assert reply["state"] == "failed"
+    assert "550" in reply["last_error"] and "catcher refuses it" in reply["last_error"]
+    assert catcher.messages() == []
+
+
+def test_smuggled_second_message_is_not_accepted(served: tuple[Serve, Path], catcher: Catcher) -> None:
+    """SMTP smuggling: a bare-LF end of data must not end the message."""
+    serve, config_path = served
+    data = (b"From: olena@vector.test\r\nTo: support@cleverbox.test\r\nSubject: first\r\n\r\nhello\n.\n"
+            b"MAIL FROM:<ceo@cleverbox.test>\r\nRCPT TO:<support@cleverbox.test>\r\nDATA\r\n"
+            b"From: ceo@cleverbox.test\r\nSubject: smuggled\r\n\r\nsmuggled\r\n")
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        smtp.sendmail("olena@vector.test", ["support@cleverbox.test"], data)
+    catcher.wait_for(1)
+    time.sleep(0.5)
+    listed = json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout)
+    assert [t["subject"] for t in listed] == ["first"]
+
+
+def test_sigterm_stops_cleanly_and_nothing_is_lost(served: tuple[Serve, Path], catcher: Catcher) -> None:
+    serve, config_path = served
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        for i in range(20):
+            smtp.send_message(_mail(f"before stop {i}"))
+    assert serve.terminate() == 0
+    serve.start()  # whatever was still in the spool or the outbox goes on now
+    replies = catcher.wait_for(20, timeout=20)
+    assert sorted(int(r["Subject"].rsplit(" ", 1)[1]) for r in replies) == list(range(20))
