@@ -179,6 +179,11 @@ class Config:
         return self.resolve(self.settings.spool.path)
 
     @property
+    def sent_journal(self) -> Path:
+        """The sender's note of what the relay accepted (see sender.py); beside the spool."""
+        return self.spool_dir / "sent.journal"
+
+    @property
     def maildir(self) -> Path:
         return self.resolve(self.settings.outbound.maildir)
 

@@ -25,7 +25,6 @@ from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from types import MappingProxyType
 
 import magic
 from inscriptis import get_text
@@ -93,31 +92,35 @@ _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 @dataclass(frozen=True)
 class Attachment:
-    filename: str
-    size: int
-    declared_type: str
-    sniffed_type: str
+    """A file as a rule must judge it: by its sniffed content, never by the sender's claims."""
+
+    filename: str  # display name only, never a path; '' became 'attachment-<n>'
+    size: int  # decoded bytes
+    declared_type: str  # Content-Type as the sender declared it, lowercased
+    sniffed_type: str  # libmagic's MIME type of the decoded content
     content: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Mail:
-    from_addr: str
-    from_name: str
-    to: tuple[str, ...]
+    """Everything later rooms may know of a message; they never see the raw bytes again."""
+
+    from_addr: str  # lowercased addr-spec of From (Sender if From has none), '' if none
+    from_name: str  # decoded display name, '' if none
+    to: tuple[str, ...]  # lowercased addr-specs, deduplicated, order kept
     cc: tuple[str, ...]
     reply_to: tuple[str, ...]
-    subject: str
-    message_id: str
-    in_reply_to: tuple[str, ...]
-    references: tuple[str, ...]
-    date: datetime | None
-    received_at: datetime
-    text: str
-    html: str | None
+    subject: str  # decoded, on one line, stripped
+    message_id: str  # '<id@host>', '' if none
+    in_reply_to: tuple[str, ...]  # '<...>' ids
+    references: tuple[str, ...]  # '<...>' ids, oldest first as sent
+    date: datetime | None  # Date: in aware UTC, None if missing or unreadable
+    received_at: datetime  # aware UTC: when the message counts as received
+    text: str  # text/plain body parts joined by a blank line, else the HTML as text
+    html: str | None  # the first text/html body part, decoded
     attachments: tuple[Attachment, ...]
-    headers: Mapping[str, tuple[str, ...]]
-    notes: tuple[str, ...]
+    headers: Mapping[str, tuple[str, ...]]  # lowercased name -> decoded values, top part only
+    notes: tuple[str, ...]  # what was repaired or replaced, for a person to read
 
     def header(self, name: str) -> str:
         """First value only, '' when absent: rules test presence and content in one step."""
@@ -246,13 +249,11 @@ class _Reader:
             text=text,
             html=html,
             attachments=tuple(attachments),
-            headers=MappingProxyType(headers),
+            headers=headers,
             notes=tuple(self.notes),
         )
 
-    def _headers(
-        self, msg: Message
-    ) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
+    def _headers(self, msg: Message) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
         """Decode each header once; address headers also keep their pre-RFC 2047 text.
 
         Addresses are split before encoded words are decoded, so that a comma inside an
@@ -434,7 +435,7 @@ class _Reader:
                                 (c, depth + 1) for c in reversed(children) if isinstance(c, Message)
                             )
                     continue
-                kind, piece = self._leaf(part, len(attachments) + 1, label)
+                kind, piece = self._leaf(part, len(attachments) + 1, label, html is None)
             except (RecursionError, MemoryError):
                 raise
             except Exception as exc:  # one broken part must not cost the others
@@ -447,14 +448,16 @@ class _Reader:
             elif kind == "html" and html is None:
                 html = piece
         text = "\n\n".join(t for t in texts if t)
-        if not texts and html is not None:
+        if not text.strip() and html is not None:
             text = self._html_text(html)
         if len(text) > MAX_TEXT_CHARS:
             self.note(f"text of {len(text)} characters cut to {MAX_TEXT_CHARS}")
             text = text[:MAX_TEXT_CHARS]
         return text, html, attachments
 
-    def _leaf(self, part: Message, number: int, label: str) -> tuple[str, str | Attachment]:
+    def _leaf(
+        self, part: Message, number: int, label: str, want_html: bool
+    ) -> tuple[str, str | Attachment]:
         """Classify one leaf: ('plain', text), ('html', html), ('', Attachment) or ('', '')."""
         ctype = part.get_content_type()
         maintype, _, subtype = ctype.partition("/")
@@ -471,6 +474,8 @@ class _Reader:
         if subtype == "plain":
             return "plain", self._body_text(part, data, label)
         if subtype == "html":
+            if not want_html:  # only the first HTML body is kept; later ones are alternatives
+                return "", ""
             return "html", _newlines(self.text(data, part.get_content_charset(), label))
         # text/calendar, text/rfc822-headers, ...: not the body, but a rule may want them
         return "", self._attachment("", ctype, data, number, label)
@@ -547,9 +552,8 @@ class _Reader:
                 filename = f"{base}.eml" if base else None
         if not filename:
             subtype = ctype.partition("/")[2]
-            filename = f"message-{number}.eml" if subtype in ("rfc822", "global") else (
-                f"{subtype}-{number}.txt"
-            )
+            is_message = subtype in ("rfc822", "global")
+            filename = f"message-{number}.eml" if is_message else f"{subtype}-{number}.txt"
         return Attachment(
             filename=_safe_filename(filename) or f"message-{number}.eml",
             size=len(content),

@@ -1,10 +1,11 @@
 """sender: outbox rows -> the world (an SMTP relay, or a maildir); touches the network and store.
 
-Delivery is at least once: a crash after the relay said 250 but before the row is marked
-sent makes the row go again on restart. Each row's Message-ID was fixed when it was written,
-so such a resend is the very same mail and the receiving side can recognise it; the maildir
-transport goes further and names files after the Message-ID, so a resend overwrites nothing
-and adds nothing. Temporary failures back off exponentially (persisted, so they survive a
+Delivery is at least once, and a journal makes repeats rare: the moment the relay says 250,
+the row's Message-ID is appended to a journal file (one write, no fsync: it survives kill -9,
+being in the kernel's page cache), then the row is marked sent. After a crash, rows named in
+the journal are marked sent instead of being sent again. Only a power cut in that instant
+repeats a mail, and then it is the very same mail: each row's Message-ID was fixed when it was
+written. The maildir transport names files after the Message-ID, so a repeat adds nothing. Temporary failures back off exponentially (persisted, so they survive a
 restart); a permanent refusal marks the row failed with the server's own words.
 """
 
@@ -156,11 +157,55 @@ def make_transport(outbound: OutboundSettings, maildir: Path, hostname: str | No
     return MaildirTransport(maildir)
 
 
+class SentJournal:
+    """Message-IDs the relay accepted, kept until their rows are known to be marked sent."""
+
+    MAX_BYTES = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+
+    def entries(self) -> list[str]:
+        return [line for line in self.path.read_text(errors="replace").splitlines() if line]
+
+    def record(self, message_id: str) -> None:
+        os.write(self._fd, message_id.encode() + b"\n")
+
+    def trim(self, force: bool = False) -> None:
+        """Empty the journal; only when every entry's row is committed (we are the only writer)."""
+        if force or os.fstat(self._fd).st_size > self.MAX_BYTES:
+            os.ftruncate(self._fd, 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Sender:
-    def __init__(self, engine: Engine, outbound: OutboundSettings, transport: Transport) -> None:
+    def __init__(self, engine: Engine, outbound: OutboundSettings, transport: Transport,
+                 journal: Path | None = None) -> None:
         self.engine = engine
         self.outbound = outbound
         self.transport = transport
+        self.journal = SentJournal(journal) if journal is not None else None
+        if self.journal is not None:
+            self._reconcile(self.journal)
+
+    def _reconcile(self, journal: SentJournal) -> None:
+        """Rows the relay accepted just before a crash: mark them sent, do not send them again."""
+        accepted = journal.entries()
+        if accepted:
+            with Session(self.engine, expire_on_commit=False) as session:
+                rows = session.exec(select(OutboxRow).where(
+                    col(OutboxRow.message_id).in_(accepted),
+                    col(OutboxRow.state) == OutboxState.pending)).all()
+            for row in rows:
+                self._record(row, OutboxState.sent, None, None)
+            if rows:
+                log.warning("replies accepted by the relay before a crash marked sent",
+                            extra={"count": len(rows)})
+        journal.trim(force=True)
 
     def _backoff(self, attempts: int) -> timedelta:
         base = self.outbound.retry_base_seconds * (2 ** min(attempts - 1, 20))
@@ -204,7 +249,11 @@ class Sender:
                 log.info("reply deferred", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
                          "attempt": attempts, "error": str(exc)})
             return
+        if self.journal is not None:
+            self.journal.record(row.message_id)
         self._record(row, OutboxState.sent, None, None)
+        if self.journal is not None:
+            self.journal.trim()
         log.debug("reply sent", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
                   "message_id": row.message_id})
 
@@ -230,3 +279,5 @@ class Sender:
 
     def close(self) -> None:
         self.transport.close()
+        if self.journal is not None:
+            self.journal.close()

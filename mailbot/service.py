@@ -49,7 +49,7 @@ class App:
     def sender(self) -> Sender:
         outbound = self.config.settings.outbound
         transport = make_transport(outbound, self.config.maildir, self.config.settings.smtp.hostname)
-        return Sender(self.engine, outbound, transport)
+        return Sender(self.engine, outbound, transport, journal=self.config.sent_journal)
 
     def recover(self) -> None:
         adopted = self.spool.adopt_orphans()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import struct
 import time
 import zlib
@@ -24,8 +26,18 @@ RUSSIAN = ("utf-8", "koi8-r", "windows-1251")
 POLISH = ("utf-8", "iso-8859-2")
 
 
-def read(raw: bytes, **kwargs: object) -> Mail:
-    return parse(raw, accepted_at=NOW, **kwargs)  # type: ignore[arg-type]
+def read(
+    raw: bytes,
+    *,
+    arrival_from_headers: bool = False,
+    fallback_charsets: tuple[str, ...] = ("utf-8", "windows-1252"),
+) -> Mail:
+    return parse(
+        raw,
+        accepted_at=NOW,
+        arrival_from_headers=arrival_from_headers,
+        fallback_charsets=fallback_charsets,
+    )
 
 
 def crlf(text: str) -> bytes:
@@ -45,7 +57,8 @@ def corpus(name: str) -> bytes:
 
 def png_bytes() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
@@ -85,20 +98,24 @@ def with_attachment(content: bytes, content_type: str, disposition: str | bytes)
 
 def test_plain_utf8_mail() -> None:
     raw = (
-        "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.COM>\n"
-        "To: Support <support@desk.example>, other@example.org\n"
-        "Cc: boss@example.com, SUPPORT@desk.example\n"
-        "Reply-To: replies@example.com\n"
-        "Subject: Printer on fire\n"
-        "Message-ID: <abc.123@mail.example.com>\n"
-        "Date: Tue, 30 Apr 2024 10:15:00 +0200\n"
-        "Auto-Submitted: no\n"
-        "MIME-Version: 1.0\n"
-        "Content-Type: text/plain; charset=utf-8\n"
-        "Content-Transfer-Encoding: 8bit\n"
-        "\n"
-        "Grüße, the printer in room 4 is on fire.\n"
-    ).replace("\n", "\r\n").encode("utf-8")
+        (
+            "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.COM>\n"
+            "To: Support <support@desk.example>, other@example.org\n"
+            "Cc: boss@example.com, SUPPORT@desk.example\n"
+            "Reply-To: replies@example.com\n"
+            "Subject: Printer on fire\n"
+            "Message-ID: <abc.123@mail.example.com>\n"
+            "Date: Tue, 30 Apr 2024 10:15:00 +0200\n"
+            "Auto-Submitted: no\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\n"
+            "Content-Transfer-Encoding: 8bit\n"
+            "\n"
+            "Grüße, the printer in room 4 is on fire.\n"
+        )
+        .replace("\n", "\r\n")
+        .encode("utf-8")
+    )
     mail = read(raw)
     assert mail.from_addr == "juergen@example.com"
     assert mail.from_name == "Jürgen Müller"
@@ -115,6 +132,42 @@ def test_plain_utf8_mail() -> None:
     assert mail.header("x-missing") == ""
     assert mail.headers["to"] == ("Support <support@desk.example>, other@example.org",)
     assert mail.notes == ()
+
+
+def test_encoded_comma_in_display_name_does_not_split_the_address() -> None:
+    raw = crlf(
+        "From: =?utf-8?q?Doe=2C_J=C3=B6rg?= <J@Example.com>\nTo: x@a.example, X@A.example\n\nb\n"
+    )
+    mail = read(raw)
+    assert (mail.from_name, mail.from_addr) == ("Doe, Jörg", "j@example.com")
+    assert mail.to == ("x@a.example",)
+
+
+def test_mail_survives_pickling_for_worker_processes() -> None:
+    raw = with_attachment(
+        png_bytes(), "image/png", 'Content-Disposition: attachment; filename="a.png"'
+    )
+    mail = read(raw)
+    assert pickle.loads(pickle.dumps(mail)) == mail
+
+
+def test_sender_stands_in_for_a_missing_from() -> None:
+    mail = read(crlf("Sender: =?utf-8?q?Bot?= <Bot@Example.com>\nTo: a@b.example\n\nbody\n"))
+    assert (mail.from_addr, mail.from_name) == ("bot@example.com", "Bot")
+
+
+def test_loop_headers_are_readable() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@example.com\r\nReturn-Path: <>\r\n"
+        b"Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\n"
+        b"List-Id: Support list\r\n <support.lists.example.com>\r\n"
+        b"X-Autoreply: yes\r\nX-Autoreply: again\r\n\r\nout of office\r\n"
+    )
+    mail = read(raw)
+    assert mail.header("return-path") == "<>"
+    assert mail.header("Auto-Submitted") == "auto-replied"
+    assert mail.header("list-id") == "Support list <support.lists.example.com>"
+    assert mail.headers["x-autoreply"] == ("yes", "again")
 
 
 def test_multipart_alternative_prefers_text_over_html() -> None:
@@ -193,7 +246,8 @@ def test_koi8r_raw_8bit_without_charset_reads_as_cyrillic() -> None:
 
 
 def test_koi8r_with_wrong_declared_charset_reads_as_cyrillic() -> None:
-    mail = read(russian_mail("Content-Type: text/plain; charset=utf-8\r\n"), fallback_charsets=RUSSIAN)
+    raw = russian_mail("Content-Type: text/plain; charset=utf-8\r\n")
+    mail = read(raw, fallback_charsets=RUSSIAN)
     assert mail.subject == RUSSIAN_SUBJECT
     assert mail.text == RUSSIAN_BODY
     assert any("'utf-8'" in note and "koi8-r" in note for note in mail.notes)
@@ -228,7 +282,7 @@ def test_windows_1251_mail() -> None:
     text = "Добрый день, счёт №15 оплачен."
     raw = (
         b"From: =?windows-1251?B?"
-        + __import__("base64").b64encode("Пётр".encode("cp1251"))
+        + base64.b64encode("Пётр".encode("cp1251"))
         + b"?= <petr@example.ru>\r\nSubject: =?windows-1251?Q?=D1=F7=B8=F2?=\r\n"
         b"Content-Type: text/plain; charset=windows-1251\r\n"
         b"Content-Transfer-Encoding: 8bit\r\n\r\n" + text.encode("cp1251")
