@@ -55,8 +55,13 @@ def _app(ctx: click.Context) -> Any:
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar="MAILBOT_CONFIG",
-              help="Main configuration file. Default: config/mailbot.toml (or $MAILBOT_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="MAILBOT_CONFIG",
+    help="Main configuration file. Default: config/mailbot.toml (or $MAILBOT_CONFIG).",
+)
 @click.version_option(package_name="mailbot")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
@@ -100,21 +105,54 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
     renderer = Renderer(config.templates_dir)
     for name, desk in config.desks.items():
         load_rules(desk.rules, f"desk {name}: rules")
-        renderer.render_text(desk.language, "ack", {
-            "ticket_number": f"{desk.ticket_prefix}-000001", "subject": "check", "customer_name": "",
-            "desk_name": desk.display_name, "deadline": "01.01.2030 12:00 (UTC)", "received": "",
-        })
-    desks = [{"desk": d.name, "addresses": d.addresses, "language": d.language,
-              "timezone": d.timezone, "prefix": d.ticket_prefix, "rules": d.rules}
-             for d in config.desks.values()]
+        renderer.render_text(
+            desk.language,
+            "ack",
+            {
+                "ticket_number": f"{desk.ticket_prefix}-000001",
+                "subject": "check",
+                "customer_name": "",
+                "desk_name": desk.display_name,
+                "deadline": "01.01.2030 12:00 (UTC)",
+                "received": "",
+            },
+        )
+    desks = [
+        {
+            "desk": d.name,
+            "addresses": d.addresses,
+            "language": d.language,
+            "timezone": d.timezone,
+            "prefix": d.ticket_prefix,
+            "rules": d.rules,
+        }
+        for d in config.desks.values()
+    ]
     if as_json:
-        click.echo(json.dumps({"config": str(config.path), "database": config.database_url,
-                               "desks": desks}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"config": str(config.path), "database": config.database_url, "desks": desks},
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"{config.path}: OK, {len(desks)} desk(s)")
-    click.echo(tabulate([[d["desk"], ", ".join(d["addresses"]), d["language"], d["timezone"],
-                          d["prefix"], ", ".join(d["rules"])] for d in desks],
-                        headers=["desk", "addresses", "lang", "time zone", "prefix", "rules"]))
+    click.echo(
+        tabulate(
+            [
+                [
+                    d["desk"],
+                    ", ".join(d["addresses"]),
+                    d["language"],
+                    d["timezone"],
+                    d["prefix"],
+                    ", ".join(d["rules"]),
+                ]
+                for d in desks
+            ],
+            headers=["desk", "addresses", "lang", "time zone", "prefix", "rules"],
+        )
+    )
 
 
 @cli.group()
@@ -134,11 +172,14 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--desk", help="Route every file to this desk instead of by its recipients.")
-@click.option("--wait", default=30.0, show_default=True,
-              help="Seconds to wait for an item another process (mailbot serve) is working on.")
+@click.option(
+    "--wait",
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for an item another process (mailbot serve) is working on.",
+)
 @click.pass_context
 def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: float) -> None:
     """Take .eml files in, as if they had arrived now, and process them.
@@ -152,7 +193,9 @@ def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: fl
 
     app = _app(ctx)
     if desk and desk not in app.config.desks:
-        raise NotFound(f"--desk {desk}: no such desk (known: {', '.join(sorted(app.config.desks))})")
+        raise NotFound(
+            f"--desk {desk}: no such desk (known: {', '.join(sorted(app.config.desks))})"
+        )
     worker = Worker(app.pipeline)
     failed = False
     try:
@@ -160,8 +203,17 @@ def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: fl
             accepted = accept_file(app.spool, path, app.config.settings.smtp.max_message_size)
             if accepted.spool_id is None:
                 failed = True
-                click.echo(json.dumps({"file": str(path), "spool_id": None, "outcome": "refused",
-                                       "reason": accepted.error}, ensure_ascii=False))
+                click.echo(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "spool_id": None,
+                            "outcome": "refused",
+                            "reason": accepted.error,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
                 continue
             line = _process_now(app, worker, accepted.spool_id, desk, wait)
             click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
@@ -171,7 +223,9 @@ def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: fl
         sys.exit(NotFound.exit_code)
 
 
-def _process_now(app: Any, worker: Any, spool_id: str, desk: str | None, wait: float) -> dict[str, Any]:
+def _process_now(
+    app: Any, worker: Any, spool_id: str, desk: str | None, wait: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + wait
     while True:
         items = app.spool.claim(worker.name, 1, ids=[spool_id])
@@ -183,8 +237,14 @@ def _process_now(app: Any, worker: Any, spool_id: str, desk: str | None, wait: f
         if item.state != SpoolState.received:
             return _item_json(app, item)
         if time.monotonic() > deadline:
-            return {"spool_id": spool_id, "desk": None, "outcome": "pending", "ticket": None,
-                    "reason": "still being processed by another worker", "detail": item.detail}
+            return {
+                "spool_id": spool_id,
+                "desk": None,
+                "outcome": "pending",
+                "ticket": None,
+                "reason": "still being processed by another worker",
+                "detail": item.detail,
+            }
         time.sleep(0.1)
 
 
@@ -194,8 +254,14 @@ def _item_json(app: Any, item: SpoolItem) -> dict[str, Any]:
         with Session(app.engine) as session:
             ticket = session.get(Ticket, item.ticket_id)
             number = ticket.number if ticket else None
-    return {"spool_id": item.id, "desk": item.desk, "outcome": item.outcome, "ticket": number,
-            "reason": item.reason, "detail": item.detail}
+    return {
+        "spool_id": item.id,
+        "desk": item.desk,
+        "outcome": item.outcome,
+        "ticket": number,
+        "reason": item.reason,
+        "detail": item.detail,
+    }
 
 
 @cli.group()
@@ -217,8 +283,9 @@ def _ticket_json(ticket: Ticket) -> dict[str, Any]:
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
-def tickets_list(ctx: click.Context, desk: str | None, state: str | None, limit: int,
-                 as_json: bool) -> None:
+def tickets_list(
+    ctx: click.Context, desk: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
     """List tickets, newest first."""
     app = _app(ctx)
     with Session(app.engine) as session:
@@ -240,11 +307,23 @@ def tickets_list(ctx: click.Context, desk: str | None, state: str | None, limit:
         zone = zones.get(t.desk)
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value and zone else ""
 
-    click.echo(tabulate(
-        [[t.number, t.desk, t.state, t.requester, _short(t.subject, 50), local(t, t.received_at),
-          local(t, t.first_response_due)] for t in rows],
-        headers=["ticket", "desk", "state", "requester", "subject", "received", "answer due"],
-    ))
+    click.echo(
+        tabulate(
+            [
+                [
+                    t.number,
+                    t.desk,
+                    t.state,
+                    t.requester,
+                    _short(t.subject, 50),
+                    local(t, t.received_at),
+                    local(t, t.first_response_due),
+                ]
+                for t in rows
+            ],
+            headers=["ticket", "desk", "state", "requester", "subject", "received", "answer due"],
+        )
+    )
 
 
 def _short(text: str, width: int) -> str:
@@ -253,7 +332,9 @@ def _short(text: str, width: int) -> str:
 
 @tickets.command("show")
 @click.argument("number")
-@click.option("--json", "as_json", is_flag=True, help="The ticket, its messages and history as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="The ticket, its messages and history as JSON."
+)
 @click.pass_context
 def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     """Show one ticket (e.g. CBX-000042) with its messages, replies and history."""
@@ -262,33 +343,57 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
         if ticket is None:
             raise NotFound(f"ticket {number}: not found")
-        messages = session.exec(select(Message).where(col(Message.ticket_id) == ticket.id)
-                                .order_by(col(Message.id))).all()
-        events = session.exec(select(EventRow).where(col(EventRow.ticket_id) == ticket.id)
-                              .order_by(col(EventRow.id))).all()
-        outbox = session.exec(select(OutboxRow).where(col(OutboxRow.ticket_id) == ticket.id)
-                              .order_by(col(OutboxRow.id))).all()
+        messages = session.exec(
+            select(Message).where(col(Message.ticket_id) == ticket.id).order_by(col(Message.id))
+        ).all()
+        events = session.exec(
+            select(EventRow).where(col(EventRow.ticket_id) == ticket.id).order_by(col(EventRow.id))
+        ).all()
+        outbox = session.exec(
+            select(OutboxRow)
+            .where(col(OutboxRow.ticket_id) == ticket.id)
+            .order_by(col(OutboxRow.id))
+        ).all()
     data = _ticket_json(ticket)
-    data["messages"] = [{k: _iso(v) for k, v in m.model_dump().items() if k != "notes"}
-                        | {"notes": json.loads(m.notes)} for m in messages]
-    data["replies"] = [{"kind": o.kind, "message_id": o.message_id, "to": json.loads(o.rcpt_to),
-                        "state": o.state, "attempts": o.attempts, "last_error": o.last_error,
-                        "sent_at": _iso(o.sent_at)} for o in outbox]
+    data["messages"] = [
+        {k: _iso(v) for k, v in m.model_dump().items() if k != "notes"}
+        | {"notes": json.loads(m.notes)}
+        for m in messages
+    ]
+    data["replies"] = [
+        {
+            "kind": o.kind,
+            "message_id": o.message_id,
+            "to": json.loads(o.rcpt_to),
+            "state": o.state,
+            "attempts": o.attempts,
+            "last_error": o.last_error,
+            "sent_at": _iso(o.sent_at),
+        }
+        for o in outbox
+    ]
     data["events"] = [{"kind": e.kind, "at": _iso(e.at), **json.loads(e.detail)} for e in events]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     click.echo(f"{ticket.number}  [{ticket.state}]  {ticket.subject}")
     click.echo(f"desk {ticket.desk}, from {ticket.requester_name} <{ticket.requester}>")
-    click.echo(f"received {ticket.received_at.isoformat()}, answer due "
-               f"{_iso(ticket.first_response_due)}")
+    click.echo(
+        f"received {ticket.received_at.isoformat()}, answer due {_iso(ticket.first_response_due)}"
+    )
     for m in data["messages"]:
         click.echo(f"\n--- {m['direction']} {m['received_at']} {m['from_addr']}: {m['subject']}")
         click.echo(_short(m["body_text"].strip(), 2000))
     click.echo("\nreplies:")
-    click.echo(tabulate([[r["kind"], r["state"], r["attempts"], r["sent_at"] or "",
-                          r["last_error"] or ""] for r in data["replies"]],
-                        headers=["kind", "state", "tries", "sent", "error"]))
+    click.echo(
+        tabulate(
+            [
+                [r["kind"], r["state"], r["attempts"], r["sent_at"] or "", r["last_error"] or ""]
+                for r in data["replies"]
+            ],
+            headers=["kind", "state", "tries", "sent", "error"],
+        )
+    )
     click.echo("\nhistory:")
     for e in data["events"]:
         click.echo(f"  {e['at']}  {e['kind']}")

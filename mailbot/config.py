@@ -107,7 +107,9 @@ class DeskSettings(_Strict):
         for address in value:
             local, at, domain = address.strip().lower().rpartition("@")
             if not at or not local or "." not in domain:
-                raise ValueError(f"expected e-mail addresses like support@example.com, got {address!r}")
+                raise ValueError(
+                    f"expected e-mail addresses like support@example.com, got {address!r}"
+                )
             out.append(f"{local}@{domain}")
         return out
 
@@ -117,7 +119,9 @@ class DeskSettings(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"expected an IANA time zone like Europe/Warsaw, got {value!r}") from exc
+            raise ValueError(
+                f"expected an IANA time zone like Europe/Warsaw, got {value!r}"
+            ) from exc
         return value
 
     @field_validator("fallback_charsets")
@@ -196,7 +200,7 @@ class Config:
         url = self.settings.database.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            url = prefix + str(self.resolve(Path(url[len(prefix):])))
+            url = prefix + str(self.resolve(Path(url[len(prefix) :])))
         return url
 
     def desk_for_address(self, address: str) -> DeskSettings | None:
@@ -239,7 +243,8 @@ def relay_from_url(url: str) -> RelaySettings:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(
-            f"{ENV_RELAY_URL}: expected smtp://[user:password@]host[:port][?tls=starttls], got {url!r}"
+            f"{ENV_RELAY_URL}: expected smtp://[user:password@]host[:port][?tls=starttls],"
+            f" got {url!r}"
         )
     query = parse_qs(parts.query)
     tls = query.get("tls", ["ssl" if parts.scheme == "smtps" else "none"])[0]
@@ -269,12 +274,18 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
             update={"database": DatabaseSettings(url=env[ENV_DATABASE_URL])}
         )
     if env.get(ENV_RELAY_URL):
-        outbound = settings.outbound.model_copy(update={"relay": relay_from_url(env[ENV_RELAY_URL])})
+        outbound = settings.outbound.model_copy(
+            update={"relay": relay_from_url(env[ENV_RELAY_URL])}
+        )
         settings = settings.model_copy(update={"outbound": outbound})
 
-    desks_dir = settings.desks_dir if settings.desks_dir.is_absolute() else path.parent / settings.desks_dir
+    desks_dir = (
+        settings.desks_dir if settings.desks_dir.is_absolute() else path.parent / settings.desks_dir
+    )
     if not desks_dir.is_dir():
-        raise ConfigError(f"{path}: desks_dir: expected a folder of desk files, {desks_dir} is none")
+        raise ConfigError(
+            f"{path}: desks_dir: expected a folder of desk files, {desks_dir} is none"
+        )
     desks: dict[str, DeskSettings] = {}
     owner: dict[str, Path] = {}
     for desk_path in sorted(desks_dir.glob("*.toml")):

@@ -43,7 +43,8 @@ class Pipeline:
         self.renderer = renderer
         self.clock = clock
         self.rules: dict[str, tuple[Rule, ...]] = {
-            name: load_rules(desk.rules, f"desk {name}: rules") for name, desk in config.desks.items()
+            name: load_rules(desk.rules, f"desk {name}: rules")
+            for name, desk in config.desks.items()
         }
 
     def route(self, item: Claimed, raw: bytes, forced: str | None = None) -> DeskSettings | None:
@@ -61,23 +62,37 @@ class Pipeline:
         max_attempts = self.config.settings.spool.max_attempts
         if item.attempts >= max_attempts:
             detail = self.spool.get(item.id).detail or "no error recorded"
-            return record_quarantine(self.engine, item.id, desk=None, reason="processing_error",
-                                     detail=f"failed {item.attempts} times; last: {detail}", now=now)
+            return record_quarantine(
+                self.engine,
+                item.id,
+                desk=None,
+                reason="processing_error",
+                detail=f"failed {item.attempts} times; last: {detail}",
+                now=now,
+            )
         raw = self.spool.read(item.id)
         desk = self.route(item, raw, forced_desk)
         if desk is None:
             return record_quarantine(
-                self.engine, item.id, desk=None, reason="no_desk",
-                detail="no recipient is the address of a desk: " + ", ".join(item.rcpt_to or ["(none)"]),
+                self.engine,
+                item.id,
+                desk=None,
+                reason="no_desk",
+                detail="no recipient is the address of a desk: "
+                + ", ".join(item.rcpt_to or ["(none)"]),
                 now=now,
             )
         try:
-            mail = parse(raw, accepted_at=item.accepted_at,
-                         arrival_from_headers=item.source != "smtp",
-                         fallback_charsets=desk.fallback_charsets)
+            mail = parse(
+                raw,
+                accepted_at=item.accepted_at,
+                arrival_from_headers=item.source != "smtp",
+                fallback_charsets=desk.fallback_charsets,
+            )
         except UnparseableMail as exc:
-            return record_quarantine(self.engine, item.id, desk=desk.name, reason="unparseable",
-                                     detail=str(exc), now=now)
+            return record_quarantine(
+                self.engine, item.id, desk=desk.name, reason="unparseable", detail=str(exc), now=now
+            )
         return self.decide(item, desk, mail, now)
 
     def decide(self, item: Claimed, desk: DeskSettings, mail: Mail, now: datetime) -> Outcome:
@@ -85,16 +100,41 @@ class Pipeline:
         judgement = run(self.rules[desk.name], mail, context)
         stop = judgement.stopping
         if stop is not None and stop.action == Action.drop:
-            return record_drop(self.engine, item.id, desk=desk.name, reason=stop.reason,
-                               detail=stop.detail, now=now)
+            return record_drop(
+                self.engine,
+                item.id,
+                desk=desk.name,
+                reason=stop.reason,
+                detail=stop.detail,
+                now=now,
+            )
         if stop is not None:
-            return record_quarantine(self.engine, item.id, desk=desk.name, reason=stop.reason,
-                                     detail=stop.detail, now=now)
+            return record_quarantine(
+                self.engine,
+                item.id,
+                desk=desk.name,
+                reason=stop.reason,
+                detail=stop.detail,
+                now=now,
+            )
         if not mail.from_addr:
-            return record_quarantine(self.engine, item.id, desk=desk.name, reason="no_sender",
-                                     detail="no From or Sender address to answer", now=now)
-        return record_ticket(self.engine, item.id, desk=desk, mail=mail, judgement=judgement,
-                             renderer=self.renderer, now=now)
+            return record_quarantine(
+                self.engine,
+                item.id,
+                desk=desk.name,
+                reason="no_sender",
+                detail="no From or Sender address to answer",
+                now=now,
+            )
+        return record_ticket(
+            self.engine,
+            item.id,
+            desk=desk,
+            mail=mail,
+            judgement=judgement,
+            renderer=self.renderer,
+            now=now,
+        )
 
 
 class Worker:
@@ -114,8 +154,14 @@ class Worker:
                 outcome = self.pipeline.process(item, forced_desk)
             except Exception as exc:  # one bad item must never stop the loop
                 error = "".join(traceback.format_exception_only(exc)).strip()
-                log.error("processing failed", extra={"spool_id": item.id, "error": error,
-                          "trace": traceback.format_exc(limit=8)})
+                log.error(
+                    "processing failed",
+                    extra={
+                        "spool_id": item.id,
+                        "error": error,
+                        "trace": traceback.format_exc(limit=8),
+                    },
+                )
                 self.pipeline.spool.note_failure(item.id, error)
                 continue
             finally:

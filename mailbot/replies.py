@@ -86,7 +86,9 @@ class Renderer:
     ) -> EmailMessage:
         body = self.render_text(desk.language, event, values)
         msg = EmailMessage()
-        msg["From"] = Address(display_name=one_line(desk.display_name), addr_spec=desk.sender_address)
+        msg["From"] = Address(
+            display_name=one_line(desk.display_name), addr_spec=desk.sender_address
+        )
         msg["To"] = one_line(to)
         msg["Subject"] = tagged_subject(number, subject)
         msg["Date"] = format_datetime(now)

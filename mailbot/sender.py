@@ -5,12 +5,14 @@ the row's Message-ID is appended to a journal file (one write, no fsync: it surv
 being in the kernel's page cache), then the row is marked sent. After a crash, rows named in
 the journal are marked sent instead of being sent again. Only a power cut in that instant
 repeats a mail, and then it is the very same mail: each row's Message-ID was fixed when it was
-written. The maildir transport names files after the Message-ID, so a repeat adds nothing. Temporary failures back off exponentially (persisted, so they survive a
-restart); a permanent refusal marks the row failed with the server's own words.
+written. The maildir transport names files after the Message-ID, so a repeat adds nothing.
+Temporary failures back off exponentially (persisted, so they survive a restart); a
+permanent refusal marks the row failed with the server's own words.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -94,11 +96,17 @@ class SmtpTransport:
         relay = self.relay
         conn: smtplib.SMTP
         if relay.tls == "ssl":
-            conn = smtplib.SMTP_SSL(relay.host, relay.port, local_hostname=self.local_hostname,
-                                    timeout=relay.timeout, context=ssl.create_default_context())
+            conn = smtplib.SMTP_SSL(
+                relay.host,
+                relay.port,
+                local_hostname=self.local_hostname,
+                timeout=relay.timeout,
+                context=ssl.create_default_context(),
+            )
         else:
-            conn = smtplib.SMTP(relay.host, relay.port, local_hostname=self.local_hostname,
-                                timeout=relay.timeout)
+            conn = smtplib.SMTP(
+                relay.host, relay.port, local_hostname=self.local_hostname, timeout=relay.timeout
+            )
             if relay.tls == "starttls":
                 conn.starttls(context=ssl.create_default_context())
         if relay.username:
@@ -115,7 +123,9 @@ class SmtpTransport:
             self._raise_for(exc.recipients)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             self._reset_after_refusal()
-            answer = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+            error = exc.smtp_error
+            text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            answer = f"{exc.smtp_code} {text}"
             if 500 <= exc.smtp_code < 600:
                 raise PermanentFailure(answer) from exc
             raise TemporaryFailure(answer) from exc
@@ -130,7 +140,9 @@ class SmtpTransport:
 
     @staticmethod
     def _raise_for(refused: dict[str, tuple[int, bytes]]) -> None:
-        answers = "; ".join(f"{r}: {c} {m.decode(errors='replace')}" for r, (c, m) in refused.items())
+        answers = "; ".join(
+            f"{r}: {c} {m.decode(errors='replace')}" for r, (c, m) in refused.items()
+        )
         if all(500 <= code < 600 for code, _ in refused.values()):
             raise PermanentFailure(answers)
         raise TemporaryFailure(answers)
@@ -144,10 +156,8 @@ class SmtpTransport:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._conn.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self._conn = None
 
 
@@ -183,8 +193,13 @@ class SentJournal:
 
 
 class Sender:
-    def __init__(self, engine: Engine, outbound: OutboundSettings, transport: Transport,
-                 journal: Path | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        outbound: OutboundSettings,
+        transport: Transport,
+        journal: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.outbound = outbound
         self.transport = transport
@@ -197,14 +212,19 @@ class Sender:
         accepted = journal.entries()
         if accepted:
             with Session(self.engine, expire_on_commit=False) as session:
-                rows = session.exec(select(OutboxRow).where(
-                    col(OutboxRow.message_id).in_(accepted),
-                    col(OutboxRow.state) == OutboxState.pending)).all()
+                rows = session.exec(
+                    select(OutboxRow).where(
+                        col(OutboxRow.message_id).in_(accepted),
+                        col(OutboxRow.state) == OutboxState.pending,
+                    )
+                ).all()
             for row in rows:
                 self._record(row, OutboxState.sent, None, None)
             if rows:
-                log.warning("replies accepted by the relay before a crash marked sent",
-                            extra={"count": len(rows)})
+                log.warning(
+                    "replies accepted by the relay before a crash marked sent",
+                    extra={"count": len(rows)},
+                )
         journal.trim(force=True)
 
     def _backoff(self, attempts: int) -> timedelta:
@@ -216,8 +236,10 @@ class Sender:
         with Session(self.engine, expire_on_commit=False) as session:
             rows = session.exec(
                 select(OutboxRow)
-                .where(col(OutboxRow.state) == OutboxState.pending,
-                       col(OutboxRow.next_attempt_at) <= now)
+                .where(
+                    col(OutboxRow.state) == OutboxState.pending,
+                    col(OutboxRow.next_attempt_at) <= now,
+                )
                 .order_by(col(OutboxRow.next_attempt_at))
                 .limit(limit)
             ).all()
@@ -235,33 +257,57 @@ class Sender:
             self.transport.deliver(row)
         except PermanentFailure as exc:
             self._record(row, OutboxState.failed, str(exc), None)
-            log.warning("reply refused for good", extra={"outbox_id": row.id,
-                        "ticket_id": row.ticket_id, "message_id": row.message_id, "error": str(exc)})
+            log.warning(
+                "reply refused for good",
+                extra={
+                    "outbox_id": row.id,
+                    "ticket_id": row.ticket_id,
+                    "message_id": row.message_id,
+                    "error": str(exc),
+                },
+            )
             return
         except TemporaryFailure as exc:
             attempts = row.attempts + 1
             if attempts >= self.outbound.max_attempts:
-                self._record(row, OutboxState.failed, f"gave up after {attempts} tries: {exc}", None)
-                log.error("reply failed after retries", extra={"outbox_id": row.id,
-                          "ticket_id": row.ticket_id, "error": str(exc)})
+                self._record(
+                    row, OutboxState.failed, f"gave up after {attempts} tries: {exc}", None
+                )
+                log.error(
+                    "reply failed after retries",
+                    extra={"outbox_id": row.id, "ticket_id": row.ticket_id, "error": str(exc)},
+                )
             else:
                 self._record(row, OutboxState.pending, str(exc), utcnow() + self._backoff(attempts))
-                log.info("reply deferred", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
-                         "attempt": attempts, "error": str(exc)})
+                log.info(
+                    "reply deferred",
+                    extra={
+                        "outbox_id": row.id,
+                        "ticket_id": row.ticket_id,
+                        "attempt": attempts,
+                        "error": str(exc),
+                    },
+                )
             return
         if self.journal is not None:
             self.journal.record(row.message_id)
         self._record(row, OutboxState.sent, None, None)
         if self.journal is not None:
             self.journal.trim()
-        log.debug("reply sent", extra={"outbox_id": row.id, "ticket_id": row.ticket_id,
-                  "message_id": row.message_id})
+        log.debug(
+            "reply sent",
+            extra={"outbox_id": row.id, "ticket_id": row.ticket_id, "message_id": row.message_id},
+        )
 
-    def _record(self, row: OutboxRow, state: OutboxState, error: str | None,
-                retry_at: datetime | None) -> None:
+    def _record(
+        self, row: OutboxRow, state: OutboxState, error: str | None, retry_at: datetime | None
+    ) -> None:
         now = utcnow()
-        values: dict[str, object] = {"state": state, "attempts": OutboxRow.attempts + 1,
-                                     "last_error": error}
+        values: dict[str, object] = {
+            "state": state,
+            "attempts": OutboxRow.attempts + 1,
+            "last_error": error,
+        }
         if state == OutboxState.sent:
             values["sent_at"] = now
         if retry_at is not None:
@@ -274,8 +320,14 @@ class Sender:
             )
             if state != OutboxState.pending:
                 detail = {"outbox_id": row.id, "message_id": row.message_id, "error": error}
-                session.add(EventRow(ticket_id=row.ticket_id, kind=f"reply_{state}", at=now,
-                                     detail=json.dumps(detail, ensure_ascii=False)))
+                session.add(
+                    EventRow(
+                        ticket_id=row.ticket_id,
+                        kind=f"reply_{state}",
+                        at=now,
+                        detail=json.dumps(detail, ensure_ascii=False),
+                    )
+                )
 
     def close(self) -> None:
         self.transport.close()

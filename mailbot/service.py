@@ -48,15 +48,19 @@ class App:
 
     def sender(self) -> Sender:
         outbound = self.config.settings.outbound
-        transport = make_transport(outbound, self.config.maildir, self.config.settings.smtp.hostname)
+        transport = make_transport(
+            outbound, self.config.maildir, self.config.settings.smtp.hostname
+        )
         return Sender(self.engine, outbound, transport, journal=self.config.sent_journal)
 
     def recover(self) -> None:
         adopted = self.spool.adopt_orphans()
         released = self.spool.release_dead_claims()
         if adopted or released:
-            log.warning("recovered after an unclean stop",
-                        extra={"adopted_files": adopted, "released_claims": released})
+            log.warning(
+                "recovered after an unclean stop",
+                extra={"adopted_files": adopted, "released_claims": released},
+            )
 
 
 def _sender_loop(sender: Sender, stop: threading.Event, wake: threading.Event) -> None:
@@ -95,12 +99,20 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool")
     handler = SpoolHandler(app.config, app.spool, executor, on_accept=lambda _id: work.set())
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(make_server_factory(app.config, handler), smtp.host, smtp.port)
+    server = await loop.create_server(
+        make_server_factory(app.config, handler), smtp.host, smtp.port
+    )
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
-    log.info("mailbot serving", extra={"listen": smtp.listen, "desks": sorted(app.config.desks),
-             "outbound": "relay" if app.config.settings.outbound.relay else str(app.config.maildir)})
+    log.info(
+        "mailbot serving",
+        extra={
+            "listen": smtp.listen,
+            "desks": sorted(app.config.desks),
+            "outbound": "relay" if app.config.settings.outbound.relay else str(app.config.maildir),
+        },
+    )
     if ready is not None:
         ready.set()
     await done.wait()

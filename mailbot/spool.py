@@ -91,7 +91,7 @@ class Spool:
         rcpt_to: Sequence[str] = (),
         accepted_at: datetime | None = None,
     ) -> str:
-        """Make `raw` durable and recorded; return its spool id. Raises SpoolError, never half-done."""
+        """Make `raw` durable and recorded; return its spool id. SpoolError, never half-done."""
         spool_id = hashlib.sha256(raw).hexdigest()
         try:
             self._write_file(spool_id, raw)
@@ -155,7 +155,9 @@ class Spool:
         try:
             return self.path_of(spool_id).read_bytes()
         except FileNotFoundError as exc:
-            raise NotFound(f"spool item {spool_id}: raw file {self.path_of(spool_id)} is missing") from exc
+            raise NotFound(
+                f"spool item {spool_id}: raw file {self.path_of(spool_id)} is missing"
+            ) from exc
 
     # -- recovery --------------------------------------------------------------------------
 
@@ -194,12 +196,20 @@ class Spool:
                 if current:
                     session.execute(
                         update(SpoolItem)
-                        .where(col(SpoolItem.id) == current, col(SpoolItem.state) == SpoolState.received)
-                        .values(attempts=SpoolItem.attempts + 1, detail="worker died while processing")
+                        .where(
+                            col(SpoolItem.id) == current,
+                            col(SpoolItem.state) == SpoolState.received,
+                        )
+                        .values(
+                            attempts=SpoolItem.attempts + 1, detail="worker died while processing"
+                        )
                     )
                 result = session.execute(
                     update(SpoolItem)
-                    .where(col(SpoolItem.claimed_by) == owner, col(SpoolItem.state) == SpoolState.received)
+                    .where(
+                        col(SpoolItem.claimed_by) == owner,
+                        col(SpoolItem.state) == SpoolState.received,
+                    )
                     .values(claimed_by=None, claimed_until=None)
                 )
                 released += _rowcount(result)
@@ -209,7 +219,10 @@ class Spool:
     # -- claiming --------------------------------------------------------------------------
 
     def claim(
-        self, worker: str, limit: int = 32, lease: timedelta = timedelta(minutes=10),
+        self,
+        worker: str,
+        limit: int = 32,
+        lease: timedelta = timedelta(minutes=10),
         ids: Sequence[str] | None = None,
     ) -> list[Claimed]:
         """Lease up to `limit` received items (oldest first), or exactly the `ids` given."""
@@ -264,7 +277,11 @@ class Spool:
 
     def pending_count(self) -> int:
         with Session(self.engine) as session:
-            return len(session.exec(select(SpoolItem.id).where(col(SpoolItem.state) == SpoolState.received)).all())
+            return len(
+                session.exec(
+                    select(SpoolItem.id).where(col(SpoolItem.state) == SpoolState.received)
+                ).all()
+            )
 
 
 def finish(

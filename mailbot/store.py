@@ -45,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
     return Field(
-        default=None if nullable else None,
+        default=None,
         sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
     )
 

@@ -49,7 +49,8 @@ async def main(port: int, folder: Path) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, decode_data=False, enable_SMTPUTF8=True, data_size_limit=None),
-        "127.0.0.1", port,
+        "127.0.0.1",
+        port,
     )
     print("ready", flush=True)
     async with server:

@@ -36,7 +36,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     try:
         conn = _pg_connect()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(f"PostgreSQL not answering at {PG_ADMIN_URL}: {exc}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[attr-defined]
@@ -70,7 +70,9 @@ def write_config(
     desks_dir = desks or (REPO / "config" / "desks")
     relay_block = ""
     if relay:
-        relay_block = f'\n[outbound.relay]\nhost = "{relay[0]}"\nport = {relay[1]}\ntimeout = 10.0\n'
+        relay_block = (
+            f'\n[outbound.relay]\nhost = "{relay[0]}"\nport = {relay[1]}\ntimeout = 10.0\n'
+        )
     text = f'''
 desks_dir = "{desks_dir}"
 templates_dir = "{REPO / "templates"}"
@@ -101,7 +103,9 @@ def config(tmp_path: Path, db_url: str) -> config_mod.Config:
 
 @pytest.fixture
 def sqlite_config(tmp_path: Path) -> config_mod.Config:
-    return config_mod.load(write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}"), environ={})
+    return config_mod.load(
+        write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}"), environ={}
+    )
 
 
 def copy_desks(folder: Path) -> Path:

@@ -16,7 +16,9 @@ from pathlib import Path
 from tests.conftest import REPO, free_port
 
 
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -43,8 +45,10 @@ class Catcher:
         assert self.proc.stdout.readline().strip() == b"ready"
 
     def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-                for p in sorted(self.folder.glob("*.eml"))]
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            for p in sorted(self.folder.glob("*.eml"))
+        ]
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
@@ -74,8 +78,12 @@ class Serve:
         env.pop("MAILBOT_DATABASE_URL", None)
         env.pop("MAILBOT_RELAY_URL", None)
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "mailbot", "serve"], env=env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mailbot", "serve"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for_port(self.port, proc=self.proc)
         return self
 
@@ -95,5 +103,10 @@ class Serve:
 
 def mailbot_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MAILBOT_CONFIG": str(config_path)}
-    return subprocess.run([sys.executable, "-m", "mailbot", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -12,12 +12,16 @@ from mailbot.errors import ConfigError
 from tests.conftest import REPO, copy_desks
 
 
-def _load_with(tmp_path: Path, main: str, desk_files: dict[str, str] | None = None) -> config_mod.Config:
+def _load_with(
+    tmp_path: Path, main: str, desk_files: dict[str, str] | None = None
+) -> config_mod.Config:
     cfg_dir = tmp_path / "config"
     cfg_dir.mkdir(exist_ok=True)
     desks = cfg_dir / "desks"
     desks.mkdir(exist_ok=True)
-    for name, text in (desk_files or {"a.toml": 'addresses = ["help@a.test"]\nticket_prefix = "AA"\n'}).items():
+    for name, text in (
+        desk_files or {"a.toml": 'addresses = ["help@a.test"]\nticket_prefix = "AA"\n'}
+    ).items():
         (desks / name).write_text(text)
     path = cfg_dir / "mailbot.toml"
     path.write_text(main)
@@ -29,7 +33,10 @@ def test_shipped_config_loads_with_the_five_desks() -> None:
     assert set(config.desks) == {"serwisant", "cloudempiere", "grsoft", "crmonline", "cleverbox"}
     assert config.desk_for_address("support@cleverbox.test").ticket_prefix == "CBX"  # type: ignore[union-attr]
     # plus-addressing belongs to the base address's desk; other addresses belong to none
-    assert config.desk_for_address("Support+CBX-000042.ab12@CleverBox.test") is config.desks["cleverbox"]
+    assert (
+        config.desk_for_address("Support+CBX-000042.ab12@CleverBox.test")
+        is config.desks["cleverbox"]
+    )
     assert config.desk_for_address("someone@cleverbox.test") is None
     assert config.database_url == f"sqlite:///{REPO / 'var' / 'mailbot.db'}"
 
@@ -66,12 +73,22 @@ def test_missing_file() -> None:
 @pytest.mark.parametrize(
     ("desk", "expected"),
     [
-        ('addresses = ["not-an-address"]\nticket_prefix = "AA"\n', r"a\.toml: addresses: expected e-mail"),
-        ('addresses = ["a@b.test"]\nticket_prefix = "aa-1"\n', r"a\.toml: ticket_prefix: String should match"),
-        ('addresses = ["a@b.test"]\nticket_prefix = "AA"\ntimezone = "Mars/Olympus"\n',
-         r"a\.toml: timezone: expected an IANA time zone"),
-        ('addresses = ["a@b.test"]\nticket_prefix = "AA"\nfallback_charsets = ["klingon"]\n',
-         r"a\.toml: fallback_charsets: unknown charset 'klingon'"),
+        (
+            'addresses = ["not-an-address"]\nticket_prefix = "AA"\n',
+            r"a\.toml: addresses: expected e-mail",
+        ),
+        (
+            'addresses = ["a@b.test"]\nticket_prefix = "aa-1"\n',
+            r"a\.toml: ticket_prefix: String should match",
+        ),
+        (
+            'addresses = ["a@b.test"]\nticket_prefix = "AA"\ntimezone = "Mars/Olympus"\n',
+            r"a\.toml: timezone: expected an IANA time zone",
+        ),
+        (
+            'addresses = ["a@b.test"]\nticket_prefix = "AA"\nfallback_charsets = ["klingon"]\n',
+            r"a\.toml: fallback_charsets: unknown charset 'klingon'",
+        ),
         ('ticket_prefix = "AA"\n', r"a\.toml: addresses: Field required"),
     ],
 )
@@ -82,7 +99,9 @@ def test_bad_desk_file(tmp_path: Path, desk: str, expected: str) -> None:
 
 def test_one_address_two_desks(tmp_path: Path) -> None:
     desk = 'addresses = ["help@a.test"]\nticket_prefix = "AA"\n'
-    with pytest.raises(ConfigError, match=r"b\.toml: addresses: help@a\.test is already the address of"):
+    with pytest.raises(
+        ConfigError, match=r"b\.toml: addresses: help@a\.test is already the address of"
+    ):
         _load_with(tmp_path, "", {"a.toml": desk, "b.toml": desk})
 
 
@@ -90,15 +109,23 @@ def test_environment_overrides_database_and_relay(tmp_path: Path) -> None:
     copy_desks(tmp_path / "config")
     path = tmp_path / "config" / "mailbot.toml"
     path.write_text("")
-    config = config_mod.load(path, environ={
-        "MAILBOT_DATABASE_URL": "postgresql://u@db:5432/x",
-        "MAILBOT_RELAY_URL": "smtp://bot%40x:p%3Ass@relay.test:587?tls=starttls",
-    })
+    config = config_mod.load(
+        path,
+        environ={
+            "MAILBOT_DATABASE_URL": "postgresql://u@db:5432/x",
+            "MAILBOT_RELAY_URL": "smtp://bot%40x:p%3Ass@relay.test:587?tls=starttls",
+        },
+    )
     assert config.database_url == "postgresql://u@db:5432/x"
     relay = config.settings.outbound.relay
     assert relay is not None
     assert (relay.host, relay.port, relay.tls, relay.username, relay.password) == (
-        "relay.test", 587, "starttls", "bot@x", "p:ss")
+        "relay.test",
+        587,
+        "starttls",
+        "bot@x",
+        "p:ss",
+    )
     with pytest.raises(ConfigError, match="MAILBOT_RELAY_URL: expected smtp://"):
         config_mod.load(path, environ={"MAILBOT_RELAY_URL": "http://relay"})
 
@@ -106,8 +133,14 @@ def test_environment_overrides_database_and_relay(tmp_path: Path) -> None:
 def test_unknown_rule_stops_start_up(tmp_path: Path) -> None:
     from mailbot.rules import load_rules
 
-    config = _load_with(tmp_path, "", {"a.toml": 'addresses = ["a@b.test"]\nticket_prefix = "AA"\n'
-                                                  'rules = ["loops", "no_such_rule"]\n'})
+    config = _load_with(
+        tmp_path,
+        "",
+        {
+            "a.toml": 'addresses = ["a@b.test"]\nticket_prefix = "AA"\n'
+            'rules = ["loops", "no_such_rule"]\n'
+        },
+    )
     with pytest.raises(ConfigError, match="unknown rule 'no_such_rule'"):
         load_rules(config.desks["a"].rules, "desk a: rules")
 
@@ -125,13 +158,19 @@ def _keys(table: dict[str, object], prefix: str = "") -> set[str]:
 def test_readme_documents_every_setting() -> None:
     """Every key of the main file and of a desk file appears in the README's reference."""
     readme = (REPO / "README.md").read_text()
-    reference = readme[readme.index("## Configuration reference"):]
+    reference = readme[readme.index("## Configuration reference") :]
     documented = set(re.findall(r"`([a-z_.]+)`", reference))
-    main_keys = {f"{section}.{field}" for section, model in config_mod.Settings.model_fields.items()
-                 if hasattr(model.annotation, "model_fields")
-                 for field in model.annotation.model_fields}  # type: ignore[union-attr]
-    main_keys |= {k for k, m in config_mod.Settings.model_fields.items()
-                  if not hasattr(m.annotation, "model_fields")}
+    main_keys = {
+        f"{section}.{field}"
+        for section, model in config_mod.Settings.model_fields.items()
+        if hasattr(model.annotation, "model_fields")
+        for field in model.annotation.model_fields
+    }  # type: ignore[union-attr]
+    main_keys |= {
+        k
+        for k, m in config_mod.Settings.model_fields.items()
+        if not hasattr(m.annotation, "model_fields")
+    }
     main_keys |= {f"outbound.relay.{f}" for f in config_mod.RelaySettings.model_fields}
     main_keys.discard("outbound.relay")
     desk_keys = {f"desk.{f}" for f in config_mod.DeskSettings.model_fields}

@@ -10,6 +10,7 @@ test allows such a repeat only as a byte-identical copy and reports how many the
 
 from __future__ import annotations
 
+import contextlib
 import random
 import smtplib
 import threading
@@ -29,8 +30,13 @@ from tests.servers import Catcher, Serve
 
 N_MESSAGES = 2000
 N_CLIENTS = 4
-DESKS = ["support@cleverbox.test", "info@grsoft.test", "pomoc@serwisant.test",
-         "podpora@cloudempiere.test", "support@crmonline.test"]
+DESKS = [
+    "support@cleverbox.test",
+    "info@grsoft.test",
+    "pomoc@serwisant.test",
+    "podpora@cloudempiere.test",
+    "support@crmonline.test",
+]
 
 
 def _messages() -> list[tuple[str, str, bytes]]:
@@ -46,8 +52,13 @@ def _messages() -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _client(port: int, work: list[tuple[str, str, bytes]], got_250: set[str], lock: threading.Lock,
-            retries: Counter[str]) -> None:
+def _client(
+    port: int,
+    work: list[tuple[str, str, bytes]],
+    got_250: set[str],
+    lock: threading.Lock,
+    retries: Counter[str],
+) -> None:
     smtp: smtplib.SMTP | None = None
     for message_id, to, raw in work:
         while True:
@@ -61,10 +72,8 @@ def _client(port: int, work: list[tuple[str, str, bytes]], got_250: set[str], lo
             except (OSError, smtplib.SMTPException):
                 retries[message_id] += 1
                 if smtp is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         smtp.close()
-                    except OSError:
-                        pass
                 smtp = None
                 time.sleep(0.05)
     if smtp is not None:
@@ -81,8 +90,12 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
     got_250: set[str] = set()
     retries: Counter[str] = Counter()
     lock = threading.Lock()
-    clients = [threading.Thread(target=_client, args=(serve.port, messages[k::N_CLIENTS], got_250,
-                                                      lock, retries)) for k in range(N_CLIENTS)]
+    clients = [
+        threading.Thread(
+            target=_client, args=(serve.port, messages[k::N_CLIENTS], got_250, lock, retries)
+        )
+        for k in range(N_CLIENTS)
+    ]
     for thread in clients:
         thread.start()
 
@@ -103,10 +116,16 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             with Session(engine) as s:
-                left = s.exec(select(func.count()).select_from(SpoolItem)
-                              .where(col(SpoolItem.state) == "received")).one()
-                pending = s.exec(select(func.count()).select_from(OutboxRow)
-                                 .where(col(OutboxRow.state) == "pending")).one()
+                left = s.exec(
+                    select(func.count())
+                    .select_from(SpoolItem)
+                    .where(col(SpoolItem.state) == "received")
+                ).one()
+                pending = s.exec(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(col(OutboxRow.state) == "pending")
+                ).one()
             if left == 0 and pending == 0 and len(list(catcher.folder.glob("*.eml"))) >= N_MESSAGES:
                 break
             time.sleep(0.5)
@@ -119,8 +138,9 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
     assert kills >= 3
     assert len(got_250) == N_MESSAGES
     with Session(engine) as s:
-        inbound = s.exec(select(Message.message_id, Message.ticket_id)
-                         .where(col(Message.direction) == "in")).all()
+        inbound = s.exec(
+            select(Message.message_id, Message.ticket_id).where(col(Message.direction) == "in")
+        ).all()
         per_id = Counter(m for m, _ in inbound)
         assert set(per_id) == got_250, "a message that got 250 has no ticket"
         assert max(per_id.values()) == 1, "a message was processed twice"
@@ -137,13 +157,18 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
     for path in catcher.folder.glob("*.eml"):
         raw = path.read_bytes()
         reply = raw.split(b"\r\n\r\n", 1)[0].decode()
-        fields = dict(line.split(": ", 1) for line in reply.replace("\r\n ", " ").split("\r\n")
-                      if ": " in line)
+        fields = dict(
+            line.split(": ", 1)
+            for line in reply.replace("\r\n ", " ").split("\r\n")
+            if ": " in line
+        )
         delivered[fields["Message-ID"]].append(raw)
         answered[fields["In-Reply-To"]].add(fields["Message-ID"])
     assert set(answered) == got_250, "a mail that got 250 got no acknowledgement"
     assert all(len(ids) == 1 for ids in answered.values()), "two different acks for one mail"
     repeats = sum(len(copies) - 1 for copies in delivered.values())
     assert all(len(set(copies)) == 1 for copies in delivered.values()), "a repeat differs"
-    print(f"\n{kills} kills, {sum(retries.values())} client retries, {repeats} repeated deliveries"
-          f" (same Message-ID, same bytes) of {N_MESSAGES} acknowledgements")
+    print(
+        f"\n{kills} kills, {sum(retries.values())} client retries, {repeats} repeated deliveries"
+        f" (same Message-ID, same bytes) of {N_MESSAGES} acknowledgements"
+    )

@@ -19,9 +19,14 @@ from mailbot.service import App
 from mailbot.store import EventRow, Message, OutboxRow, SpoolItem, Ticket
 
 
-def _mail(subject: str = "Не работает склад", *, sender: str = "olena@vector.test",
-          to: str = "support@cleverbox.test", body: str = "Добрый день! Склад не открывается.",
-          **headers: str) -> bytes:
+def _mail(
+    subject: str = "Не работает склад",
+    *,
+    sender: str = "olena@vector.test",
+    to: str = "support@cleverbox.test",
+    body: str = "Добрый день! Склад не открывается.",
+    **headers: str,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Олена Коваль <{sender}>"
     msg["To"] = to
@@ -34,8 +39,13 @@ def _mail(subject: str = "Не работает склад", *, sender: str = "o
     return msg.as_bytes(policy=policy.SMTP)
 
 
-def _run(app: App, raw: bytes, source: str = "smtp", rcpt: tuple[str, ...] = ("support@cleverbox.test",),
-         mail_from: str | None = "olena@vector.test"):  # type: ignore[no-untyped-def]
+def _run(
+    app: App,
+    raw: bytes,
+    source: str = "smtp",
+    rcpt: tuple[str, ...] = ("support@cleverbox.test",),
+    mail_from: str | None = "olena@vector.test",
+):  # type: ignore[no-untyped-def]
     spool_id = app.spool.accept(raw, source, mail_from=mail_from, rcpt_to=list(rcpt))
     worker = Worker(app.pipeline)
     try:
@@ -54,7 +64,11 @@ def app(config: Config) -> App:
 def test_new_mail_opens_ticket_with_one_ack_in_one_transaction(app: App) -> None:
     raw = _mail()
     outcome = _run(app, raw)
-    assert outcome.outcome == "ticket" and outcome.ticket == "CBX-000001" and outcome.desk == "cleverbox"
+    assert (
+        outcome.outcome == "ticket"
+        and outcome.ticket == "CBX-000001"
+        and outcome.desk == "cleverbox"
+    )
     with Session(app.engine) as s:
         ticket = s.exec(select(Ticket)).one()
         assert ticket.subject == "Не работает склад" and ticket.requester == "olena@vector.test"
@@ -88,16 +102,22 @@ def test_reply_to_the_ack_threads_into_the_ticket_without_a_new_ack(app: App) ->
     _run(app, _mail())
     with Session(app.engine) as s:
         ack_id = s.exec(select(OutboxRow.message_id)).one()
-    follow_up = _mail("Re: [CBX-000001] Не работает склад", body="Вот скриншот.", In_Reply_To=ack_id,
-                      References=ack_id)
+    follow_up = _mail(
+        "Re: [CBX-000001] Не работает склад",
+        body="Вот скриншот.",
+        In_Reply_To=ack_id,
+        References=ack_id,
+    )
     outcome = _run(app, follow_up)
     assert outcome.outcome == "ticket" and outcome.ticket == "CBX-000001"
     with Session(app.engine) as s:
         assert len(s.exec(select(Ticket)).all()) == 1
         assert len(s.exec(select(OutboxRow)).all()) == 1
         inbound = s.exec(select(Message).where(col(Message.direction) == "in")).all()
-        assert [m.body_text.strip() for m in inbound] == ["Добрый день! Склад не открывается.",
-                                                          "Вот скриншот."]
+        assert [m.body_text.strip() for m in inbound] == [
+            "Добрый день! Склад не открывается.",
+            "Вот скриншот.",
+        ]
 
 
 def test_ticket_number_in_subject_threads_only_for_the_requester(app: App) -> None:
@@ -111,16 +131,27 @@ def test_ticket_number_in_subject_threads_only_for_the_requester(app: App) -> No
 @pytest.mark.parametrize(
     ("headers", "mail_from", "sender", "why"),
     [
-        ({"Auto_Submitted": "auto-replied"}, "olena@vector.test", "olena@vector.test", "Auto-Submitted"),
+        (
+            {"Auto_Submitted": "auto-replied"},
+            "olena@vector.test",
+            "olena@vector.test",
+            "Auto-Submitted",
+        ),
         ({"Precedence": "bulk"}, "news@vector.test", "news@vector.test", "Precedence: bulk"),
-        ({"List_Id": "<users.lists.vector.test>"}, "list@vector.test", "list@vector.test", "List-Id"),
+        (
+            {"List_Id": "<users.lists.vector.test>"},
+            "list@vector.test",
+            "list@vector.test",
+            "List-Id",
+        ),
         ({}, "", "olena@vector.test", "empty return path"),
         ({}, "mailer-daemon@mx.test", "MAILER-DAEMON@mx.test", "mail system address"),
         ({"X_Mailbot_Loop": "support@other.test"}, "bot@other.test", "bot@other.test", "mailbot"),
     ],
 )
-def test_machines_get_no_reply_and_it_is_recorded(app: App, headers: dict[str, str], mail_from: str,
-                                                  sender: str, why: str) -> None:
+def test_machines_get_no_reply_and_it_is_recorded(
+    app: App, headers: dict[str, str], mail_from: str, sender: str, why: str
+) -> None:
     outcome = _run(app, _mail(sender=sender, **headers), mail_from=mail_from)
     assert (outcome.outcome, outcome.reason) == ("dropped", "auto_reply")
     assert why in (outcome.detail or "")
@@ -145,15 +176,19 @@ def test_mail_for_no_desk_is_quarantined(app: App) -> None:
 
 
 def test_file_ingest_counts_from_the_newest_received_header(app: App) -> None:
-    raw = (b"Received: from mx by mx2; Mon, 16 Nov 2026 10:00:05 +0100\r\n"
-           b"Received: from a by mx; Mon, 16 Nov 2026 09:59:00 +0100\r\n" + _mail())
+    raw = (
+        b"Received: from mx by mx2; Mon, 16 Nov 2026 10:00:05 +0100\r\n"
+        b"Received: from a by mx; Mon, 16 Nov 2026 09:59:00 +0100\r\n" + _mail()
+    )
     outcome = _run(app, raw, source="file", rcpt=())
     with Session(app.engine) as s:
         ticket = s.exec(select(Ticket).where(col(Ticket.number) == outcome.ticket)).one()
     assert ticket.received_at == datetime(2026, 11, 16, 9, 0, 5, tzinfo=UTC)
 
 
-def test_a_crash_inside_processing_leaves_nothing_half_done(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_inside_processing_leaves_nothing_half_done(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An exception after the ticket row was written rolls everything back; the retry succeeds."""
     import mailbot.tickets as tickets
 
@@ -173,7 +208,9 @@ def test_a_crash_inside_processing_leaves_nothing_half_done(app: App, monkeypatc
     with Session(app.engine) as s:
         assert not s.exec(select(Ticket)).all() and not s.exec(select(OutboxRow)).all()
         item = s.exec(select(SpoolItem)).one()
-        assert (item.state, item.attempts) == ("received", 1) and "disk on fire" in (item.detail or "")
+        assert (item.state, item.attempts) == ("received", 1) and "disk on fire" in (
+            item.detail or ""
+        )
     outcomes = worker.run_items(app.spool.claim(worker.name, 1))
     worker.close()
     assert [o.ticket for o in outcomes] == ["CBX-000001"]
@@ -182,7 +219,9 @@ def test_a_crash_inside_processing_leaves_nothing_half_done(app: App, monkeypatc
         assert s.exec(select(SpoolItem)).one().id == spool_id
 
 
-def test_item_failing_every_time_is_quarantined_after_max_attempts(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_item_failing_every_time_is_quarantined_after_max_attempts(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mailbot.pipeline as pipeline
 
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -204,8 +243,11 @@ def test_item_failing_every_time_is_quarantined_after_max_attempts(app: App, mon
 
 def test_sender_delivers_to_maildir_exactly_once(app: App, tmp_path: Path) -> None:
     _run(app, _mail())
-    sender = Sender(app.engine, app.config.settings.outbound,
-                    make_transport(app.config.settings.outbound, app.config.maildir, None))
+    sender = Sender(
+        app.engine,
+        app.config.settings.outbound,
+        make_transport(app.config.settings.outbound, app.config.maildir, None),
+    )
     assert sender.send_due() == 1
     assert sender.send_due() == 0
     files = list((app.config.maildir / "new").iterdir())

@@ -37,8 +37,12 @@ def served(tmp_path: Path, db_url: str, catcher: Catcher) -> Iterator[tuple[Serv
         assert serve.terminate() == 0, (tmp_path / "serve.log").read_text()[-3000:]
 
 
-def _mail(subject: str, to: str = "support@cleverbox.test", sender: str = "olena@vector.test",
-          body: str = "Добрый день! Не открывается модуль склада.") -> EmailMessage:
+def _mail(
+    subject: str,
+    to: str = "support@cleverbox.test",
+    sender: str = "olena@vector.test",
+    body: str = "Добрый день! Не открывается модуль склада.",
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -48,17 +52,34 @@ def _mail(subject: str, to: str = "support@cleverbox.test", sender: str = "olena
     return msg
 
 
-@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks not installed (make test installs it as root)")
-def test_swaks_mail_becomes_ticket_and_threaded_ack(served: tuple[Serve, Path], catcher: Catcher) -> None:
+@pytest.mark.skipif(
+    shutil.which("swaks") is None, reason="swaks not installed (make test installs it as root)"
+)
+def test_swaks_mail_becomes_ticket_and_threaded_ack(
+    served: tuple[Serve, Path], catcher: Catcher
+) -> None:
     serve, config_path = served
     message_id = "<swaks-first-mail@kowalski-serwis.test>"
     started = time.monotonic()
     result = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{serve.port}", "--from", "jan@kowalski-serwis.test",
-         "--to", "pomoc@serwisant.test", "--header", "Subject: Nie działa wysyłka SMS",
-         "--header", f"Message-Id: {message_id}",
-         "--body", "Dzień dobry, od rana nie wychodzą SMS-y do klientów."],
-        capture_output=True, text=True, timeout=60,
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{serve.port}",
+            "--from",
+            "jan@kowalski-serwis.test",
+            "--to",
+            "pomoc@serwisant.test",
+            "--header",
+            "Subject: Nie działa wysyłka SMS",
+            "--header",
+            f"Message-Id: {message_id}",
+            "--body",
+            "Dzień dobry, od rana nie wychodzą SMS-y do klientów.",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "<-  250 2.0.0 OK queued as" in result.stdout
@@ -81,18 +102,25 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(served: tuple[Serve, Path], 
     assert [e["kind"] for e in ticket["events"]] == ["created", "reply_queued", "reply_sent"]
 
 
-def test_smtplib_mails_each_get_one_ack_within_a_second(served: tuple[Serve, Path], catcher: Catcher) -> None:
+def test_smtplib_mails_each_get_one_ack_within_a_second(
+    served: tuple[Serve, Path], catcher: Catcher
+) -> None:
     serve, config_path = served
     sent = {}
     with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
-        for i, desk in enumerate(["support@cleverbox.test", "info@grsoft.test", "support@crmonline.test"]):
+        for i, desk in enumerate(
+            ["support@cleverbox.test", "info@grsoft.test", "support@crmonline.test"]
+        ):
             msg = _mail(f"вопрос {i}", to=desk)
             smtp.send_message(msg)
             sent[msg["Message-ID"]] = desk
     replies = catcher.wait_for(3, timeout=3)
     assert {r["In-Reply-To"] for r in replies} == set(sent)
     assert sorted(r["Subject"].split("]")[0] + "]" for r in replies) == [
-        "[CBX-000001]", "[CRM-000001]", "[GRS-000001]"]
+        "[CBX-000001]",
+        "[CRM-000001]",
+        "[GRS-000001]",
+    ]
     listed = json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout)
     assert len(listed) == 3
     time.sleep(0.5)
@@ -120,7 +148,9 @@ def test_unknown_recipient_gets_550_no_relay(served: tuple[Serve, Path]) -> None
     serve, config_path = served
     with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
-            smtp.sendmail("spammer@evil.test", ["victim@gmail.test"], b"Subject: relay?\r\n\r\nhi\r\n")
+            smtp.sendmail(
+                "spammer@evil.test", ["victim@gmail.test"], b"Subject: relay?\r\n\r\nhi\r\n"
+            )
         code, answer = err.value.recipients["victim@gmail.test"]
         assert code == 550 and b"not a support address" in answer
     assert json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout) == []
@@ -134,7 +164,9 @@ def test_permanently_refused_reply_is_marked_failed_with_the_server_answer(
         smtp.send_message(_mail("nobody reads this", sender="refuse-me@vector.test"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        shown = json.loads(mailbot_cli(config_path, "tickets", "show", "CBX-000001", "--json").stdout)
+        shown = json.loads(
+            mailbot_cli(config_path, "tickets", "show", "CBX-000001", "--json").stdout
+        )
         if shown["replies"][0]["state"] != "pending":
             break
         time.sleep(0.2)
@@ -144,12 +176,16 @@ def test_permanently_refused_reply_is_marked_failed_with_the_server_answer(
     assert catcher.messages() == []
 
 
-def test_smuggled_second_message_is_not_accepted(served: tuple[Serve, Path], catcher: Catcher) -> None:
+def test_smuggled_second_message_is_not_accepted(
+    served: tuple[Serve, Path], catcher: Catcher
+) -> None:
     """SMTP smuggling: a bare-LF end of data must not end the message."""
     serve, config_path = served
-    data = (b"From: olena@vector.test\r\nTo: support@cleverbox.test\r\nSubject: first\r\n\r\nhello\n.\n"
-            b"MAIL FROM:<ceo@cleverbox.test>\r\nRCPT TO:<support@cleverbox.test>\r\nDATA\r\n"
-            b"From: ceo@cleverbox.test\r\nSubject: smuggled\r\n\r\nsmuggled\r\n")
+    data = (
+        b"From: olena@vector.test\r\nTo: support@cleverbox.test\r\nSubject: first\r\n\r\nhello\n.\n"
+        b"MAIL FROM:<ceo@cleverbox.test>\r\nRCPT TO:<support@cleverbox.test>\r\nDATA\r\n"
+        b"From: ceo@cleverbox.test\r\nSubject: smuggled\r\n\r\nsmuggled\r\n"
+    )
     with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
         smtp.sendmail("olena@vector.test", ["support@cleverbox.test"], data)
     catcher.wait_for(1)
@@ -158,8 +194,10 @@ def test_smuggled_second_message_is_not_accepted(served: tuple[Serve, Path], cat
     assert [t["subject"] for t in listed] == ["first"]
 
 
-def test_sigterm_stops_cleanly_and_nothing_is_lost(served: tuple[Serve, Path], catcher: Catcher) -> None:
-    serve, config_path = served
+def test_sigterm_stops_cleanly_and_nothing_is_lost(
+    served: tuple[Serve, Path], catcher: Catcher
+) -> None:
+    serve, _ = served
     with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
         for i in range(20):
             smtp.send_message(_mail(f"before stop {i}"))

@@ -54,11 +54,27 @@ def test_finish_happens_once(config: Config) -> None:
     spool = _spool(config)
     spool_id = spool.accept(RAW, "smtp")
     with transaction(spool.engine) as session:
-        assert finish(session, spool_id, state=SpoolState.done, outcome="ticket", reason=None,
-                      detail=None, desk="cleverbox", ticket_id=None)
+        assert finish(
+            session,
+            spool_id,
+            state=SpoolState.done,
+            outcome="ticket",
+            reason=None,
+            detail=None,
+            desk="cleverbox",
+            ticket_id=None,
+        )
     with transaction(spool.engine) as session:
-        assert not finish(session, spool_id, state=SpoolState.quarantined, outcome="quarantined",
-                          reason="x", detail=None, desk=None, ticket_id=None)
+        assert not finish(
+            session,
+            spool_id,
+            state=SpoolState.quarantined,
+            outcome="quarantined",
+            reason="x",
+            detail=None,
+            desk=None,
+            ticket_id=None,
+        )
     assert spool.get(spool_id).outcome == "ticket"
     assert not spool.claim("w", 10)
 

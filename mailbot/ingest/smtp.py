@@ -26,15 +26,26 @@ log = logging.getLogger("mailbot.smtp")
 
 
 class SpoolHandler:
-    def __init__(self, config: Config, spool: Spool, executor: ThreadPoolExecutor,
-                 on_accept: Callable[[str], None] = lambda _id: None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        spool: Spool,
+        executor: ThreadPoolExecutor,
+        on_accept: Callable[[str], None] = lambda _id: None,
+    ) -> None:
         self.config = config
         self.spool = spool
         self.executor = executor
         self.on_accept = on_accept
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if self.config.desk_for_address(address) is None:
             log.info("recipient refused", extra={"rcpt": address, "peer": str(session.peer)})
             return f"550 5.1.1 <{address}>: not a support address here (this is no relay)"
@@ -48,16 +59,28 @@ class SpoolHandler:
         if raw is None:
             return "554 5.6.0 no message data"
         loop = asyncio.get_running_loop()
-        accept = partial(self.spool.accept, raw, "smtp", mail_from=envelope.mail_from,
-                         rcpt_to=list(envelope.rcpt_tos))
+        accept = partial(
+            self.spool.accept,
+            raw,
+            "smtp",
+            mail_from=envelope.mail_from,
+            rcpt_to=list(envelope.rcpt_tos),
+        )
         try:
             spool_id = await loop.run_in_executor(self.executor, accept)
         except SpoolError as exc:
             log.error("spool refused a message; sender told to retry", extra={"error": str(exc)})
             return "451 4.3.0 cannot store the message right now, please try again later"
         self.on_accept(spool_id)
-        log.debug("accepted", extra={"spool_id": spool_id, "mail_from": envelope.mail_from,
-                  "rcpt_to": envelope.rcpt_tos, "size": len(raw)})
+        log.debug(
+            "accepted",
+            extra={
+                "spool_id": spool_id,
+                "mail_from": envelope.mail_from,
+                "rcpt_to": envelope.rcpt_tos,
+                "size": len(raw),
+            },
+        )
         return f"250 2.0.0 OK queued as {spool_id[:16]}"
 
 

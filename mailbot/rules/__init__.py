@@ -85,7 +85,9 @@ def load_rules(names: Sequence[str], where: str = "rules") -> tuple[Rule, ...]:
         try:
             module = importlib.import_module(f"mailbot.rules.{name}")
         except ModuleNotFoundError as exc:
-            raise ConfigError(f"{where}: unknown rule {name!r} (no mailbot/rules/{name}.py)") from exc
+            raise ConfigError(
+                f"{where}: unknown rule {name!r} (no mailbot/rules/{name}.py)"
+            ) from exc
         rule = getattr(module, "RULE", None)
         if rule is None:
             raise ConfigError(f"{where}: mailbot/rules/{name}.py defines no RULE")

@@ -17,7 +17,9 @@ _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 
 class Loops:
     name = "loops"
-    description = "no automatic reply to auto-replies, bounces, mailing lists, bulk mail or mailbot itself"
+    description = (
+        "no automatic reply to auto-replies, bounces, mailing lists, bulk mail or mailbot itself"
+    )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         why = self._why(mail, context)
