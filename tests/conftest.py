@@ -62,6 +62,7 @@ def write_config(
     relay: tuple[str, int] | None = None,
     extra: str = "",
     desks: Path | None = None,
+    max_size: int = 1048576,
 ) -> Path:
     """A mailbot.toml in `folder/config`, using the repository's desks and templates."""
     listen = listen or f"127.0.0.1:{free_port()}"
@@ -82,7 +83,7 @@ url = "{db_url}"
 path = "{folder / "spool"}"
 [smtp]
 listen = "{listen}"
-max_message_size = 1048576
+max_message_size = {max_size}
 [outbound]
 maildir = "{folder / "sent"}"
 retry_base_seconds = 0.2

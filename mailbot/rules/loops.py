@@ -13,6 +13,7 @@ from mailbot.rules import Action, Context, Verdict
 LOOP_HEADER = "X-Mailbot-Loop"
 _MACHINE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster", "noreply", "no-reply"})
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
+_REPORT_TYPES = ("multipart/report", "message/delivery-status", "message/disposition-notification")
 
 
 class Loops:
@@ -50,8 +51,9 @@ class Loops:
             if mail.header(header):
                 return f"{header}: {mail.header(header).strip()}"
         content_type = mail.header("content-type").lower()
-        if "multipart/report" in content_type:
-            return "delivery or disposition report (multipart/report)"
+        for report in _REPORT_TYPES:
+            if report in content_type:
+                return f"delivery or disposition report ({report})"
         return None
 
 
