@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 a mailbot error; 2 a usage error (click); 65 unreadable in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -198,27 +199,17 @@ def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: fl
         )
     worker = Worker(app.pipeline)
     failed = False
-    try:
-        for path in files:
+    # the bar goes to stderr (and only to a terminal), so stdout stays pure JSON lines
+    bar = click.progressbar(files, label="ingesting", file=sys.stderr, show_pos=True)
+    with bar, contextlib.closing(worker):
+        for path in bar:
             accepted = accept_file(app.spool, path, app.config.settings.smtp.max_message_size)
             if accepted.spool_id is None:
                 failed = True
-                click.echo(
-                    json.dumps(
-                        {
-                            "file": str(path),
-                            "spool_id": None,
-                            "outcome": "refused",
-                            "reason": accepted.error,
-                        },
-                        ensure_ascii=False,
-                    )
-                )
-                continue
-            line = _process_now(app, worker, accepted.spool_id, desk, wait)
+                line = {"spool_id": None, "outcome": "refused", "reason": accepted.error}
+            else:
+                line = _process_now(app, worker, accepted.spool_id, desk, wait)
             click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
-    finally:
-        worker.close()
     if failed:
         sys.exit(NotFound.exit_code)
 

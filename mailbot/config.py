@@ -70,6 +70,8 @@ class RelaySettings(_Strict):
     username: str | None = None
     password: str | None = None
     timeout: float = Field(30.0, gt=0)
+    ca_file: Path | None = None
+    """Trust this CA (PEM) for the relay's certificate, e.g. a company CA; system CAs otherwise."""
 
 
 class OutboundSettings(_Strict):

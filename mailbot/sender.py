@@ -95,20 +95,21 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         relay = self.relay
         conn: smtplib.SMTP
+        context = ssl.create_default_context(cafile=str(relay.ca_file) if relay.ca_file else None)
         if relay.tls == "ssl":
             conn = smtplib.SMTP_SSL(
                 relay.host,
                 relay.port,
                 local_hostname=self.local_hostname,
                 timeout=relay.timeout,
-                context=ssl.create_default_context(),
+                context=context,
             )
         else:
             conn = smtplib.SMTP(
                 relay.host, relay.port, local_hostname=self.local_hostname, timeout=relay.timeout
             )
             if relay.tls == "starttls":
-                conn.starttls(context=ssl.create_default_context())
+                conn.starttls(context=context)
         if relay.username:
             conn.login(relay.username, relay.password or "")
         return conn

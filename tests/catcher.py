@@ -1,8 +1,10 @@
 """A separate SMTP server process that catches mailbot's outbound mail for the tests.
 
-Usage: python tests/catcher.py PORT FOLDER. Each message is written to FOLDER/<n>.eml
-(fsynced, then renamed, so a reader never sees half a file). A recipient whose local part
-starts with `refuse` gets a permanent 550, one starting with `later` a temporary 451.
+Usage: python tests/catcher.py PORT FOLDER [CERT KEY USER PASSWORD]. With a certificate, the
+catcher requires STARTTLS and then AUTH (PLAIN/LOGIN) with USER and PASSWORD. Each message
+is written to FOLDER/<n>.eml (fsynced, then renamed, so a reader never sees half a file).
+A recipient whose local part starts with `refuse` gets a permanent 550, one starting with
+`later` a temporary 451.
 Prints "ready" on stdout once listening.
 """
 
@@ -11,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import ssl
 import sys
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 counter = itertools.count(1)
 
@@ -43,12 +46,33 @@ class Catcher:
         return "250 OK caught"
 
 
-async def main(port: int, folder: Path) -> None:
+def _authenticator(user: str, password: str):  # type: ignore[no-untyped-def]
+    def check(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        ok = auth_data.login == user.encode() and auth_data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+async def main(port: int, folder: Path, tls: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     handler = Catcher(folder)
+    options: dict[str, object] = {}
+    if tls:
+        cert, key, user, password = tls
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        options = {
+            "tls_context": context,
+            "require_starttls": True,
+            "auth_required": True,
+            "authenticator": _authenticator(user, password),
+        }
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, decode_data=False, enable_SMTPUTF8=True, data_size_limit=None),
+        lambda: SMTP(
+            handler, decode_data=False, enable_SMTPUTF8=True, data_size_limit=None, **options
+        ),
         "127.0.0.1",
         port,
     )
@@ -58,4 +82,4 @@ async def main(port: int, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2])))
+    asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]))

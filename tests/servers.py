@@ -34,11 +34,12 @@ def wait_for_port(
 class Catcher:
     """tests/catcher.py in its own process: the outside world's SMTP server."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tls: tuple[Path, Path, str, str] | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "tests" / "catcher.py"), str(self.port), str(folder)],
+            [sys.executable, str(REPO / "tests" / "catcher.py"), str(self.port), str(folder)]
+            + [str(arg) for arg in tls or ()],
             stdout=subprocess.PIPE,
         )
         assert self.proc.stdout is not None
