@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import json
 import shutil
 import smtplib
@@ -205,3 +206,25 @@ def test_sigterm_stops_cleanly_and_nothing_is_lost(
     serve.start()  # whatever was still in the spool or the outbox goes on now
     replies = catcher.wait_for(20, timeout=20)
     assert sorted(int(r["Subject"].rsplit(" ", 1)[1]) for r in replies) == list(range(20))
+
+
+def test_default_maildir_outbound_has_the_ack_within_a_second(tmp_path: Path) -> None:
+    """`make run`'s set-up: no relay, replies land in the maildir."""
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
+    port = config_mod.load(path, environ={}).settings.smtp.port
+    serve = Serve(path, port, tmp_path / "serve.log").start()
+    try:
+        started = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(_mail("Проблема с оплатой"))
+        new = tmp_path / "sent" / "new"
+        while not any(new.glob("*")) and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+        [reply] = new.glob("*")
+        assert "[CBX-000001] Проблема с оплатой" in str(
+            email.message_from_bytes(reply.read_bytes(), policy=policy.default)["Subject"]
+        )
+        assert elapsed < 1.0, f"the acknowledgement took {elapsed:.2f} s"
+    finally:
+        assert serve.terminate() == 0
