@@ -99,24 +99,17 @@ def serve(ctx: click.Context) -> None:
 @click.pass_context
 def check_config(ctx: click.Context, as_json: bool) -> None:
     """Validate the configuration, desk rules and templates; exit 78 on the first problem."""
-    from mailbot.replies import Renderer
+    from mailbot.replies import Renderer, sample_values
     from mailbot.rules import load_rules
 
     config = _config(ctx)
     renderer = Renderer(config.templates_dir)
     for name, desk in config.desks.items():
-        load_rules(desk.rules, f"desk {name}: rules")
+        load_rules(desk, config.desk_files.get(name, f"desk {name}"))
         renderer.render_text(
             desk.language,
             "ack",
-            {
-                "ticket_number": f"{desk.ticket_prefix}-000001",
-                "subject": "check",
-                "customer_name": "",
-                "desk_name": desk.display_name,
-                "deadline": "01.01.2030 12:00 (UTC)",
-                "received": "",
-            },
+            sample_values(desk),
         )
     desks = [
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -88,6 +89,64 @@ class LoggingSettings(_Strict):
     format: Literal["json", "text"] = "json"
 
 
+def _address(value: str) -> str:
+    local, at, domain = value.strip().lower().rpartition("@")
+    if not at or not local or "." not in domain:
+        raise ValueError(f"expected e-mail addresses like support@example.com, got {value!r}")
+    return f"{local}@{domain}"
+
+
+class Coupon(_Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{3,63}$")
+    valid_until: date
+
+
+class Package(_Strict):
+    """Prepaid hours (crmonline): valid one Solar Hijri year from `purchased`."""
+
+    hours: float = Field(gt=0)
+    purchased: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    """The purchase date as the contract writes it, Solar Hijri (e.g. 1405-01-15)."""
+    used_hours: float = Field(0.0, ge=0)
+
+
+class Customer(_Strict):
+    """An organisation the desk serves, and what its contract gives it."""
+
+    name: str
+    contacts: list[str] = Field(default_factory=list)
+    """Known persons' addresses."""
+    domains: list[str] = Field(default_factory=list)
+    """Mail domains that identify this customer (when the desk allows it)."""
+    designated_contact: str | None = None
+    """The one person allowed to write to support; others get a reply naming this one."""
+    plan: str | None = None
+    plan_since: date | None = None
+    status: Literal["active", "suspended", "ended"] = "active"
+    subscription_until: date | None = None
+    language: str | None = None
+    coupons: list[Coupon] = Field(default_factory=list)
+    package: Package | None = None
+    installation_used: bool = False
+    monthly_limit: int | None = Field(None, ge=1)
+    """Overrides the desk's monthly request limit for this customer."""
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts(cls, value: list[str]) -> list[str]:
+        return [_address(v) for v in value]
+
+    @field_validator("designated_contact")
+    @classmethod
+    def _designated(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower().lstrip("@") for v in value]
+
+
 class DeskSettings(_Strict):
     name: str = ""
     title: str = ""
@@ -101,19 +160,23 @@ class DeskSettings(_Strict):
     rules: list[str] = Field(default_factory=lambda: ["loops"])
     reply_from: str | None = None
     """The From of replies; the desk's first address when unset."""
+    reply_language: Literal["desk", "customer", "mail"] = "customer"
+    """desk: always the desk's language; customer: the customer's if set; mail: also the
+    language the mail is written in, when it is one of `languages`."""
+    languages: list[str] = Field(default_factory=list)
+    """Languages the desk answers in besides its own (for reply_language = "mail")."""
+    auto_reply_limit_per_hour: int = Field(10, ge=0)
+    """Automatic replies to one address per hour; past it mail is handled, not answered."""
+    identify_by_domain: bool = True
+    """A sender whose domain is a customer's counts as that customer."""
+    customers: list[Customer] = Field(default_factory=list)
+    rule: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """[rule.<name>] tables: each rule's own settings, validated by that rule."""
 
     @field_validator("addresses")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        out = []
-        for address in value:
-            local, at, domain = address.strip().lower().rpartition("@")
-            if not at or not local or "." not in domain:
-                raise ValueError(
-                    f"expected e-mail addresses like support@example.com, got {address!r}"
-                )
-            out.append(f"{local}@{domain}")
-        return out
+        return [_address(v) for v in value]
 
     @field_validator("timezone")
     @classmethod
@@ -142,6 +205,19 @@ class DeskSettings(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def customer_for(self, address: str) -> tuple[Customer | None, str | None]:
+        """The customer a sender belongs to and how we know: 'contact', 'domain' or None."""
+        address = address.lower()
+        for customer in self.customers:
+            if address in customer.contacts or address == customer.designated_contact:
+                return customer, "contact"
+        if self.identify_by_domain:
+            domain = address.rpartition("@")[2]
+            for customer in self.customers:
+                if domain in customer.domains:
+                    return customer, "domain"
+        return None, None
+
     @property
     def display_name(self) -> str:
         return self.title or self.name
@@ -166,10 +242,17 @@ class Settings(_Strict):
 class Config:
     """The validated whole: main settings plus every desk, with paths made absolute."""
 
-    def __init__(self, path: Path, settings: Settings, desks: Mapping[str, DeskSettings]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        desks: Mapping[str, DeskSettings],
+        desk_files: Mapping[str, Path] | None = None,
+    ) -> None:
         self.path = path
         self.settings = settings
         self.desks = dict(desks)
+        self.desk_files = dict(desk_files or {})
         self._by_address = {a: d for d in self.desks.values() for a in d.addresses}
 
     @property
@@ -289,6 +372,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
             f"{path}: desks_dir: expected a folder of desk files, {desks_dir} is none"
         )
     desks: dict[str, DeskSettings] = {}
+    files: dict[str, Path] = {}
     owner: dict[str, Path] = {}
     for desk_path in sorted(desks_dir.glob("*.toml")):
         raw = _read_toml(desk_path)
@@ -306,6 +390,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         if desk.name in desks:
             raise ConfigError(f"{desk_path}: name: desk {desk.name!r} is defined twice")
         desks[desk.name] = desk
+        files[desk.name] = desk_path
     if not desks:
         raise ConfigError(f"{desks_dir}: no desk files (*.toml); mailbot needs at least one desk")
-    return Config(path, settings, desks)
+    return Config(path, settings, desks, files)

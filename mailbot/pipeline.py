@@ -18,12 +18,26 @@ from sqlalchemy import Engine
 
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import UnparseableMail
-from mailbot.parse import Mail, header_recipients, parse
+from mailbot.language import detect, reply_language
+from mailbot.parse import header_recipients, parse
 from mailbot.replies import Renderer
 from mailbot.rules import Action, Context, Rule, load_rules, run
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
 from mailbot.store import utcnow
-from mailbot.tickets import Outcome, record_drop, record_quarantine, record_ticket
+from mailbot.textnorm import new_text
+from mailbot.tickets import (
+    Outcome,
+    Plan,
+    gather,
+    predict,
+    record_drop,
+    record_quarantine,
+    record_refusal,
+    record_ticket,
+)
+
+DETECTABLE = ("en", "ru", "uk", "pl", "sk", "fa")
+"""Languages mailbot has templates and word lists for; detection chooses among these."""
 
 log = logging.getLogger("mailbot.pipeline")
 
@@ -43,7 +57,7 @@ class Pipeline:
         self.renderer = renderer
         self.clock = clock
         self.rules: dict[str, tuple[Rule, ...]] = {
-            name: load_rules(desk.rules, f"desk {name}: rules")
+            name: load_rules(desk, config.desk_files.get(name, f"desk {name}"))
             for name, desk in config.desks.items()
         }
 
@@ -57,30 +71,14 @@ class Pipeline:
                 return desk
         return None
 
-    def process(self, item: Claimed, forced_desk: str | None = None) -> Outcome:
+    def plan(self, item: Claimed, raw: bytes, forced_desk: str | None = None) -> Plan | Outcome:
+        """Read and judge, writing nothing: a Plan, or an Outcome when there is nothing to plan."""
         now = self.clock()
-        max_attempts = self.config.settings.spool.max_attempts
-        if item.attempts >= max_attempts:
-            detail = self.spool.get(item.id).detail or "no error recorded"
-            return record_quarantine(
-                self.engine,
-                item.id,
-                desk=None,
-                reason="processing_error",
-                detail=f"failed {item.attempts} times; last: {detail}",
-                now=now,
-            )
-        raw = self.spool.read(item.id)
         desk = self.route(item, raw, forced_desk)
         if desk is None:
-            return record_quarantine(
-                self.engine,
-                item.id,
-                desk=None,
-                reason="no_desk",
-                detail="no recipient is the address of a desk: "
-                + ", ".join(item.rcpt_to or ["(none)"]),
-                now=now,
+            to = ", ".join(item.rcpt_to or header_recipients(raw) or ("(none)",))
+            return Outcome(
+                item.id, "quarantined", "no_desk", f"no recipient is the address of a desk: {to}"
             )
         try:
             mail = parse(
@@ -90,51 +88,82 @@ class Pipeline:
                 fallback_charsets=desk.fallback_charsets,
             )
         except UnparseableMail as exc:
-            return record_quarantine(
-                self.engine, item.id, desk=desk.name, reason="unparseable", detail=str(exc), now=now
-            )
-        return self.decide(item, desk, mail, now)
-
-    def decide(self, item: Claimed, desk: DeskSettings, mail: Mail, now: datetime) -> Outcome:
-        context = Context(desk=desk, envelope_from=item.mail_from, now=now)
-        judgement = run(self.rules[desk.name], mail, context)
+            return Outcome(item.id, "quarantined", "unparseable", str(exc), desk.name)
+        customer, identified_by = desk.customer_for(mail.from_addr)
+        detected = detect(f"{mail.subject}\n{new_text(mail.text)}", DETECTABLE)
+        history = gather(self.engine, desk, mail, customer, now)
+        context = Context(
+            desk=desk,
+            envelope_from=item.mail_from,
+            now=now,
+            customer=customer,
+            identified_by=identified_by,
+            mail_language=detected,
+            history=history,
+        )
+        judgement = run(self.rules[desk.name], mail, context, item.skip_rules)
         stop = judgement.stopping
+        if (stop is None or stop.action != Action.drop) and not mail.from_addr:
+            return Outcome(
+                item.id,
+                "quarantined",
+                "no_sender",
+                "no From or Sender address to answer",
+                desk.name,
+            )
+        return Plan(
+            item.id,
+            desk,
+            mail,
+            judgement,
+            customer,
+            reply_language(desk, customer, detected),
+            history,
+            now,
+        )
+
+    def process(self, item: Claimed, forced_desk: str | None = None) -> Outcome:
+        max_attempts = self.config.settings.spool.max_attempts
+        if item.attempts >= max_attempts:
+            detail = self.spool.get(item.id).detail or "no error recorded"
+            return record_quarantine(
+                self.engine,
+                item.id,
+                desk=None,
+                reason="processing_error",
+                detail=f"failed {item.attempts} times; last: {detail}",
+                now=self.clock(),
+            )
+        planned = self.plan(item, self.spool.read(item.id), forced_desk)
+        if isinstance(planned, Outcome):
+            return record_quarantine(
+                self.engine,
+                item.id,
+                desk=planned.desk,
+                reason=planned.reason or "unknown",
+                detail=planned.detail or "",
+                now=self.clock(),
+            )
+        return self.apply(planned)
+
+    def apply(self, plan: Plan) -> Outcome:
+        stop = plan.judgement.stopping
         if stop is not None and stop.action == Action.drop:
             return record_drop(
                 self.engine,
-                item.id,
-                desk=desk.name,
+                plan.spool_id,
+                desk=plan.desk.name,
                 reason=stop.reason,
                 detail=stop.detail,
-                now=now,
+                now=plan.now,
             )
         if stop is not None:
-            return record_quarantine(
-                self.engine,
-                item.id,
-                desk=desk.name,
-                reason=stop.reason,
-                detail=stop.detail,
-                now=now,
-            )
-        if not mail.from_addr:
-            return record_quarantine(
-                self.engine,
-                item.id,
-                desk=desk.name,
-                reason="no_sender",
-                detail="no From or Sender address to answer",
-                now=now,
-            )
-        return record_ticket(
-            self.engine,
-            item.id,
-            desk=desk,
-            mail=mail,
-            judgement=judgement,
-            renderer=self.renderer,
-            now=now,
-        )
+            return record_refusal(self.engine, plan, stop, self.renderer)
+        return record_ticket(self.engine, plan, self.renderer)
+
+    def dry_run(self, item: Claimed, raw: bytes, forced_desk: str | None = None) -> Outcome:
+        planned = self.plan(item, raw, forced_desk)
+        return planned if isinstance(planned, Outcome) else predict(planned)
 
 
 class Worker:

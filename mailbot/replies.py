@@ -7,6 +7,7 @@ its own in our reply (header injection).
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,11 +31,27 @@ def one_line(value: str) -> str:
     return _LINE_BREAKS.sub(" ", value).strip()
 
 
-def tagged_subject(number: str, subject: str) -> str:
-    """`[CBX-000042] subject`, without stacking tags on a reply to a reply."""
+def tagged_subject(number: str | None, subject: str) -> str:
+    """`[CBX-000042] subject`, without stacking tags; `Re: subject` when there is no ticket."""
     clean = one_line(subject) or "(no subject)"
+    if number is None:
+        return clean if clean.lower().startswith("re:") else f"Re: {clean}"
     tag = f"[{number}]"
     return clean if tag in clean else f"{tag} {clean}"
+
+
+RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur"})
+
+
+def rtl_html(text: str, language: str) -> str:
+    """The same reply as HTML laid out right to left: mail clients render plain text LTR."""
+    paragraphs = "".join(
+        f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p
+    )
+    return (
+        f'<!DOCTYPE html><html lang="{language}" dir="rtl"><head><meta charset="utf-8"></head>'
+        f'<body dir="rtl" style="direction:rtl;text-align:right">{paragraphs}</body></html>'
+    )
 
 
 def format_deadline(moment: datetime, desk: DeskSettings) -> str:
@@ -47,6 +64,22 @@ def format_deadline(moment: datetime, desk: DeskSettings) -> str:
 def new_message_id(number: str, kind: str, desk: DeskSettings) -> str:
     domain = desk.sender_address.rpartition("@")[2]
     return f"<{number}.{kind}.{uuid.uuid4().hex}@{domain}>"
+
+
+def sample_values(desk: DeskSettings) -> dict[str, Any]:
+    """Every value a template may use, filled in: check-config renders templates with it."""
+    return {
+        "desk_name": desk.display_name,
+        "customer_name": "Jan Kowalski",
+        "customer": "Example Ltd",
+        "subject": "check",
+        "ticket_number": f"{desk.ticket_prefix}-000001",
+        "deadline": "01.01.2030 12:00 (UTC)",
+        "received": "01.01.2030 09:00 (UTC)",
+        "reason": None,
+        "detail": None,
+        "missing": [],
+    }
 
 
 class Renderer:
@@ -74,8 +107,9 @@ class Renderer:
         self,
         *,
         desk: DeskSettings,
+        language: str,
         event: str,
-        number: str,
+        number: str | None,
         to: str,
         subject: str,
         in_reply_to: str,
@@ -84,7 +118,7 @@ class Renderer:
         values: Mapping[str, Any],
         now: datetime,
     ) -> EmailMessage:
-        body = self.render_text(desk.language, event, values)
+        body = self.render_text(language, event, values)
         msg = EmailMessage()
         msg["From"] = Address(
             display_name=one_line(desk.display_name), addr_spec=desk.sender_address
@@ -102,6 +136,10 @@ class Renderer:
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Auto-Response-Suppress"] = "All"
         msg[LOOP_HEADER] = desk.sender_address
-        msg["X-Mailbot-Ticket"] = number
+        if number is not None:
+            msg["X-Mailbot-Ticket"] = number
+        msg["Content-Language"] = language
         msg.set_content(body, charset="utf-8")
+        if language in RTL_LANGUAGES:
+            msg.add_alternative(rtl_html(body, language), subtype="html", charset="utf-8")
         return msg

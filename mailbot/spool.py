@@ -64,6 +64,7 @@ class Claimed:
     rcpt_to: tuple[str, ...]
     accepted_at: datetime
     attempts: int
+    skip_rules: tuple[str, ...] = ()
 
 
 class Spool:
@@ -250,6 +251,7 @@ class Spool:
                     rcpt_to=tuple(json.loads(row.rcpt_to)),
                     accepted_at=row.accepted_at,
                     attempts=row.attempts,
+                    skip_rules=tuple(json.loads(row.skip_rules or "[]")),
                 )
                 for row in rows
             ]

@@ -76,6 +76,10 @@ class SpoolItem(SQLModel, table=True):
     desk: str | None = Field(default=None, max_length=64)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     finished_at: datetime | None = _ts(nullable=True)
+    skip_rules: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
+    """Rules an admin overrode when releasing this item with --force (JSON list)."""
 
 
 class TicketState(enum.StrEnum):
@@ -95,6 +99,19 @@ class Ticket(SQLModel, table=True):
     requester: str = Field(sa_column=Column(Text, nullable=False))
     requester_name: str = Field(default="", sa_column=Column(Text, nullable=False))
     state: str = Field(default=TicketState.new, max_length=32)
+    customer: str | None = Field(default=None, sa_column=Column(Text))
+    language: str = Field(
+        default="en", sa_column=Column(String(8), nullable=False, server_default="en")
+    )
+    product: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=32)
+    category: str | None = Field(default=None, max_length=64)
+    impact: str | None = Field(default=None, max_length=16)
+    urgency: str | None = Field(default=None, max_length=16)
+    priority: str | None = Field(default=None, max_length=8)
+    sla_level: str | None = Field(default=None, max_length=32)
+    missing: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    """Fields the customer still owes (JSON list); non-empty while waiting_customer."""
     received_at: datetime = _ts()
     first_response_due: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
@@ -103,7 +120,10 @@ class Ticket(SQLModel, table=True):
 
 class Message(SQLModel, table=True):
     __tablename__ = "message"
-    __table_args__ = (Index("ix_message_desk_message_id", "desk", "message_id"),)
+    __table_args__ = (
+        Index("ix_message_desk_message_id", "desk", "message_id"),
+        Index("ix_message_desk_sender", "desk", "from_addr", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
@@ -117,6 +137,12 @@ class Message(SQLModel, table=True):
     body_text: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = _ts()
     notes: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    attachments: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
+    """[{"name", "size", "type"}] of the mail's attachments (the bytes stay in the spool)."""
+    fingerprint: str | None = Field(default=None, max_length=64)
+    """Hash of the normalised subject and body: finds the same request sent twice."""
 
 
 class EventRow(SQLModel, table=True):
@@ -148,6 +174,12 @@ class OutboxRow(SQLModel, table=True):
     message_id: str = Field(sa_column=Column(String(998), nullable=False, unique=True))
     mail_from: str = Field(sa_column=Column(Text, nullable=False))
     rcpt_to: str = Field(sa_column=Column(Text, nullable=False))
+    to_addr: str = Field(
+        default="", sa_column=Column(String(320), nullable=False, server_default="", index=True)
+    )
+    """The (first) recipient, lowercased: what the per-address auto-reply limit counts."""
+    spool_id: str | None = Field(default=None, max_length=64, index=True)
+    """The mail this row answers (refusals have no ticket, only this)."""
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     """The rendered mail, fixed at write time, so a retry sends the very same bytes."""
     state: str = Field(default=OutboxState.pending, max_length=16)

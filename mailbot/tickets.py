@@ -1,9 +1,10 @@
 """tickets: applies an outcome in ONE transaction; touches the store (and the spool row's state).
 
 Whatever the outcome — a new ticket with its acknowledgement, a message threaded into an
-existing ticket, a drop, a quarantine — the spool item's move out of `received` is written
-in the same transaction as everything else. A crash before commit leaves no trace and the
-item is taken again; a crash after commit leaves a finished item that nobody takes again.
+existing ticket, a refusal with its explanation, a drop, a quarantine — the spool item's move
+out of `received` is written in the same transaction as everything else, replies included
+(as outbox rows). A crash before commit leaves no trace and the item is taken again; a crash
+after commit leaves a finished item that nobody takes again.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from datetime import datetime, timedelta
 from email import policy
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailbot import spool
-from mailbot.config import DeskSettings
+from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline, new_message_id
-from mailbot.rules import Judgement
+from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, RecentMail, Thread, Verdict
 from mailbot.store import (
     DeskCounter,
     EventRow,
@@ -36,6 +37,24 @@ from mailbot.store import (
     is_postgres,
     transaction,
 )
+from mailbot.textnorm import fingerprint
+
+HISTORY_LOOKBACK = timedelta(days=7)
+"""How far back the sender's mails are read for the duplicate rule (its window is shorter)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before anything is written."""
+
+    spool_id: str
+    desk: DeskSettings
+    mail: Mail
+    judgement: Judgement
+    customer: Customer | None
+    language: str
+    history: History
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,7 @@ class Outcome:
     desk: str | None = None
     ticket: str | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +79,8 @@ class Outcome:
             "ticket": self.ticket,
             "reason": self.reason,
             "detail": self.detail,
-            **dict(self.annotations),
+            "missing": list(self.missing),
+            **{key: self.annotations.get(key) for key in ANNOTATION_KEYS},
         }
 
 
@@ -85,6 +106,11 @@ def _event(
             at=at,
         )
     )
+
+
+def _finish(session: Session, spool_id: str, **values: Any) -> None:
+    if not spool.finish(session, spool_id, **values):
+        raise _AlreadyDone
 
 
 def _next_number(session: Session, engine: Engine, desk: DeskSettings) -> str:
@@ -132,31 +158,99 @@ def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | No
     return None
 
 
+def _month_start(now: datetime, desk: DeskSettings) -> datetime:
+    local = now.astimezone(desk.zone)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def gather(
+    engine: Engine, desk: DeskSettings, mail: Mail, customer: Customer | None, now: datetime
+) -> History:
+    """The facts rules may need, read in one short session before they run."""
+    with Session(engine) as session:
+        thread = find_thread(session, desk, mail)
+        duplicate_of = None
+        if mail.message_id:
+            duplicate_of = session.exec(
+                select(Ticket.number)
+                .join(Message, col(Message.ticket_id) == col(Ticket.id))
+                .where(
+                    col(Message.desk) == desk.name,
+                    col(Message.message_id) == mail.message_id,
+                    col(Message.direction) == "in",
+                )
+            ).first()
+        recent = session.exec(
+            select(Ticket.number, Message.fingerprint, Message.received_at)
+            .join(Ticket, col(Message.ticket_id) == col(Ticket.id))
+            .where(
+                col(Message.desk) == desk.name,
+                col(Message.from_addr) == mail.from_addr,
+                col(Message.direction) == "in",
+                col(Message.received_at) >= mail.received_at - HISTORY_LOOKBACK,
+            )
+            .order_by(col(Message.received_at).desc())
+            .limit(50)
+        ).all()
+        month_count = 0
+        if customer is not None:
+            month_count = session.exec(
+                select(func.count())
+                .select_from(Ticket)
+                .where(
+                    col(Ticket.desk) == desk.name,
+                    col(Ticket.customer) == customer.name,
+                    col(Ticket.created_at) >= _month_start(now, desk),
+                )
+            ).one()
+        thread_info = None
+        if thread is not None:
+            earlier = session.exec(
+                select(Message.body_text, Message.attachments)
+                .where(col(Message.ticket_id) == thread.id, col(Message.direction) == "in")
+                .order_by(col(Message.id))
+            ).all()
+            thread_info = Thread(
+                number=thread.number,
+                state=thread.state,
+                missing=tuple(json.loads(thread.missing)),
+                text_so_far="\n\n".join(body for body, _ in earlier),
+                attachments_so_far=tuple(
+                    a["type"] for _, attachments in earlier for a in json.loads(attachments)
+                ),
+            )
+    return History(
+        ticket_with_message_id=duplicate_of,
+        recent_from_sender=tuple(
+            RecentMail(number, fp, at) for number, fp, at in recent if fp is not None
+        ),
+        requests_this_month=month_count,
+        thread=thread_info,
+    )
+
+
+# -- outcomes without a reply ----------------------------------------------------------------
+
+
 def record_quarantine(
     engine: Engine, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
 ) -> Outcome:
+    """Kept for a human, no reply: nobody to answer (no desk, unreadable, no sender)."""
     try:
-        return _quarantine(engine, spool_id, desk=desk, reason=reason, detail=detail, now=now)
+        with transaction(engine) as session:
+            _finish(
+                session,
+                spool_id,
+                state=SpoolState.quarantined,
+                outcome="quarantined",
+                reason=reason,
+                detail=detail,
+                desk=desk,
+                ticket_id=None,
+            )
+            _event(session, "quarantined", now, spool_id=spool_id, reason=reason, detail=detail)
     except _AlreadyDone:
         return Outcome(spool_id, "already_done", desk=desk)
-
-
-def _quarantine(
-    engine: Engine, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
-) -> Outcome:
-    with transaction(engine) as session:
-        if not spool.finish(
-            session,
-            spool_id,
-            state=SpoolState.quarantined,
-            outcome="quarantined",
-            reason=reason,
-            detail=detail,
-            desk=desk,
-            ticket_id=None,
-        ):
-            raise _AlreadyDone
-        _event(session, "quarantined", now, spool_id=spool_id, reason=reason, detail=detail)
     return Outcome(spool_id, "quarantined", reason, detail, desk)
 
 
@@ -164,189 +258,366 @@ def record_drop(
     engine: Engine, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
 ) -> Outcome:
     try:
-        return _drop(engine, spool_id, desk=desk, reason=reason, detail=detail, now=now)
+        with transaction(engine) as session:
+            _finish(
+                session,
+                spool_id,
+                state=SpoolState.done,
+                outcome="dropped",
+                reason=reason,
+                detail=detail,
+                desk=desk,
+                ticket_id=None,
+            )
+            _event(session, "dropped", now, spool_id=spool_id, reason=reason, detail=detail)
     except _AlreadyDone:
         return Outcome(spool_id, "already_done", desk=desk)
-
-
-def _drop(
-    engine: Engine, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
-) -> Outcome:
-    with transaction(engine) as session:
-        if not spool.finish(
-            session,
-            spool_id,
-            state=SpoolState.done,
-            outcome="dropped",
-            reason=reason,
-            detail=detail,
-            desk=desk,
-            ticket_id=None,
-        ):
-            raise _AlreadyDone
-        _event(session, "dropped", now, spool_id=spool_id, reason=reason, detail=detail)
     return Outcome(spool_id, "dropped", reason, detail, desk)
 
 
-def record_ticket(
-    engine: Engine,
-    spool_id: str,
-    *,
-    desk: DeskSettings,
-    mail: Mail,
-    judgement: Judgement,
+# -- replies ---------------------------------------------------------------------------------
+
+
+def _reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> dict[str, Any]:
+    desk, mail = plan.desk, plan.mail
+    due = ticket.first_response_due if ticket is not None else None
+    values: dict[str, Any] = {
+        "desk_name": desk.display_name,
+        "customer_name": mail.from_name,
+        "customer": plan.customer.name if plan.customer else None,
+        "subject": mail.subject or "(no subject)",
+        "ticket_number": ticket.number if ticket is not None else None,
+        "deadline": format_deadline(due, desk) if due is not None else None,
+        "received": format_deadline(mail.received_at, desk),
+        "reason": verdict.reason if verdict else None,
+        "detail": verdict.detail if verdict else None,
+        "missing": list(verdict.missing) if verdict else [],
+    }
+    if verdict is not None:
+        values.update(verdict.values)
+    return values
+
+
+def _queue_reply(
+    session: Session,
+    plan: Plan,
     renderer: Renderer,
-    now: datetime,
-) -> Outcome:
+    *,
+    event: str,
+    number: str | None,
+    values: Mapping[str, Any],
+    ticket_id: int | None,
+) -> str | None:
+    """Render and queue one automatic reply, unless this address had enough this hour."""
+    desk, mail, now = plan.desk, plan.mail, plan.now
+    to = (mail.reply_to[0] if mail.reply_to else mail.from_addr).lower()
+    recent = session.exec(
+        select(func.count())
+        .select_from(OutboxRow)
+        .where(col(OutboxRow.to_addr) == to, col(OutboxRow.created_at) >= now - timedelta(hours=1))
+    ).one()
+    if recent >= desk.auto_reply_limit_per_hour:
+        _event(
+            session,
+            "reply_suppressed",
+            now,
+            ticket_id=ticket_id,
+            spool_id=plan.spool_id,
+            reply=event,
+            to=to,
+            why=f"rate limit: {recent} automatic replies to {to} "
+            f"in the last hour (limit {desk.auto_reply_limit_per_hour})",
+        )
+        return None
+    message_id = new_message_id(number or "reply", event, desk)
+    reply = renderer.reply(
+        desk=desk,
+        language=plan.language,
+        event=event,
+        number=number,
+        to=to,
+        subject=mail.subject,
+        in_reply_to=mail.message_id,
+        references=mail.references,
+        message_id=message_id,
+        values=values,
+        now=now,
+    )
+    session.add(
+        OutboxRow(
+            ticket_id=ticket_id,
+            spool_id=plan.spool_id,
+            kind=event,
+            message_id=message_id,
+            mail_from=desk.sender_address,
+            rcpt_to=json.dumps([to]),
+            to_addr=to,
+            raw=reply.as_bytes(policy=policy.SMTP),
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    if ticket_id is not None:
+        session.add(
+            Message(
+                ticket_id=ticket_id,
+                desk=desk.name,
+                direction="out",
+                message_id=message_id,
+                from_addr=desk.sender_address,
+                subject=str(reply["Subject"]),
+                body_text=_text_of(reply),
+                received_at=now,
+            )
+        )
+    _event(
+        session,
+        "reply_queued",
+        now,
+        ticket_id=ticket_id,
+        spool_id=plan.spool_id,
+        reply=event,
+        message_id=message_id,
+        to=to,
+        language=plan.language,
+    )
+    return message_id
+
+
+def _text_of(reply: Any) -> str:
+    body = reply.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if body is not None else ""
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def record_refusal(engine: Engine, plan: Plan, verdict: Verdict, renderer: Renderer) -> Outcome:
+    """Quarantined with its reason, and the sender told plainly why and what to do."""
+    desk = plan.desk
+    try:
+        with transaction(engine) as session:
+            duplicated = None
+            if verdict.ticket:
+                duplicated = session.exec(
+                    select(Ticket).where(col(Ticket.number) == verdict.ticket)
+                ).first()
+            _finish(
+                session,
+                plan.spool_id,
+                state=SpoolState.quarantined,
+                outcome="quarantined",
+                reason=verdict.reason,
+                detail=verdict.detail,
+                desk=desk.name,
+                ticket_id=duplicated.id if duplicated else None,
+            )
+            _event(
+                session,
+                "quarantined",
+                plan.now,
+                spool_id=plan.spool_id,
+                ticket_id=duplicated.id if duplicated else None,
+                reason=verdict.reason,
+                detail=verdict.detail,
+                rule=verdict.rule,
+            )
+            _queue_reply(
+                session,
+                plan,
+                renderer,
+                event=verdict.reason,
+                number=verdict.ticket,
+                values=_reply_values(plan, verdict, duplicated),
+                ticket_id=None,
+            )
+    except _AlreadyDone:
+        return Outcome(plan.spool_id, "already_done", desk=desk.name)
+    return Outcome(
+        plan.spool_id,
+        "quarantined",
+        verdict.reason,
+        verdict.detail,
+        desk.name,
+        ticket=verdict.ticket,
+        annotations=plan.judgement.annotations,
+    )
+
+
+# -- tickets ---------------------------------------------------------------------------------
+
+
+def record_ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
     """Open a ticket (with its acknowledgement) or thread the mail into an existing one."""
     try:
-        return _ticket(
-            engine, spool_id, desk=desk, mail=mail, judgement=judgement, renderer=renderer, now=now
-        )
+        return _ticket(engine, plan, renderer)
     except _AlreadyDone:
-        return Outcome(spool_id, "already_done", desk=desk.name)
+        return Outcome(plan.spool_id, "already_done", desk=plan.desk.name)
 
 
-def _ticket(
-    engine: Engine,
-    spool_id: str,
-    *,
-    desk: DeskSettings,
-    mail: Mail,
-    judgement: Judgement,
-    renderer: Renderer,
-    now: datetime,
-) -> Outcome:
-    annotations = judgement.annotations
+def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
+    desk, mail, now = plan.desk, plan.mail, plan.now
+    annotations = plan.judgement.annotations
+    asking = plan.judgement.asking
+    missing = asking.missing if asking is not None else ()
     with transaction(engine) as session:
         ticket = find_thread(session, desk, mail)
         threaded = ticket is not None
         if ticket is None:
-            number = _next_number(session, engine, desk)
             ticket = Ticket(
                 desk=desk.name,
-                number=number,
+                number=_next_number(session, engine, desk),
                 subject=mail.subject,
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
-                state=TicketState.new,
+                state=TicketState.waiting_customer if missing else TicketState.new,
+                customer=plan.customer.name if plan.customer else None,
+                language=plan.language,
+                missing=json.dumps(list(missing), ensure_ascii=False),
                 received_at=mail.received_at,
                 first_response_due=mail.received_at + timedelta(hours=desk.first_response_hours),
                 created_at=now,
                 updated_at=now,
             )
+            for key in ANNOTATION_KEYS:
+                setattr(ticket, key, annotations.get(key))
             session.add(ticket)
             session.flush()
-        else:
-            if ticket.state in (TicketState.waiting_customer, TicketState.solved):
-                _event(
-                    session,
-                    "reopened",
-                    now,
-                    ticket_id=ticket.id,
-                    spool_id=spool_id,
-                    previous=ticket.state,
-                )
-                ticket.state = TicketState.open
-            ticket.updated_at = now
-            session.add(ticket)
         assert ticket.id is not None
-        if not spool.finish(
+        _finish(
             session,
-            spool_id,
+            plan.spool_id,
             state=SpoolState.done,
             outcome="ticket",
             reason=None,
             detail=None,
             desk=desk.name,
             ticket_id=ticket.id,
-        ):
-            raise _AlreadyDone
+        )
         session.add(
             Message(
                 ticket_id=ticket.id,
                 desk=desk.name,
                 direction="in",
-                spool_id=spool_id,
-                message_id=mail.message_id or f"<{spool_id}@spool.mailbot>",
+                spool_id=plan.spool_id,
+                message_id=mail.message_id or f"<{plan.spool_id}@spool.mailbot>",
                 from_addr=mail.from_addr,
                 subject=mail.subject,
                 body_text=mail.text,
                 received_at=mail.received_at,
                 notes=json.dumps(list(mail.notes), ensure_ascii=False),
+                attachments=json.dumps(
+                    [
+                        {"name": a.filename, "size": a.size, "type": a.sniffed_type}
+                        for a in mail.attachments
+                    ],
+                    ensure_ascii=False,
+                ),
+                fingerprint=fingerprint(mail.subject, mail.text),
             )
         )
-        _event(
-            session,
-            "customer_reply" if threaded else "created",
-            now,
-            ticket_id=ticket.id,
-            spool_id=spool_id,
-            message_id=mail.message_id,
-            **annotations,
-        )
         if not threaded:
-            _queue_ack(session, desk, ticket, mail, renderer, now)
+            _event(
+                session,
+                "created",
+                now,
+                ticket_id=ticket.id,
+                spool_id=plan.spool_id,
+                message_id=mail.message_id,
+                customer=ticket.customer,
+                **annotations,
+            )
+            event = "missing_fields" if missing else "ack"
+            _queue_reply(
+                session,
+                plan,
+                renderer,
+                event=event,
+                number=ticket.number,
+                values=_reply_values(plan, asking, ticket),
+                ticket_id=ticket.id,
+            )
+        else:
+            _follow_up(session, plan, renderer, ticket, asking)
+        ticket.updated_at = now
+        session.add(ticket)
     return Outcome(
-        spool_id, "ticket", desk=desk.name, ticket=ticket.number, annotations=annotations
+        plan.spool_id,
+        "ticket",
+        desk=desk.name,
+        ticket=ticket.number,
+        annotations={k: v for k in ANNOTATION_KEYS if (v := getattr(ticket, k)) is not None},
+        missing=tuple(json.loads(ticket.missing)),
     )
 
 
-def _queue_ack(
-    session: Session,
-    desk: DeskSettings,
-    ticket: Ticket,
-    mail: Mail,
-    renderer: Renderer,
-    now: datetime,
+def _follow_up(
+    session: Session, plan: Plan, renderer: Renderer, ticket: Ticket, asking: Verdict | None
 ) -> None:
-    assert ticket.id is not None and ticket.first_response_due is not None
-    message_id = new_message_id(ticket.number, "ack", desk)
-    to = mail.reply_to[0] if mail.reply_to else mail.from_addr
-    reply = renderer.reply(
-        desk=desk,
-        event="ack",
-        number=ticket.number,
-        to=to,
-        subject=mail.subject,
-        in_reply_to=mail.message_id,
-        references=mail.references,
-        message_id=message_id,
-        now=now,
-        values={
-            "ticket_number": ticket.number,
-            "subject": mail.subject or "(no subject)",
-            "customer_name": mail.from_name,
-            "desk_name": desk.display_name,
-            "deadline": format_deadline(ticket.first_response_due, desk),
-            "received": format_deadline(ticket.received_at, desk),
-        },
-    )
-    session.add(
-        OutboxRow(
-            ticket_id=ticket.id,
-            kind="ack",
-            message_id=message_id,
-            mail_from=desk.sender_address,
-            rcpt_to=json.dumps([to]),
-            raw=reply.as_bytes(policy=policy.SMTP),
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    session.add(
-        Message(
-            ticket_id=ticket.id,
-            desk=desk.name,
-            direction="out",
-            spool_id=None,
-            message_id=message_id,
-            from_addr=desk.sender_address,
-            subject=str(reply["Subject"]),
-            body_text=reply.get_content(),
-            received_at=now,
-        )
-    )
+    """A customer's answer: it may complete what we asked for, or reopen a solved ticket."""
+    now = plan.now
+    assert ticket.id is not None
     _event(
-        session, "reply_queued", now, ticket_id=ticket.id, reply="ack", message_id=message_id, to=to
+        session,
+        "customer_reply",
+        now,
+        ticket_id=ticket.id,
+        spool_id=plan.spool_id,
+        message_id=plan.mail.message_id,
+    )
+    if ticket.state == TicketState.waiting_customer:
+        if asking is not None and asking.missing:
+            ticket.missing = json.dumps(list(asking.missing), ensure_ascii=False)
+            _queue_reply(
+                session,
+                plan,
+                renderer,
+                event="missing_fields",
+                number=ticket.number,
+                values=_reply_values(plan, asking, ticket),
+                ticket_id=ticket.id,
+            )
+            return
+        ticket.missing = "[]"
+        ticket.state = TicketState.open
+        _event(session, "information_complete", now, ticket_id=ticket.id)
+        _queue_reply(
+            session,
+            plan,
+            renderer,
+            event="ack",
+            number=ticket.number,
+            values=_reply_values(plan, None, ticket),
+            ticket_id=ticket.id,
+        )
+    elif ticket.state == TicketState.solved:
+        _event(session, "reopened", now, ticket_id=ticket.id, previous=ticket.state)
+        ticket.state = TicketState.open
+
+
+def predict(plan: Plan) -> Outcome:
+    """What record_* would do with this plan, without writing (for `ingest --dry-run`)."""
+    stop = plan.judgement.stopping
+    annotations = plan.judgement.annotations
+    if stop is not None and stop.action == Action.drop:
+        return Outcome(plan.spool_id, "dropped", stop.reason, stop.detail, plan.desk.name)
+    if stop is not None:
+        return Outcome(
+            plan.spool_id,
+            "quarantined",
+            stop.reason,
+            stop.detail,
+            plan.desk.name,
+            ticket=stop.ticket,
+            annotations=annotations,
+        )
+    asking = plan.judgement.asking
+    thread = plan.history.thread
+    return Outcome(
+        plan.spool_id,
+        "ticket",
+        desk=plan.desk.name,
+        ticket=thread.number if thread else None,
+        annotations=annotations,
+        missing=asking.missing if asking else (),
     )

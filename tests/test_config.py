@@ -141,8 +141,8 @@ def test_unknown_rule_stops_start_up(tmp_path: Path) -> None:
             'rules = ["loops", "no_such_rule"]\n'
         },
     )
-    with pytest.raises(ConfigError, match="unknown rule 'no_such_rule'"):
-        load_rules(config.desks["a"].rules, "desk a: rules")
+    with pytest.raises(ConfigError, match=r"a\.toml: rules: unknown rule 'no_such_rule'"):
+        load_rules(config.desks["a"], config.desk_files["a"])
 
 
 def _keys(table: dict[str, object], prefix: str = "") -> set[str]:
@@ -174,5 +174,6 @@ def test_readme_documents_every_setting() -> None:
     main_keys |= {f"outbound.relay.{f}" for f in config_mod.RelaySettings.model_fields}
     main_keys.discard("outbound.relay")
     desk_keys = {f"desk.{f}" for f in config_mod.DeskSettings.model_fields}
+    desk_keys |= {f"customer.{f}" for f in config_mod.Customer.model_fields}
     missing = sorted((main_keys | desk_keys) - documented)
     assert not missing, f"README configuration reference lacks: {missing}"

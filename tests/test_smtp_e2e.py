@@ -200,8 +200,8 @@ def test_sigterm_stops_cleanly_and_nothing_is_lost(
 ) -> None:
     serve, _ = served
     with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
-        for i in range(20):
-            smtp.send_message(_mail(f"before stop {i}"))
+        for i in range(20):  # 20 customers: one address gets at most 10 auto-replies an hour
+            smtp.send_message(_mail(f"before stop {i}", sender=f"customer{i}@vector.test"))
     assert serve.terminate() == 0
     serve.start()  # whatever was still in the spool or the outbox goes on now
     replies = catcher.wait_for(20, timeout=20)

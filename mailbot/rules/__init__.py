@@ -1,9 +1,11 @@
-"""rules: the Rule protocol, Verdict, and the runner that applies a desk's ordered rule list.
+"""rules: the Rule protocol, Verdict, Context, and the runner that applies a desk's rule list.
 
 Pure: a rule sees the parsed Mail and a read-only Context and returns a Verdict or None. It
-never does I/O and never writes; whatever it needs to know (desk settings, customers, recent
-history) arrives in the Context. A new rule is one file here with `RULE = ...` at the bottom
-and one name in a desk's `rules = [...]`; an unknown name stops start-up.
+never does I/O and never writes; whatever it needs to know (desk settings, the customer, the
+sender's recent mails, this month's count) arrives in the Context, gathered beforehand by
+the pipeline. A new rule is one file here with `RULE = <class>` at the bottom and one name in
+a desk's `rules = [...]`; its settings are the desk's `[rule.<name>]` table, validated by the
+rule's own `Settings` model at start-up. An unknown name or a bad setting stops start-up.
 """
 
 from __future__ import annotations
@@ -13,20 +15,27 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mailbot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mailbot.config import DeskSettings
+    from mailbot.config import Customer, DeskSettings
     from mailbot.parse import Mail
+
+ANNOTATION_KEYS = ("product", "type", "category", "impact", "urgency", "priority", "sla_level")
 
 
 class Action(enum.StrEnum):
     drop = "drop"
     """Recorded, but no ticket and no reply (auto-replies, bounces, lists)."""
-    quarantine = "quarantine"
-    """Kept with its reason for a human to release; no ticket yet."""
+    refuse = "refuse"
+    """Quarantined with its reason (a human may release it); the sender is told why."""
+    ask = "ask"
+    """A ticket is opened waiting for the customer, who is asked for what is missing."""
     annotate = "annotate"
     """Facts for the ticket (product, priority...); processing goes on."""
 
@@ -35,14 +44,52 @@ class Action(enum.StrEnum):
 class Verdict:
     rule: str
     action: Action
-    reason: str
+    reason: str = ""
     """A reason code from the public list (auto_reply, oversized, duplicate...)."""
     detail: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """What the reply template needs to say exactly what was wrong (a file name, a contact)."""
+    missing: tuple[str, ...] = ()
+    ticket: str | None = None
+    """For `duplicate`: the ticket this mail repeats."""
 
     @property
     def stops(self) -> bool:
-        return self.action in (Action.drop, Action.quarantine)
+        return self.action in (Action.drop, Action.refuse)
+
+
+@dataclass(frozen=True)
+class RecentMail:
+    ticket: str
+    fingerprint: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The ticket a mail continues, as far as rules care."""
+
+    number: str
+    state: str
+    missing: tuple[str, ...]
+    text_so_far: str
+    """The customer's earlier messages on this ticket, oldest first."""
+    attachments_so_far: tuple[str, ...] = ()
+    """Sniffed types of attachments the customer sent earlier on this ticket."""
+
+
+@dataclass(frozen=True)
+class History:
+    """Facts from the store, read before the rules run (rules themselves read nothing)."""
+
+    ticket_with_message_id: str | None = None
+    """A ticket of this desk that already holds a mail with this Message-ID."""
+    recent_from_sender: tuple[RecentMail, ...] = ()
+    """This sender's mails on this desk within the duplicate window, newest first."""
+    requests_this_month: int = 0
+    """Tickets this customer opened on this desk in the current calendar month (desk time)."""
+    thread: Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +98,15 @@ class Context:
     envelope_from: str | None
     """SMTP MAIL FROM: '' is the null path <> (a bounce); None when unknown (file ingest)."""
     now: datetime
+    customer: Customer | None = None
+    identified_by: str | None = None
+    """'contact' (a known address), 'domain', or None when the sender is unknown."""
+    mail_language: str | None = None
+    history: History = field(default_factory=History)
+
+    @property
+    def is_new_request(self) -> bool:
+        return self.history.thread is None
 
 
 class Rule(Protocol):
@@ -58,6 +114,12 @@ class Rule(Protocol):
     description: str
 
     def check(self, mail: Mail, context: Context) -> Verdict | None: ...
+
+
+class RuleSettings(BaseModel):
+    """Base of each rule's Settings: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)
@@ -69,6 +131,10 @@ class Judgement:
         return next((v for v in self.verdicts if v.stops), None)
 
     @property
+    def asking(self) -> Verdict | None:
+        return next((v for v in self.verdicts if v.action == Action.ask), None)
+
+    @property
     def annotations(self) -> dict[str, str]:
         merged: dict[str, str] = {}
         for verdict in self.verdicts:
@@ -76,29 +142,53 @@ class Judgement:
         return merged
 
 
-def load_rules(names: Sequence[str], where: str = "rules") -> tuple[Rule, ...]:
-    """Resolve rule names to rules; `where` names the config key for the error message."""
+def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, ...]:
+    """Build the desk's rules, in order, each with its validated `[rule.<name>]` settings."""
     rules = []
-    for name in names:
+    for name in desk.rules:
         if not name.isidentifier():
-            raise ConfigError(f"{where}: {name!r} is not a rule name")
+            raise ConfigError(f"{source}: rules: {name!r} is not a rule name")
         try:
             module = importlib.import_module(f"mailbot.rules.{name}")
         except ModuleNotFoundError as exc:
             raise ConfigError(
-                f"{where}: unknown rule {name!r} (no mailbot/rules/{name}.py)"
+                f"{source}: rules: unknown rule {name!r} (no mailbot/rules/{name}.py)"
             ) from exc
-        rule = getattr(module, "RULE", None)
-        if rule is None:
-            raise ConfigError(f"{where}: mailbot/rules/{name}.py defines no RULE")
-        rules.append(rule)
+        factory = getattr(module, "RULE", None)
+        if factory is None:
+            raise ConfigError(f"{source}: rules: mailbot/rules/{name}.py defines no RULE")
+        settings_model: type[RuleSettings] | None = getattr(factory, "Settings", None)
+        raw = desk.rule.get(name, {})
+        if settings_model is None:
+            if raw:
+                raise ConfigError(f"{source}: rule.{name}: this rule takes no settings")
+            rules.append(factory())
+            continue
+        try:
+            settings = settings_model.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            msg = first["msg"].removeprefix("Value error, ")
+            if first["type"] == "extra_forbidden":
+                msg = "unknown key"
+            raise ConfigError(f"{source}: rule.{name}.{key}: {msg}") from exc
+        rules.append(factory(settings))
+    extra = sorted(set(desk.rule) - set(desk.rules))
+    if extra:
+        raise ConfigError(f"{source}: rule.{extra[0]}: settings for a rule not in `rules`")
     return tuple(rules)
 
 
-def run(rules: Sequence[Rule], mail: Mail, context: Context) -> Judgement:
-    """Apply rules in the desk's order; the first drop or quarantine ends the run."""
+def run(rules: Sequence[Rule], mail: Mail, context: Context, skip: Sequence[str] = ()) -> Judgement:
+    """Apply rules in the desk's order; the first drop or refusal ends the run.
+
+    `skip` names rules an admin overrode when releasing a quarantined mail with --force.
+    """
     verdicts: list[Verdict] = []
     for rule in rules:
+        if rule.name in skip:
+            continue
         verdict = rule.check(mail, context)
         if verdict is None:
             continue

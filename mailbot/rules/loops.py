@@ -17,6 +17,8 @@ _REPORT_TYPES = ("multipart/report", "message/delivery-status", "message/disposi
 
 
 class Loops:
+    """Issue 3 calls this reason `auto_reply`; the rule keeps its family name, `loops`."""
+
     name = "loops"
     description = (
         "no automatic reply to auto-replies, bounces, mailing lists, bulk mail or mailbot itself"
@@ -57,4 +59,4 @@ class Loops:
         return None
 
 
-RULE = Loops()
+RULE = Loops

@@ -1,0 +1,47 @@
+"""language: which language a mail is written in, and which one to answer in. Pure.
+
+Detection (py3langid, model shipped inside the package, no download) is limited to the
+languages the desk can answer in, so a short Ukrainian mail is not mistaken for Bulgarian;
+below a confidence threshold the answer is "unknown" and the desk's language is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from mailbot.config import Customer, DeskSettings
+
+_MIN_PROBABILITY = 0.7
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect(text: str, candidates: Sequence[str]) -> str | None:
+    """The language of `text` among `candidates`, or None when unsure or too short."""
+    sample = text[:2000]
+    if len(candidates) < 2 or sum(ch.isalpha() for ch in sample) < 12:
+        return None
+    with _lock:  # the identifier keeps its language filter as state
+        identifier = _identifier()
+        identifier.set_languages(list(candidates))
+        language, probability = identifier.classify(sample)
+    return str(language) if probability >= _MIN_PROBABILITY else None
+
+
+def reply_language(desk: DeskSettings, customer: Customer | None, detected: str | None) -> str:
+    """The desk's policy decides: its own language, the customer's, or the mail's."""
+    if desk.reply_language == "desk":
+        return desk.language
+    if customer is not None and customer.language:
+        return customer.language
+    if desk.reply_language == "mail" and detected in (desk.language, *desk.languages):
+        return detected
+    return desk.language
