@@ -65,7 +65,6 @@ MAILBOT = REPO / ".venv" / "bin" / "mailbot"
 CATCHER = REPO / "tests" / "catcher.py"
 ATTACHMENT_BYTES = 200 * 1024
 TICKET_PLACEHOLDER = b"@@TICKET-NUMBER@@"
-COMPLETION_TIMEOUT = 600.0
 SAMPLE_EVERY = 0.5
 
 # (address, language) of the five shipped desks, in round-robin order, and their names.
@@ -247,6 +246,10 @@ def make_plans(n: int, clients: int) -> tuple[list[list[Mail]], list[Mail]]:
 # -- the system under test -------------------------------------------------------------------
 
 
+class Failed(Exception):
+    """The run went wrong: it is reported, its folder kept, and the benchmark exits 1."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -285,13 +288,13 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} before listening")
+            raise Failed(f"{what} exited with {proc.returncode} before listening")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on port {port} within {timeout:.0f} s")
+    raise Failed(f"{what} did not listen on port {port} within {timeout:.0f} s")
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -467,19 +470,16 @@ def count_files(folder: Path, pattern: str) -> int:
     return sum(1 for p in folder.glob(pattern) if not p.name.startswith("."))
 
 
-class Failed(Exception):
-    pass
-
-
-def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix=f"mailbot-bench-c{clients}-"))
+def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
+             timeout: float) -> dict[str, Any]:
     plans, mails = make_plans(n, clients)
+    folder = Path(tempfile.mkdtemp(prefix=f"mailbot-bench-c{clients}-"))
     expected_new = sum(1 for m in mails if m.kind != "reply")
     db = Database(db_spec, folder, pool=clients + 4)
     port = free_port()
-    catcher: subprocess.Popen[bytes] | None = None
     outbox_dir = folder / "sent"
     relay_port = None
+    catcher: subprocess.Popen[bytes] | None = None
     if relay:
         relay_port = free_port()
         outbox_dir = folder / "caught"
@@ -487,7 +487,6 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dic
             [sys.executable, str(CATCHER), str(relay_port), str(outbox_dir)],
             stdout=subprocess.DEVNULL, stderr=open(folder / "catcher.log", "wb"),  # noqa: SIM115
         )
-        wait_for_port(relay_port, catcher, "the catcher")
     config = write_config(folder, db.url, port, relay_port)
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAILBOT_DATABASE_URL", "MAILBOT_RELAY_URL", "MAILBOT_CONFIG")}
@@ -499,6 +498,8 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dic
                               "relay": relay, "folder": str(folder), "serve_pid": serve.pid}
     problems: list[str] = []
     try:
+        if catcher is not None and relay_port is not None:
+            wait_for_port(relay_port, catcher, "the catcher (tests/catcher.py)")
         wait_for_port(port, serve, "mailbot serve")
         print(f"# clients={clients} n={n}: mailbot serve pid {serve.pid}, folder {folder}",
               file=sys.stderr, flush=True)
@@ -536,7 +537,7 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dic
         rss_all_sent = proc_status(serve.pid).get("VmRSS", 0)
 
         # Wait for the pipeline to drain: every item processed, every reply delivered.
-        deadline = time.monotonic() + COMPLETION_TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             counts = db.counts()
             files = count_files(outbox_dir, "*.eml" if relay else "new/*")
@@ -551,9 +552,9 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dic
         sampler.join()
         status = proc_status(serve.pid)
         if not done:
-            raise Failed(f"not complete after {COMPLETION_TIMEOUT:.0f} s (or a reply failed): "
+            raise Failed(f"not complete {timeout:.0f} s after the last 250 (or a reply failed): "
                          f"{counts}, {files} files in {outbox_dir}; expected {n} spool items, "
-                         f"{expected_new} replies sent")
+                         f"{expected_new} acknowledgements sent")
 
         # Check what became of every message.
         outcomes = Counter({f"{o}:{r}" if r else str(o): int(c) for o, r, c in db.rows(
@@ -618,15 +619,21 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool) -> dic
             "max_outbox_pending": max((int(p.get("pending", 0)) for p in timeline), default=0),
             "replies_waited_for_parent": sum(1 for x in waits if x > 0.001),
             "reply_wait_total_s": round(sum(waits), 2),
+            # the send phase minus the average time a client spent waiting for parents' tickets
+            "accept_rate_without_waits_per_s": round(n / (send_s - sum(waits) / clients), 1),
             "timeline": [{k: round(v, 2) for k, v in p.items()} for p in timeline],
         })
     except Failed as exc:
         problems.append(str(exc))
     finally:
-        serve.send_signal(signal.SIGTERM)
+        died = serve.poll()
+        if died is None:
+            serve.send_signal(signal.SIGTERM)
+        elif not any("before listening" in p for p in problems):
+            problems.append(f"mailbot serve died during the run (exit code {died})")
         try:
             code = serve.wait(timeout=30)
-            if code != 0:
+            if died is None and code != 0:
                 problems.append(f"mailbot serve exited {code} after SIGTERM")
         except subprocess.TimeoutExpired:
             problems.append("mailbot serve did not stop within 30 s of SIGTERM; killed")
@@ -678,7 +685,9 @@ def report(r: dict[str, Any], timeline: bool) -> None:
           f"max backlog: {r['max_spool_backlog']} spool items received, "
           f"{r['max_outbox_pending']} outbox pending")
     print(f"   replies: {r['replies_waited_for_parent']} waited for their parent's ticket "
-          f"({r['reply_wait_total_s']:.2f} s in all); serve log lines: {r['serve_log_lines']}")
+          f"({r['reply_wait_total_s']:.2f} s in all; accept rate without those waits "
+          f"{r['accept_rate_without_waits_per_s']:.1f} msg/s); "
+          f"serve log lines: {r['serve_log_lines']}")
     if r["problems"]:
         print(f"   FAILED: {'; '.join(r['problems'])}\n   folder kept: {r['folder']}")
     if timeline:
@@ -716,6 +725,9 @@ def main() -> int:
     parser.add_argument("--timeline", action="store_true",
                         help="print the 0.5 s samples (sent, backlogs, RSS) of each run")
     parser.add_argument("--keep", action="store_true", help="keep each run's temporary folder")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds after the last 250 for everything to be processed and "
+                             "delivered before the run fails (default 600)")
     args = parser.parse_args()
     if args.n < 10:
         parser.error("--n must be at least 10")
@@ -723,7 +735,7 @@ def main() -> int:
         parser.error(f"{MAILBOT} not found: run `make run` or install the package first")
     results = []
     for clients in (int(c) for c in args.clients.split(",")):
-        result = run_once(args.n, clients, args.db, args.relay, args.keep)
+        result = run_once(args.n, clients, args.db, args.relay, args.keep, args.timeout)
         results.append(result)
         report(result, args.timeline)
         if args.json:

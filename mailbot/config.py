@@ -130,6 +130,8 @@ class Customer(_Strict):
     installation_used: bool = False
     monthly_limit: int | None = Field(None, ge=1)
     """Overrides the desk's monthly request limit for this customer."""
+    projects: dict[str, list[str]] = Field(default_factory=dict)
+    """Product -> the customer's project names or codes (GRSoft: napoleon, aceteam)."""
 
     @field_validator("contacts")
     @classmethod
