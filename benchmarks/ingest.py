@@ -256,7 +256,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(folder: Path, db_url: str, port: int, relay_port: int | None) -> Path:
+def write_config(
+    folder: Path, db_url: str, port: int, relay_port: int | None, workers: int = 1
+) -> Path:
     """A mailbot.toml using the repository's desks and templates, everything else in `folder`."""
     q = json.dumps
     relay = ""
@@ -274,6 +276,8 @@ listen = "127.0.0.1:{port}"
 maildir = {q(str(folder / "sent"))}
 retry_base_seconds = 1.0
 retry_max_seconds = 5.0
+[worker]
+processes = {workers}
 [logging]
 level = "WARNING"
 format = "json"
@@ -471,7 +475,7 @@ def count_files(folder: Path, pattern: str) -> int:
 
 
 def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
-             timeout: float) -> dict[str, Any]:
+             timeout: float, workers: int = 1) -> dict[str, Any]:
     plans, mails = make_plans(n, clients)
     folder = Path(tempfile.mkdtemp(prefix=f"mailbot-bench-c{clients}-"))
     expected_new = sum(1 for m in mails if m.kind != "reply")
@@ -487,7 +491,7 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
             [sys.executable, str(CATCHER), str(relay_port), str(outbox_dir)],
             stdout=subprocess.DEVNULL, stderr=open(folder / "catcher.log", "wb"),  # noqa: SIM115
         )
-    config = write_config(folder, db.url, port, relay_port)
+    config = write_config(folder, db.url, port, relay_port, workers)
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAILBOT_DATABASE_URL", "MAILBOT_RELAY_URL", "MAILBOT_CONFIG")}
     log_path = folder / "serve.log"
@@ -722,6 +726,8 @@ def main() -> int:
     parser.add_argument("--relay", action="store_true",
                         help="send replies to tests/catcher.py over SMTP instead of the maildir")
     parser.add_argument("--json", action="store_true", help="also print one JSON object per run")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes serve starts ([worker] processes; 0 = in-process)")
     parser.add_argument("--timeline", action="store_true",
                         help="print the 0.5 s samples (sent, backlogs, RSS) of each run")
     parser.add_argument("--keep", action="store_true", help="keep each run's temporary folder")
@@ -735,7 +741,8 @@ def main() -> int:
         parser.error(f"{MAILBOT} not found: run `make run` or install the package first")
     results = []
     for clients in (int(c) for c in args.clients.split(",")):
-        result = run_once(args.n, clients, args.db, args.relay, args.keep, args.timeout)
+        result = run_once(args.n, clients, args.db, args.relay, args.keep, args.timeout,
+                          args.workers)
         results.append(result)
         report(result, args.timeline)
         if args.json:

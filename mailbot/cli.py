@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from tabulate import tabulate
 
 from mailbot import config as config_mod
 from mailbot import logs
 from mailbot.errors import MailbotError, NotFound
-from mailbot.store import EventRow, Message, OutboxRow, SpoolItem, SpoolState, Ticket
+from mailbot.store import (
+    EventRow,
+    Message,
+    OutboxRow,
+    SpoolItem,
+    SpoolState,
+    Ticket,
+    reading,
+)
 
 
 def _fail(exc: MailbotError) -> None:
@@ -92,6 +100,19 @@ def serve(ctx: click.Context) -> None:
     from mailbot.service import serve as run
 
     run(_config(ctx))
+
+
+@cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Process spool items until SIGTERM (serve starts these; run more for more throughput).
+
+    Any number may run, on any host that sees the spool folder and the database: each item
+    is claimed by one worker and finished exactly once. On SQLite, keep them on one host.
+    """
+    from mailbot.service import App, run_worker
+
+    run_worker(App.build(_config(ctx)))
 
 
 @cli.command("check-config")
@@ -235,7 +256,7 @@ def _process_now(
 def _item_json(app: Any, item: SpoolItem) -> dict[str, Any]:
     number = None
     if item.ticket_id is not None:
-        with Session(app.engine) as session:
+        with reading(app.engine) as session:
             ticket = session.get(Ticket, item.ticket_id)
             number = ticket.number if ticket else None
     return {
@@ -272,7 +293,7 @@ def tickets_list(
 ) -> None:
     """List tickets, newest first."""
     app = _app(ctx)
-    with Session(app.engine) as session:
+    with reading(app.engine) as session:
         query = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
         if desk:
             query = query.where(col(Ticket.desk) == desk)
@@ -323,7 +344,7 @@ def _short(text: str, width: int) -> str:
 def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     """Show one ticket (e.g. CBX-000042) with its messages, replies and history."""
     app = _app(ctx)
-    with Session(app.engine) as session:
+    with reading(app.engine) as session:
         ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
         if ticket is None:
             raise NotFound(f"ticket {number}: not found")

@@ -84,6 +84,11 @@ class OutboundSettings(_Strict):
     retry_max_seconds: float = Field(3600.0, gt=0)
 
 
+class WorkerSettings(_Strict):
+    processes: int = Field(1, ge=0, le=64)
+    """`mailbot worker` processes that serve starts; 0 runs the pipeline in serve's process."""
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -234,6 +239,7 @@ class Settings(_Strict):
     spool: SpoolSettings = SpoolSettings()
     smtp: SmtpSettings = SmtpSettings()
     outbound: OutboundSettings = OutboundSettings()
+    worker: WorkerSettings = WorkerSettings()
     logging: LoggingSettings = LoggingSettings()
     desks_dir: Path = Path("desks")
     """Folder of desk files, relative to the main config file."""

@@ -19,9 +19,12 @@ _MIN_PROBABILITY = 0.7
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> LanguageIdentifier:
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+@lru_cache(maxsize=4)
+def _identifier(candidates: tuple[str, ...]) -> LanguageIdentifier:
+    """One identifier per candidate set: narrowing the model copies it, so do it once."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(candidates))
+    return identifier
 
 
 def detect(text: str, candidates: Sequence[str]) -> str | None:
@@ -29,9 +32,8 @@ def detect(text: str, candidates: Sequence[str]) -> str | None:
     sample = text[:2000]
     if len(candidates) < 2 or sum(ch.isalpha() for ch in sample) < 12:
         return None
-    with _lock:  # the identifier keeps its language filter as state
-        identifier = _identifier()
-        identifier.set_languages(list(candidates))
+    identifier = _identifier(tuple(sorted(candidates)))
+    with _lock:
         language, probability = identifier.classify(sample)
     return str(language) if probability >= _MIN_PROBABILITY else None
 

@@ -61,6 +61,10 @@ class Pipeline:
             for name, desk in config.desks.items()
         }
 
+    def warm_up(self) -> None:
+        """Load what the first mail would otherwise wait for (the language model)."""
+        detect("warm up the language model, please", DETECTABLE)
+
     def route(self, item: Claimed, raw: bytes, forced: str | None = None) -> DeskSettings | None:
         """The SMTP envelope decides; a file or mailbox without one is routed by its headers."""
         if forced:
@@ -206,7 +210,7 @@ class Worker:
         self.run_items(items)
         return len(items)
 
-    def run_forever(self, stop: threading.Event, wake: threading.Event) -> None:
+    def run_forever(self, stop: threading.Event, wake: threading.Event, idle: float = 0.5) -> None:
         while not stop.is_set():
             try:
                 busy = self.run_once()
@@ -215,7 +219,7 @@ class Worker:
                 stop.wait(1.0)
                 continue
             if not busy:
-                wake.wait(0.5)
+                wake.wait(idle)
                 wake.clear()
 
     def close(self) -> None:

@@ -20,15 +20,16 @@ import os
 import random
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from mailbot.config import OutboundSettings, RelaySettings
-from mailbot.store import EventRow, OutboxRow, OutboxState, transaction, utcnow
+from mailbot.store import EventRow, OutboxRow, OutboxState, reading, transaction, utcnow
 
 log = logging.getLogger("mailbot.sender")
 
@@ -193,6 +194,14 @@ class SentJournal:
         os.close(self._fd)
 
 
+@dataclass(frozen=True)
+class _Result:
+    row: OutboxRow
+    state: OutboxState
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 class Sender:
     def __init__(
         self,
@@ -212,16 +221,15 @@ class Sender:
         """Rows the relay accepted just before a crash: mark them sent, do not send them again."""
         accepted = journal.entries()
         if accepted:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with reading(self.engine) as session:
                 rows = session.exec(
                     select(OutboxRow).where(
                         col(OutboxRow.message_id).in_(accepted),
                         col(OutboxRow.state) == OutboxState.pending,
                     )
                 ).all()
-            for row in rows:
-                self._record(row, OutboxState.sent, None, None)
             if rows:
+                self._record([_Result(row, OutboxState.sent) for row in rows])
                 log.warning(
                     "replies accepted by the relay before a crash marked sent",
                     extra={"count": len(rows)},
@@ -234,7 +242,7 @@ class Sender:
         return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
     def due(self, limit: int, now: datetime) -> list[OutboxRow]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with reading(self.engine) as session:
             rows = session.exec(
                 select(OutboxRow)
                 .where(
@@ -247,17 +255,26 @@ class Sender:
             return list(rows)
 
     def send_due(self, limit: int = 50) -> int:
-        """Try every row that is due; return how many were tried."""
+        """Try every row that is due, then record all their results in one transaction.
+
+        Recording in one go is safe because each relay acceptance is first noted in the
+        journal: a crash before the commit marks those rows sent at the next start.
+        """
         rows = self.due(limit, utcnow())
-        for row in rows:
-            self.send_one(row)
+        results = [self._attempt(row) for row in rows]
+        if results:
+            self._record(results)
+            if self.journal is not None:
+                self.journal.trim()
         return len(rows)
 
     def send_one(self, row: OutboxRow) -> None:
+        self._record([self._attempt(row)])
+
+    def _attempt(self, row: OutboxRow) -> _Result:
         try:
             self.transport.deliver(row)
         except PermanentFailure as exc:
-            self._record(row, OutboxState.failed, str(exc), None)
             log.warning(
                 "reply refused for good",
                 extra={
@@ -267,68 +284,67 @@ class Sender:
                     "error": str(exc),
                 },
             )
-            return
+            return _Result(row, OutboxState.failed, str(exc), None)
         except TemporaryFailure as exc:
             attempts = row.attempts + 1
             if attempts >= self.outbound.max_attempts:
-                self._record(
-                    row, OutboxState.failed, f"gave up after {attempts} tries: {exc}", None
-                )
                 log.error(
                     "reply failed after retries",
                     extra={"outbox_id": row.id, "ticket_id": row.ticket_id, "error": str(exc)},
                 )
-            else:
-                self._record(row, OutboxState.pending, str(exc), utcnow() + self._backoff(attempts))
-                log.info(
-                    "reply deferred",
-                    extra={
-                        "outbox_id": row.id,
-                        "ticket_id": row.ticket_id,
-                        "attempt": attempts,
-                        "error": str(exc),
-                    },
-                )
-            return
+                return _Result(row, OutboxState.failed, f"gave up after {attempts} tries: {exc}")
+            log.info(
+                "reply deferred",
+                extra={
+                    "outbox_id": row.id,
+                    "ticket_id": row.ticket_id,
+                    "attempt": attempts,
+                    "error": str(exc),
+                },
+            )
+            return _Result(row, OutboxState.pending, str(exc), utcnow() + self._backoff(attempts))
         if self.journal is not None:
             self.journal.record(row.message_id)
-        self._record(row, OutboxState.sent, None, None)
-        if self.journal is not None:
-            self.journal.trim()
         log.debug(
             "reply sent",
             extra={"outbox_id": row.id, "ticket_id": row.ticket_id, "message_id": row.message_id},
         )
+        return _Result(row, OutboxState.sent)
 
-    def _record(
-        self, row: OutboxRow, state: OutboxState, error: str | None, retry_at: datetime | None
-    ) -> None:
+    def _record(self, results: list[_Result]) -> None:
         now = utcnow()
-        values: dict[str, object] = {
-            "state": state,
-            "attempts": OutboxRow.attempts + 1,
-            "last_error": error,
-        }
-        if state == OutboxState.sent:
-            values["sent_at"] = now
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
         with transaction(self.engine) as session:
-            session.execute(
-                update(OutboxRow)
-                .where(col(OutboxRow.id) == row.id, col(OutboxRow.state) == OutboxState.pending)
-                .values(**values)
-            )
-            if state != OutboxState.pending:
-                detail = {"outbox_id": row.id, "message_id": row.message_id, "error": error}
-                session.add(
-                    EventRow(
-                        ticket_id=row.ticket_id,
-                        kind=f"reply_{state}",
-                        at=now,
-                        detail=json.dumps(detail, ensure_ascii=False),
-                    )
+            for result in results:
+                row = result.row
+                values: dict[str, object] = {
+                    "state": result.state,
+                    "attempts": OutboxRow.attempts + 1,
+                    "last_error": result.error,
+                }
+                if result.state == OutboxState.sent:
+                    values["sent_at"] = now
+                if result.retry_at is not None:
+                    values["next_attempt_at"] = result.retry_at
+                session.execute(
+                    update(OutboxRow)
+                    .where(col(OutboxRow.id) == row.id, col(OutboxRow.state) == OutboxState.pending)
+                    .values(**values)
                 )
+                if result.state != OutboxState.pending:
+                    detail = {
+                        "outbox_id": row.id,
+                        "message_id": row.message_id,
+                        "error": result.error,
+                    }
+                    session.add(
+                        EventRow(
+                            ticket_id=row.ticket_id,
+                            spool_id=row.spool_id,
+                            kind=f"reply_{result.state}",
+                            at=now,
+                            detail=json.dumps(detail, ensure_ascii=False),
+                        )
+                    )
 
     def close(self) -> None:
         self.transport.close()

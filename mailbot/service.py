@@ -9,8 +9,12 @@ outbox and is picked up on the next start.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import signal
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from mailbot.config import Config
+from mailbot.errors import MailbotError
 from mailbot.ingest.smtp import SpoolHandler, make_server_factory
 from mailbot.pipeline import Pipeline, Worker
 from mailbot.replies import Renderer
@@ -72,13 +77,64 @@ def _sender_loop(sender: Sender, stop: threading.Event, wake: threading.Event) -
             stop.wait(1.0)
             continue
         if not busy:
-            wake.wait(1.0)
+            # a worker in another process cannot wake us: look again soon
+            wake.wait(IDLE_POLL_SECONDS)
             wake.clear()
     sender.close()
 
 
+IDLE_POLL_SECONDS = 0.05
+"""How often an idle worker or sender looks for work it was not told about."""
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if serve is killed (even -9), its workers go too."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn_workers(config: Config, count: int) -> list[subprocess.Popen[bytes]]:
+    """`mailbot worker` processes: the pipeline gets cores of its own, apart from the GIL
+    the SMTP receiver and the sender share."""
+    command = [sys.executable, "-m", "mailbot", "--config", str(config.path), "worker"]
+    children = [
+        subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=subprocess.PIPE)
+        for _ in range(count)
+    ]
+    for child in children:
+        # the SMTP port opens only once workers can take mail at once (models loaded)
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != b"ready":
+            raise MailbotError(f"worker process {child.pid} failed to start (exit {child.wait()})")
+        child.stdout.close()
+    return children
+
+
+def run_worker(app: App) -> None:
+    """`mailbot worker`: claim and process spool items until SIGTERM, then finish the item."""
+    stop = threading.Event()
+    wake = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop.set()
+        wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    worker = Worker(app.pipeline)
+    app.pipeline.warm_up()
+    log.info("worker started", extra={"worker": worker.name})
+    print("ready", flush=True)
+    try:
+        worker.run_forever(stop, wake, idle=IDLE_POLL_SECONDS)
+    finally:
+        worker.close()
+        app.engine.dispose()
+
+
 async def _serve(app: App, ready: threading.Event | None = None) -> None:
     smtp = app.config.settings.smtp
+    processes = app.config.settings.worker.processes
     stop = threading.Event()
     work = threading.Event()
     outbox = threading.Event()
@@ -87,12 +143,15 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         if outcome.outcome == "ticket":
             outbox.set()
 
-    worker = Worker(app.pipeline, on_outcome)
     sender = app.sender()
-    threads = [
-        threading.Thread(target=worker.run_forever, args=(stop, work), name="worker"),
-        threading.Thread(target=_sender_loop, args=(sender, stop, outbox), name="sender"),
-    ]
+    threads = [threading.Thread(target=_sender_loop, args=(sender, stop, outbox), name="sender")]
+    children = spawn_workers(app.config, processes)
+    worker = Worker(app.pipeline, on_outcome) if processes == 0 else None
+    if worker is not None:
+        app.pipeline.warm_up()
+        threads.append(
+            threading.Thread(target=worker.run_forever, args=(stop, work), name="worker")
+        )
     for thread in threads:
         thread.start()
 
@@ -110,12 +169,19 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         extra={
             "listen": smtp.listen,
             "desks": sorted(app.config.desks),
+            "worker_processes": processes,
             "outbound": "relay" if app.config.settings.outbound.relay else str(app.config.maildir),
         },
     )
     if ready is not None:
         ready.set()
-    await done.wait()
+    while not done.is_set():
+        # a worker that died (killed, out of memory) leaves claims only we can free
+        try:
+            await asyncio.wait_for(done.wait(), timeout=5)
+        except TimeoutError:
+            await loop.run_in_executor(None, app.spool.release_dead_claims)
+            children = _replace_dead(app.config, children)
 
     log.info("stopping: no new connections; finishing work in flight")
     server.close()
@@ -124,14 +190,32 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     except TimeoutError:
         log.warning("some SMTP sessions were still open at stop; their senders will retry")
     await loop.run_in_executor(None, executor.shutdown, True)
+    for child in children:
+        child.terminate()
+    for child in children:
+        await loop.run_in_executor(None, child.wait)
     stop.set()
     work.set()
     outbox.set()
     for thread in threads:
         await loop.run_in_executor(None, thread.join)
-    worker.close()
+    if worker is not None:
+        worker.close()
     app.engine.dispose()
     log.info("stopped cleanly")
+
+
+def _replace_dead(
+    config: Config, children: list[subprocess.Popen[bytes]]
+) -> list[subprocess.Popen[bytes]]:
+    alive = [child for child in children if child.poll() is None]
+    if len(alive) < len(children):
+        log.error(
+            "a worker process died; starting another",
+            extra={"exit_codes": [c.returncode for c in children if c.poll() is not None]},
+        )
+        alive += spawn_workers(config, len(children) - len(alive))
+    return alive
 
 
 def serve(config: Config) -> None:

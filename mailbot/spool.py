@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailbot.errors import NotFound, SpoolError
-from mailbot.store import SpoolItem, SpoolState, is_postgres, transaction, utcnow
+from mailbot.store import SpoolItem, SpoolState, is_postgres, reading, transaction, utcnow, writing
 
 HOST = socket.gethostname()
 
@@ -52,6 +52,13 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@dataclass
+class _PendingRow:
+    values: dict[str, object]
+    done: bool = False
+    error: Exception | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,9 @@ class Spool:
         for path in (folder, self._tmp, self._work):
             path.mkdir(parents=True, exist_ok=True)
         self._made_dirs: set[str] = set()
-        self._lock = threading.Lock()
+        self._queue: list[_PendingRow] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     # -- accepting -------------------------------------------------------------------------
 
@@ -134,23 +143,46 @@ class Spool:
         rcpt_to: Sequence[str],
         accepted_at: datetime,
     ) -> None:
-        insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
-        statement = (
-            insert(SpoolItem)
-            .values(
-                id=spool_id,
-                source=source,
-                mail_from=mail_from,
-                rcpt_to=json.dumps(list(rcpt_to)),
-                size=len(raw),
-                accepted_at=accepted_at,
-                state=SpoolState.received,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
+        """Group commit: rows that arrive while a commit runs go together in the next one.
+
+        Each caller returns only once a commit that includes its row has succeeded (or
+        raises what that commit raised), so the promise of `accept` is unchanged; under
+        concurrent SMTP sessions one commit serves many messages instead of each waiting
+        for its own turn at the single SQLite writer.
+        """
+        pending = _PendingRow(
+            {
+                "id": spool_id,
+                "source": source,
+                "mail_from": mail_from,
+                "rcpt_to": json.dumps(list(rcpt_to)),
+                "size": len(raw),
+                "accepted_at": accepted_at,
+                "state": SpoolState.received,
+                "attempts": 0,
+            }
         )
-        with self.engine.begin() as connection:
-            connection.execute(statement)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._commit_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                error: Exception | None = None
+                try:
+                    self._commit_rows([p.values for p in batch])
+                except Exception as exc:
+                    error = exc
+                for item in batch:
+                    item.error, item.done = error, True
+        if pending.error is not None:
+            raise pending.error
+
+    def _commit_rows(self, rows: list[dict[str, object]]) -> None:
+        insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
+        statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
+        with writing(self.engine), self.engine.begin() as connection:
+            connection.execute(statement, rows)
 
     def read(self, spool_id: str) -> bytes:
         try:
@@ -164,7 +196,7 @@ class Spool:
 
     def adopt_orphans(self) -> int:
         """Record spool files whose row was never committed (a crash between fsync and commit)."""
-        with Session(self.engine) as session:
+        with reading(self.engine) as session:
             known = set(session.exec(select(SpoolItem.id)).all())
         adopted = 0
         for path in self.folder.glob("??/*.eml"):
@@ -228,6 +260,8 @@ class Spool:
     ) -> list[Claimed]:
         """Lease up to `limit` received items (oldest first), or exactly the `ids` given."""
         now = utcnow()
+        if ids is None and not self._anything_to_claim(now):
+            return []  # idle polling must not take the write lock
         with transaction(self.engine) as session:
             query = select(SpoolItem).where(
                 col(SpoolItem.state) == SpoolState.received,
@@ -256,6 +290,21 @@ class Spool:
                 for row in rows
             ]
 
+    def _anything_to_claim(self, now: datetime) -> bool:
+        with reading(self.engine) as session:
+            found = session.exec(
+                select(SpoolItem.id)
+                .where(
+                    col(SpoolItem.state) == SpoolState.received,
+                    or_(
+                        col(SpoolItem.claimed_until).is_(None),
+                        col(SpoolItem.claimed_until) < now,
+                    ),
+                )
+                .limit(1)
+            ).first()
+        return found is not None
+
     def note_failure(self, spool_id: str, error: str) -> None:
         """An attempt raised: charge it and free the lease so the item is tried again."""
         with transaction(self.engine) as session:
@@ -271,14 +320,14 @@ class Spool:
             )
 
     def get(self, spool_id: str) -> SpoolItem:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with reading(self.engine) as session:
             item = session.get(SpoolItem, spool_id)
             if item is None:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
 
     def pending_count(self) -> int:
-        with Session(self.engine) as session:
+        with reading(self.engine) as session:
             return len(
                 session.exec(
                     select(SpoolItem.id).where(col(SpoolItem.state) == SpoolState.received)

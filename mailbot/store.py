@@ -8,6 +8,9 @@ All datetimes are aware and stored as UTC.
 from __future__ import annotations
 
 import enum
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -210,9 +213,46 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # IMMEDIATE takes the write lock up front: a deferred transaction that later upgrades
-    # to a writer fails at once with SQLITE_BUSY instead of waiting its turn.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the lock up front (IMMEDIATE): a deferred transaction that later
+    # upgrades to a writer fails at once with SQLITE_BUSY instead of waiting its turn.
+    # Readers begin deferred and, in WAL mode, never block or wait for a writer.
+    if conn.get_execution_options().get(_READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "mailbot_read_only"
+
+
+class _WriterLock:
+    """One SQLite writer at a time across threads (a lock) and processes (flock).
+
+    A blocked flock wakes the moment the holder lets go, where SQLite's own busy handler
+    sleeps 1, 2, 5, 10... ms between retries: that sleeping was the long tail of SMTP
+    answers once the pipeline ran in worker processes beside the receiver.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640) if path is not None else None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
+_write_locks: dict[int, _WriterLock] = {}
 
 
 def make_engine(url: str) -> Engine:
@@ -225,6 +265,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        _write_locks[id(engine)] = _WriterLock(
+            Path(database + ".writelock") if database and database != ":memory:" else None
+        )
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -236,10 +279,43 @@ def is_postgres(engine: Engine) -> bool:
 
 
 @contextmanager
+def writing(engine: Engine) -> Iterator[None]:
+    """Writers of one process queue on a lock that wakes them at once.
+
+    SQLite allows one writer; left to itself, a waiting writer sleeps in growing steps
+    (up to 100 ms) before retrying, which is what made the long tail of SMTP answers.
+    Other processes still meet the database's own busy timeout.
+    """
+    lock = _write_locks.get(id(engine))
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with (
+        writing(engine),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A read-only session: on SQLite it takes no write lock and waits for no writer."""
+    reader = _readers.get(id(engine))
+    if reader is None:
+        reader = _readers[id(engine)] = engine.execution_options(**{_READ_ONLY: True})
+    with Session(reader, expire_on_commit=False) as session:
+        yield session
+
+
+_readers: dict[int, Engine] = {}
 
 
 def upgrade(engine: Engine) -> None:

@@ -35,6 +35,7 @@ from mailbot.store import (
     Ticket,
     TicketState,
     is_postgres,
+    reading,
     transaction,
 )
 from mailbot.textnorm import fingerprint
@@ -167,7 +168,7 @@ def gather(
     engine: Engine, desk: DeskSettings, mail: Mail, customer: Customer | None, now: datetime
 ) -> History:
     """The facts rules may need, read in one short session before they run."""
-    with Session(engine) as session:
+    with reading(engine) as session:
         thread = find_thread(session, desk, mail)
         duplicate_of = None
         if mail.message_id:

@@ -1,0 +1,108 @@
+"""abusive_language: obscene language or insults are refused (CleverBox, seed 004).
+
+CleverBox refuses requests using "нецензурной лексики и оскорбления". The words live in
+`wordlists/<lang>.txt`, one per line, so that people who speak the language can keep them
+without touching code. Each line is a word or phrase as `_keywords` matches it: anchored at
+the start of a word, `*` at the end for any ending. Mat is built from a few roots behind
+many prefixes (за-, на-, вы-, отъ-, у-...), so a line may hold alternatives in braces:
+`{,за,на,вы}еба*` is four lines. Anchoring is what keeps "учебник", "требуется", "себе" and
+"застрахуйте" innocent; a bare substring search would refuse them.
+
+All lists are searched whatever the desk's language (customers mix languages), in the subject
+and the new text only: quoted history is someone else's words (often our own reply) and a
+signature is not said to us. Follow-ups are checked too: an insult inside an existing ticket
+is refused like any other, which is what the regulation says.
+
+The words are never repeated back: neither the reply nor the detail line quote them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from mailbot.parse import Mail
+from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules.out_of_scope import check_keywords, fold_persian
+
+WORDLISTS = Path(__file__).with_name("wordlists")
+LANGUAGES = ("ru", "uk", "pl", "sk", "fa", "en")
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def expand(line: str) -> list[str]:
+    """`{,за,на}еб*` -> ['еб*', 'заеб*', 'наеб*']: each brace group is a list of choices."""
+    pieces = _BRACES.split(line)
+    # split() alternates literal text and the inside of a brace group
+    choices = [[p] if i % 2 == 0 else p.split(",") for i, p in enumerate(pieces)]
+    return ["".join(combo) for combo in itertools.product(*choices)]
+
+
+def parse_wordlist(lines: Iterable[str]) -> list[str]:
+    """Lines of a word list -> words and phrases; `#` starts a comment."""
+    words: list[str] = []
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            words.extend(fold_persian(w) for w in expand(line))
+    return words
+
+
+@cache
+def wordlist(language: str) -> tuple[str, ...]:
+    """The shipped list of one language, read once per process."""
+    path = WORDLISTS / f"{language}.txt"
+    return tuple(parse_wordlist(path.read_text(encoding="utf-8").splitlines()))
+
+
+class AbusiveLanguage:
+    name = "abusive_language"
+    description = "obscene language or insults (word lists per language)"
+
+    class Settings(RuleSettings):
+        languages: list[str] = Field(default_factory=lambda: list(LANGUAGES))
+        """Whose word lists are searched (all of them by default: customers mix languages)."""
+        extra_words: dict[str, list[str]] = Field(default_factory=dict)
+        """Language -> more words, same syntax as the lists; always searched."""
+
+        @field_validator("languages")
+        @classmethod
+        def _known(cls, value: list[str]) -> list[str]:
+            for language in value:
+                if language not in LANGUAGES:
+                    raise ValueError(f"no word list for {language!r}; there are {LANGUAGES}")
+            return value
+
+        @field_validator("extra_words")
+        @classmethod
+        def _extra(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+            if value:
+                check_keywords({k: [w for v in vs for w in expand(v)] for k, vs in value.items()})
+            return value
+
+    def __init__(self, settings: Settings) -> None:
+        words: dict[str, list[str]] = {lang: list(wordlist(lang)) for lang in settings.languages}
+        for language, extra in settings.extra_words.items():
+            words.setdefault(language, []).extend(parse_wordlist(extra))
+        self.words = {lang: tuple(dict.fromkeys(ws)) for lang, ws in words.items()}
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        text = fold_persian(_keywords.searchable(mail))
+        for language, words in self.words.items():
+            if _keywords.find(text, words) is not None:
+                return Verdict(
+                    self.name,
+                    Action.refuse,
+                    self.name,
+                    f"obscene or insulting word from the {language} list in the subject or"
+                    " new text",
+                )
+        return None
+
+
+RULE = AbusiveLanguage

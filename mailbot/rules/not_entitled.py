@@ -1,0 +1,171 @@
+"""not_entitled: services a customer's plan, dates or package do not give (Serwisant, crmonline).
+
+Serwisant gives a free one-hour video training to accounts on trial or in the first 30 days
+of a `standard` or `all-in-one` subscription, and one free installation of the client panel
+to `all-in-one` (never again once used). crmonline gives phone support, technical services,
+training and analysis/design only against a purchased package of hours, valid one Solar
+Hijri year from purchase, and offers packages to whoever has no balance left. A request for
+such a service that the customer's contract does not cover is refused with the reason
+(`why`), so the reply can say exactly what is missing: the plan, the period, the unused
+once-only service, the package, its validity or its balance.
+
+"Within N days" counts calendar days in the desk's time zone from `plan_since`: a plan that
+started N days ago today is still within (a customer counting "30 days from the 10th" ends
+on the 10th of next month, and we do not argue over one day); N+1 days ago is over. A
+package bought on 1405-01-15 is valid through 1406-01-14 and expired on 1406-01-15; one
+bought on Esfand 30 of a leap year expires on Esfand 29 of the next (common) year.
+
+Keywords are matched in the subject and the new text, every language at once. New requests
+only: inside a ticket the agent already decides what is given.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import jdatetime  # type: ignore[import-untyped, unused-ignore]
+from pydantic import Field, field_validator
+
+from mailbot.config import Customer
+from mailbot.parse import Mail
+from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules.out_of_scope import check_keywords, fold_persian
+
+_ONCE_FLAGS = tuple(
+    name for name, field in Customer.model_fields.items() if field.annotation is bool
+)
+
+
+class Entitlement(RuleSettings):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """Code of the service, given to the reply template as `entitlement`."""
+    title: dict[str, str] = Field(min_length=1)
+    """Language -> how the reply names the service."""
+    keywords: dict[str, list[str]] = Field(min_length=1)
+    """Language -> words or phrases (`*` = any ending) that ask for this service."""
+    plans: list[str] = Field(default_factory=list)
+    """Plans that include it; empty: any plan (or none)."""
+    trial_plans: list[str] = Field(default_factory=list)
+    """Plans that count as a trial: they include it, whatever `plans` and `within_days` say."""
+    within_days: int | None = Field(None, ge=0)
+    """Only within this many days of the customer's `plan_since`."""
+    once_flag: str | None = None
+    """The customer field that says this once-only service was used up."""
+    requires_package: bool = False
+    """Needs a prepaid package (crmonline) that is unexpired and has hours left."""
+
+    _keywords_ok = field_validator("keywords")(check_keywords)
+
+    @field_validator("once_flag")
+    @classmethod
+    def _flag(cls, value: str | None) -> str | None:
+        if value is not None and value not in _ONCE_FLAGS:
+            raise ValueError(f"expected a customer yes/no field: {', '.join(_ONCE_FLAGS)}")
+        return value
+
+
+def package_expiry(purchased: str) -> date:
+    """The first day a package bought on this Solar Hijri date is no longer valid."""
+    try:
+        year, month, day = (int(part) for part in purchased.split("-"))
+        jdatetime.date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(
+            f"package purchased {purchased!r} is not a Solar Hijri date (YYYY-MM-DD, e.g."
+            " 1405-01-15); correct it in the desk file"
+        ) from exc
+    try:
+        expiry = jdatetime.date(year + 1, month, day)
+    except ValueError:  # Esfand 30 of a leap year: a year later, the month's last day
+        expiry = jdatetime.date(year + 1, month, 29)
+    gregorian: date = expiry.togregorian()
+    return gregorian
+
+
+def _why(entitlement: Entitlement, customer: Customer | None, today: date) -> str | None:
+    """Why the customer does not have it, as a `why` code for the template; None if it has."""
+    if customer is None:
+        return "unknown_customer"
+    on_trial = customer.plan is not None and customer.plan in entitlement.trial_plans
+    if not on_trial:
+        if entitlement.plans and customer.plan not in entitlement.plans:
+            return "not_in_plan"
+        if entitlement.within_days is not None and (
+            customer.plan_since is None
+            or (today - customer.plan_since).days > entitlement.within_days
+        ):
+            return "period_over"
+    if entitlement.once_flag is not None and getattr(customer, entitlement.once_flag):
+        return "already_used"
+    if entitlement.requires_package:
+        package = customer.package
+        if package is None:
+            return "no_package"
+        if today >= package_expiry(package.purchased):
+            return "package_expired"
+        if package.hours - package.used_hours <= 0:
+            return "no_balance"
+    return None
+
+
+_EXPLAIN = {
+    "unknown_customer": "the sender is no known customer",
+    "not_in_plan": "plan {plan!r} does not include it",
+    "period_over": "plan {plan!r} since {since} is past {days} days",
+    "already_used": "{flag} is set",
+    "no_package": "no package",
+    "package_expired": "package bought {purchased} has expired",
+    "no_balance": "package bought {purchased} has no hours left",
+}
+
+
+class NotEntitled:
+    name = "not_entitled"
+    description = "a service is asked for that the customer's plan, dates or package do not give"
+
+    class Settings(RuleSettings):
+        entitlements: list[Entitlement] = Field(min_length=1)
+        """Each service's conditions; every one asked for in the mail is checked, in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.entitlements = settings.entitlements
+        self.keywords = [
+            [fold_persian(w) for words in e.keywords.values() for w in words if w.strip()]
+            for e in self.entitlements
+        ]
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        if not context.is_new_request:
+            return None
+        text = fold_persian(_keywords.searchable(mail))
+        today = context.now.astimezone(context.desk.zone).date()
+        customer = context.customer
+        for entitlement, words in zip(self.entitlements, self.keywords, strict=True):
+            found = _keywords.find(text, words)
+            if found is None:
+                continue
+            why = _why(entitlement, customer, today)
+            if why is None:
+                continue
+            explained = _EXPLAIN[why].format(
+                plan=customer.plan if customer else None,
+                since=customer.plan_since if customer else None,
+                days=entitlement.within_days,
+                flag=entitlement.once_flag,
+                purchased=customer.package.purchased if customer and customer.package else None,
+            )
+            return Verdict(
+                self.name,
+                Action.refuse,
+                self.name,
+                f"asks for {entitlement.name} (found {found!r}): {explained}",
+                values={
+                    "entitlement": entitlement.name,
+                    "entitlement_title": dict(entitlement.title),
+                    "why": why,
+                },
+            )
+        return None
+
+
+RULE = NotEntitled
