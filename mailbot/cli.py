@@ -189,6 +189,10 @@ def db_upgrade(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--desk", help="Route every file to this desk instead of by its recipients.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (the default; kept for scripts).")
+@click.option(
+    "--dry-run", is_flag=True, help="Run every rule and print the outcome; write and send nothing."
+)
 @click.option(
     "--wait",
     default=30.0,
@@ -196,14 +200,22 @@ def db_upgrade(ctx: click.Context) -> None:
     help="Seconds to wait for an item another process (mailbot serve) is working on.",
 )
 @click.pass_context
-def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: float) -> None:
+def ingest(
+    ctx: click.Context,
+    files: Sequence[Path],
+    desk: str | None,
+    as_json: bool,
+    dry_run: bool,
+    wait: float,
+) -> None:
     """Take .eml files in, as if they had arrived now, and process them.
 
     Prints one JSON line per file: file, spool_id, desk, outcome (ticket, quarantined or
-    dropped), ticket, reason. Arrival time is taken from the newest Received: header.
+    dropped), ticket, reason, detail, missing, product, type, category, impact, urgency,
+    priority, sla_level. Arrival time is taken from the newest Received: header.
     Exits 0 when every file was accepted (whatever its outcome), 66 when some could not be read.
     """
-    from mailbot.ingest.files import accept_file
+    from mailbot.ingest.files import accept_file, read_file
     from mailbot.pipeline import Worker
 
     app = _app(ctx)
@@ -213,19 +225,39 @@ def ingest(ctx: click.Context, files: Sequence[Path], desk: str | None, wait: fl
         )
     worker = Worker(app.pipeline)
     failed = False
+    max_size = app.config.settings.smtp.max_message_size
     # the bar goes to stderr (and only to a terminal), so stdout stays pure JSON lines
     bar = click.progressbar(files, label="ingesting", file=sys.stderr, show_pos=True)
     with bar, contextlib.closing(worker):
         for path in bar:
-            accepted = accept_file(app.spool, path, app.config.settings.smtp.max_message_size)
-            if accepted.spool_id is None:
-                failed = True
-                line = {"spool_id": None, "outcome": "refused", "reason": accepted.error}
+            line: dict[str, Any]
+            if dry_run:
+                raw, error = read_file(path, max_size)
+                if raw is None:
+                    failed = True
+                    line = {"spool_id": None, "outcome": "refused", "reason": error}
+                else:
+                    line = app.pipeline.dry_run(_as_file_item(raw), raw, desk).as_json()
+                    line["dry_run"] = True
             else:
-                line = _process_now(app, worker, accepted.spool_id, desk, wait)
+                accepted = accept_file(app.spool, path, max_size)
+                if accepted.spool_id is None:
+                    failed = True
+                    line = {"spool_id": None, "outcome": "refused", "reason": accepted.error}
+                else:
+                    line = _process_now(app, worker, accepted.spool_id, desk, wait)
             click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
     if failed:
         sys.exit(NotFound.exit_code)
+
+
+def _as_file_item(raw: bytes) -> Any:
+    import hashlib
+
+    from mailbot.spool import Claimed
+    from mailbot.store import utcnow
+
+    return Claimed(hashlib.sha256(raw).hexdigest(), "file", None, (), utcnow(), 0)
 
 
 def _process_now(
@@ -254,19 +286,199 @@ def _process_now(
 
 
 def _item_json(app: Any, item: SpoolItem) -> dict[str, Any]:
-    number = None
-    if item.ticket_id is not None:
-        with reading(app.engine) as session:
-            ticket = session.get(Ticket, item.ticket_id)
-            number = ticket.number if ticket else None
-    return {
+    """An item finished earlier (the same bytes ingested again): its recorded outcome."""
+    from mailbot.rules import ANNOTATION_KEYS
+
+    line: dict[str, Any] = {
         "spool_id": item.id,
         "desk": item.desk,
         "outcome": item.outcome,
-        "ticket": number,
+        "ticket": None,
         "reason": item.reason,
         "detail": item.detail,
+        "missing": [],
+        **dict.fromkeys(ANNOTATION_KEYS),
     }
+    if item.ticket_id is not None:
+        with reading(app.engine) as session:
+            ticket = session.get(Ticket, item.ticket_id)
+        if ticket is not None:
+            line["ticket"] = ticket.number
+            line["missing"] = json.loads(ticket.missing) if item.outcome == "ticket" else []
+            if item.outcome == "ticket":
+                line.update({key: getattr(ticket, key) for key in ANNOTATION_KEYS})
+    return line
+
+
+@cli.group()
+def quarantine() -> None:
+    """Mail kept aside with a reason: list it, look at it, release it."""
+
+
+def _find_quarantined(app: Any, prefix: str) -> SpoolItem:
+    with reading(app.engine) as session:
+        rows = session.exec(
+            select(SpoolItem).where(col(SpoolItem.id).startswith(prefix.lower())).limit(2)
+        ).all()
+    if len(prefix) < 6 or not rows:
+        raise NotFound(f"quarantine entry {prefix}: not found (give at least 6 characters)")
+    if len(rows) > 1:
+        raise NotFound(f"quarantine entry {prefix}: ambiguous, give more characters")
+    return rows[0]
+
+
+def _sender_of(app: Any, item: SpoolItem) -> str:
+    from email.parser import BytesHeaderParser
+    from email.utils import parseaddr
+
+    try:
+        headers = BytesHeaderParser().parsebytes(app.spool.read(item.id)[:65536])
+        return parseaddr(str(headers.get("From", "")))[1] or item.mail_from or ""
+    except Exception:  # a display column must not stop the listing
+        return item.mail_from or ""
+
+
+@quarantine.command("list")
+@click.option("--desk", help="Only this desk.")
+@click.option("--reason", help="Only this reason code (duplicate, unparseable, ...).")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+def quarantine_list(
+    ctx: click.Context, desk: str | None, reason: str | None, limit: int, as_json: bool
+) -> None:
+    """Quarantined mail, newest first: its id, reason and sender."""
+    app = _app(ctx)
+    with reading(app.engine) as session:
+        query = (
+            select(SpoolItem)
+            .where(col(SpoolItem.state) == SpoolState.quarantined)
+            .order_by(col(SpoolItem.accepted_at).desc())
+            .limit(limit)
+        )
+        if desk:
+            query = query.where(col(SpoolItem.desk) == desk)
+        if reason:
+            query = query.where(col(SpoolItem.reason) == reason)
+        rows = session.exec(query).all()
+    entries: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "accepted_at": r.accepted_at.isoformat(),
+            "desk": r.desk,
+            "reason": r.reason,
+            "detail": r.detail,
+            "from": _sender_of(app, r),
+            "size": r.size,
+        }
+        for r in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(entries, ensure_ascii=False))
+        return
+    if not entries:
+        click.echo("quarantine is empty")
+        return
+    click.echo(
+        tabulate(
+            [
+                [
+                    e["id"][:12],
+                    e["accepted_at"][:16],
+                    e["desk"] or "",
+                    e["reason"],
+                    e["from"],
+                    _short(e["detail"] or "", 50),
+                ]
+                for e in entries
+            ],
+            headers=["id", "accepted", "desk", "reason", "from", "detail"],
+        )
+    )
+
+
+@quarantine.command("show")
+@click.argument("entry")
+@click.option("--raw", is_flag=True, help="Write the raw message bytes to stdout.")
+@click.option("--json", "as_json", is_flag=True, help="The entry and its history as JSON.")
+@click.pass_context
+def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) -> None:
+    """One quarantined mail (by the first characters of its id): why, history, and its bytes."""
+    app = _app(ctx)
+    item = _find_quarantined(app, entry)
+    if raw:
+        sys.stdout.buffer.write(app.spool.read(item.id))
+        return
+    with reading(app.engine) as session:
+        events = session.exec(
+            select(EventRow).where(col(EventRow.spool_id) == item.id).order_by(col(EventRow.id))
+        ).all()
+    data: dict[str, Any] = {
+        "id": item.id,
+        "state": item.state,
+        "accepted_at": item.accepted_at.isoformat(),
+        "source": item.source,
+        "desk": item.desk,
+        "reason": item.reason,
+        "detail": item.detail,
+        "from": _sender_of(app, item),
+        "size": item.size,
+        "raw_path": str(app.spool.path_of(item.id)),
+        "events": [
+            {"kind": e.kind, "at": e.at.isoformat(), **json.loads(e.detail)} for e in events
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for key in (
+        "id",
+        "state",
+        "accepted_at",
+        "desk",
+        "reason",
+        "detail",
+        "from",
+        "size",
+        "raw_path",
+    ):
+        click.echo(f"{key:>12}: {data[key]}")
+    click.echo("history:")
+    for e in data["events"]:
+        click.echo(f"  {e['at'][:19]}  {e['kind']}  {e.get('by') or e.get('reason') or ''}")
+
+
+@quarantine.command("release")
+@click.argument("entry")
+@click.option(
+    "--force", is_flag=True, help="Skip the rule that refused it (the admin overrides the policy)."
+)
+@click.option("--desk", help="Route it to this desk (for reason no_desk).")
+@click.option("--by", default=None, help="Who releases it (default: $USER), kept in the history.")
+@click.pass_context
+def quarantine_release(
+    ctx: click.Context, entry: str, force: bool, desk: str | None, by: str | None
+) -> None:
+    """Run a quarantined mail through the pipeline again; print its new outcome as JSON.
+
+    Without --force the same rules run (useful after fixing a desk's configuration); with
+    --force the rule that refused it is skipped for this mail. Who released what stays in
+    the history (`quarantine show`).
+    """
+    import getpass
+
+    from mailbot.pipeline import Worker
+
+    app = _app(ctx)
+    item = _find_quarantined(app, entry)
+    if item.state != SpoolState.quarantined:
+        raise NotFound(f"quarantine entry {entry}: is {item.state}, not quarantined")
+    who = by or getpass.getuser()
+    app.spool.release(item.id, by=who, skip_rule=item.reason if force else None)
+    worker = Worker(app.pipeline)
+    with contextlib.closing(worker):
+        line = _process_now(app, worker, item.id, desk, 30.0)
+    click.echo(json.dumps({"released_by": who, "forced": force, **line}, ensure_ascii=False))
 
 
 @cli.group()
@@ -279,7 +491,9 @@ def _iso(value: Any) -> Any:
 
 
 def _ticket_json(ticket: Ticket) -> dict[str, Any]:
-    return {k: _iso(v) for k, v in ticket.model_dump().items()}
+    data = {k: _iso(v) for k, v in ticket.model_dump().items()}
+    data["missing"] = json.loads(ticket.missing)
+    return data
 
 
 @tickets.command("list")

@@ -31,7 +31,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailbot.errors import NotFound, SpoolError
-from mailbot.store import SpoolItem, SpoolState, is_postgres, reading, transaction, utcnow, writing
+from mailbot.store import (
+    EventRow,
+    SpoolItem,
+    SpoolState,
+    is_postgres,
+    reading,
+    transaction,
+    utcnow,
+    writing,
+)
 
 HOST = socket.gethostname()
 
@@ -318,6 +327,36 @@ class Spool:
                     claimed_until=None,
                 )
             )
+
+    def release(self, spool_id: str, *, by: str, skip_rule: str | None) -> None:
+        """Put a quarantined item back in `received`, with who did it in the history.
+
+        `skip_rule` is the admin overriding a policy for this one mail (release --force).
+        """
+        with transaction(self.engine) as session:
+            item = session.get(SpoolItem, spool_id)
+            if item is None or item.state != SpoolState.quarantined:
+                raise NotFound(f"spool item {spool_id}: not in quarantine")
+            skip = set(json.loads(item.skip_rules or "[]"))
+            if skip_rule:
+                skip.add(skip_rule)
+            session.add(
+                EventRow(
+                    spool_id=spool_id,
+                    kind="released",
+                    at=utcnow(),
+                    detail=json.dumps(
+                        {"by": by, "reason": item.reason, "skip_rule": skip_rule},
+                        ensure_ascii=False,
+                    ),
+                )
+            )
+            item.state = SpoolState.received
+            item.outcome = item.reason = item.detail = None
+            item.attempts = 0
+            item.claimed_by = item.claimed_until = item.finished_at = None
+            item.skip_rules = json.dumps(sorted(skip))
+            session.add(item)
 
     def get(self, spool_id: str) -> SpoolItem:
         with reading(self.engine) as session:

@@ -15,13 +15,20 @@ class FileAccepted:
     error: str | None = None
 
 
-def accept_file(spool: Spool, path: Path, max_size: int) -> FileAccepted:
-    """Spool one file; a file that cannot be read or is too big is reported, not accepted."""
+def read_file(path: Path, max_size: int) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or why they cannot be taken: size is checked before reading."""
     try:
         size = path.stat().st_size
         if size > max_size:
-            return FileAccepted(path, None, f"oversized: {size} bytes, the limit is {max_size}")
-        raw = path.read_bytes()
+            return None, f"oversized: {size} bytes, the limit is {max_size}"
+        return path.read_bytes(), None
     except OSError as exc:
-        return FileAccepted(path, None, f"cannot read: {exc.strerror or exc}")
+        return None, f"cannot read: {exc.strerror or exc}"
+
+
+def accept_file(spool: Spool, path: Path, max_size: int) -> FileAccepted:
+    """Spool one file; a file that cannot be read or is too big is reported, not accepted."""
+    raw, error = read_file(path, max_size)
+    if raw is None:
+        return FileAccepted(path, None, error)
     return FileAccepted(path, spool.accept(raw, "file"))
