@@ -31,19 +31,15 @@ import py7zr.exceptions
 import py7zr.io
 
 KIND_PE = "Windows executable"
-KIND_DOS = "DOS executable"
 KIND_MSI = "MSI installer"
-KIND_MSP = "MSI installer patch"
+KIND_APPX = "Windows installer"
 KIND_ELF = "Linux executable"
+KIND_LINUX_PACKAGE = "Linux package"
 KIND_MACHO = "macOS executable"
-KIND_APK = "Android package"
-KIND_AAB = "Android app bundle"
-KIND_IPA = "iOS app package"
-KIND_APPX = "Windows app package"
-KIND_JAR = "Java archive"
-KIND_DEB = "Debian package"
-KIND_RPM = "RPM package"
 KIND_DMG = "macOS disk image"
+KIND_APK = "Android package"
+KIND_IPA = "iOS app"
+KIND_JAR = "Java archive"
 KIND_ISO = "ISO disk image"
 KIND_BOMB = "archive too large to inspect (possible zip bomb)"
 KIND_ENCRYPTED = "encrypted archive"
@@ -55,8 +51,8 @@ RATIO_FLOOR = 1024 * 1024
 and harm nobody; a ratio only matters where the output is large."""
 
 _MSI_CLSIDS = {
-    uuid.UUID("000C1084-0000-0000-C000-000000000046"): KIND_MSI,  # .msi, .msm
-    uuid.UUID("000C1086-0000-0000-C000-000000000046"): KIND_MSP,  # .msp
+    uuid.UUID("000C1084-0000-0000-C000-000000000046"): "installer package",  # .msi, .msm
+    uuid.UUID("000C1086-0000-0000-C000-000000000046"): "patch package",  # .msp
 }
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _OLE_FREE_LIMIT = 0xFFFFFFFA  # sector numbers from here on are markers, not sectors
@@ -296,8 +292,11 @@ class Inspector:
             raise _Damaged(str(exc)) from exc
         with archive:
             infos = [i for i in archive.infolist() if not i.is_dir()]
-            if end is None:
-                found = self._count(len(infos), "ZIP archive")
+            # zipfile reads the directory by its size, not its count: a count that lies low
+            # is corrected here
+            unseen = len(archive.infolist()) - (end[0] if end is not None else 0)
+            if unseen > 0:
+                found = self._count(unseen, "ZIP archive")
                 if found is not None:
                     return found
             package = zip_package_kind([i.filename for i in archive.infolist()])
@@ -467,9 +466,9 @@ def leaf_kind(data: bytes) -> Finding | None:
         if 0 < archs <= _MACHO_FAT_MAX_ARCHS:
             return Finding(KIND_MACHO, f"Mach-O universal binary header ({archs} architectures)")
     if head.startswith(b"\xed\xab\xee\xdb"):
-        return Finding(KIND_RPM, "RPM lead")
+        return Finding(KIND_LINUX_PACKAGE, "RPM package lead")
     if head.startswith(b"!<arch>\n") and data[8:21] == b"debian-binary":
-        return Finding(KIND_DEB, "ar archive starting with debian-binary")
+        return Finding(KIND_LINUX_PACKAGE, "Debian package: ar archive with debian-binary")
     if head.startswith(_OLE_MAGIC):
         return _ole(data)
     if len(data) >= 512 and data[-512:-508] == b"koly":
@@ -492,7 +491,7 @@ def _mz(data: bytes) -> Finding | None:
             return Finding(KIND_PE, f"NE (16-bit Windows) header at {offset:#x}")
     described = _describe(data)
     if "executable" in described.lower() and "DOS" in described:
-        return Finding(KIND_DOS, f"libmagic: {described[:120]}")
+        return Finding(KIND_PE, f"libmagic: {described[:120]}")
     return None
 
 
@@ -500,7 +499,7 @@ def _ole(data: bytes) -> Finding | None:
     """Word, Excel and MSI are all OLE compound files; the root entry's class says which."""
     clsid = ole_root_clsid(data)
     if clsid in _MSI_CLSIDS:
-        return Finding(_MSI_CLSIDS[clsid], f"OLE compound file with root class {{{clsid}}}")
+        return Finding(KIND_MSI, f"OLE {_MSI_CLSIDS[clsid]}, root class {{{clsid}}}")
     described = _describe(data)
     if "MSI Installer" in described:
         return Finding(KIND_MSI, f"libmagic: {described[:120]}")
@@ -539,13 +538,13 @@ def zip_package_kind(names: Sequence[str]) -> Finding | None:
     ):
         return Finding(KIND_APK, "ZIP with AndroidManifest.xml and classes.dex")
     if "base/manifest/AndroidManifest.xml" in present:
-        return Finding(KIND_AAB, "ZIP with base/manifest/AndroidManifest.xml")
+        return Finding(KIND_APK, "Android app bundle: base/manifest/AndroidManifest.xml")
     if "META-INF/MANIFEST.MF" in present and any(n.endswith(".class") for n in present):
         return Finding(KIND_JAR, "ZIP with META-INF/MANIFEST.MF and .class files")
     if any(n.startswith("Payload/") and ".app/" in n for n in present):
         return Finding(KIND_IPA, "ZIP with Payload/<name>.app/")
     if "AppxManifest.xml" in present or "AppxMetadata/AppxBundleManifest.xml" in present:
-        return Finding(KIND_APPX, "ZIP with an AppxManifest")
+        return Finding(KIND_APPX, "MSIX/APPX package: ZIP with an AppxManifest")
     return None
 
 
