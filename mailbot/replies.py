@@ -45,8 +45,9 @@ RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur"})
 
 def rtl_html(text: str, language: str) -> str:
     """The same reply as HTML laid out right to left: mail clients render plain text LTR."""
+    # the text is wrapped at 76 columns for plain-text readers; HTML reflows on its own
     paragraphs = "".join(
-        f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p
+        f"<p>{html.escape(' '.join(p.split()))}</p>" for p in text.split("\n\n") if p.strip()
     )
     return (
         f'<!DOCTYPE html><html lang="{language}" dir="rtl"><head><meta charset="utf-8"></head>'
