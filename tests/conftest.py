@@ -20,6 +20,9 @@ from mailbot import config as config_mod
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO.parent / "shared" / "corpora"
+SHIPPED_DESKS = REPO / "config" / "desks"
+FOUNDATION_DESKS = REPO / "tests" / "desks"
+"""The shipped desks' addresses with only the loop rule: for tests of transport and pipeline."""
 PG_ADMIN_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -68,7 +71,7 @@ def write_config(
     listen = listen or f"127.0.0.1:{free_port()}"
     cfg_dir = folder / "config"
     cfg_dir.mkdir(parents=True, exist_ok=True)
-    desks_dir = desks or (REPO / "config" / "desks")
+    desks_dir = desks or FOUNDATION_DESKS
     relay_block = ""
     if relay:
         relay_block = (

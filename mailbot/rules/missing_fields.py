@@ -1,0 +1,795 @@
+"""missing_fields: GRSoft requests must hold what the regulation lists, else it is asked (seed 002).
+
+GRSoft cannot solve what it cannot see ("Мы не можем решить то, что не в силах описать
+заказчик"), so a request must carry: the project (Napoleon name, AceTeam code, or AcePacer in
+the subject), the author's name and contact details, a detailed description, the modules
+affected, the steps to reproduce, the impact on work, how many employees are affected, and
+for Napoleon the database from the mobile device and a link to the exchange folder's
+archive. A request lacking any of these opens a ticket waiting for the customer with ONE
+reply listing exactly what is missing; the SLA clock waits meanwhile.
+
+Customers do not fill in forms: each field is found whether it is a labelled line
+("Код проекта: AT-20417", "Шаги: ...") or plain prose ("у 12 сотрудников", "1. Открыть ...
+2. Нажать ...", a signature with a name and a phone), in Russian or English. Where prose is
+ambiguous the rule leans to "given": asking a customer for what they already wrote is worse
+than an agent asking one question by hand.
+
+Decisions the regulation leaves open:
+- `contact` needs a person's name AND a way to reach them written in the mail (a phone, a
+  messenger, an e-mail address in the text). The From address alone is not enough: it is
+  where our reply goes anyway, and the regulation asks the author to give contact details.
+  The name may come from the From display name when it looks like a person's.
+- `description` counts the words the customer wrote (greeting, signature and labelled
+  project/contact/employee lines left out) against `min_description_words`.
+- `exchange_archive_link` is an http(s) URL: a file-sharing or archive link anywhere, or any
+  URL after words such as "архив", "обмен", "ссылка", "exchange", "archive", "link" (on its
+  line or the line before) — but not a website in the signature.
+- `mobile_database` is an attachment whose bytes are a SQLite database, or a ZIP/7z whose
+  listing holds a .db/.sqlite file (only the listing is read, with an entry limit).
+- The product comes from `product.detect` with the desk's `[rule.product]` table, so the
+  `product` annotation and this rule never disagree.
+
+On a follow-up in a ticket that waits for the customer, the customer's earlier text and
+attachments count together with this mail: a field given earlier (not among the ticket's
+`missing`) stays given, and the ticket opens when nothing is owed any more; otherwise the
+customer is asked again for exactly what is still missing. A follow-up to a ticket that is
+not waiting for the customer asks nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import py7zr
+from pydantic import Field, field_validator
+
+from mailbot.parse import Attachment, Mail
+from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules.product import (
+    PROJECT_LABELS,
+    ProductMatch,
+    ProductSpec,
+    detect,
+    fold,
+    labelled,
+    labelled_all,
+    own_text,
+    products_of,
+    project_named,
+    without_blank_labels,
+)
+
+FIELD_CODES = (
+    "project",
+    "contact",
+    "description",
+    "modules",
+    "steps_to_reproduce",
+    "impact",
+    "affected_employees",
+    "mobile_database",
+    "exchange_archive_link",
+)
+"""Every field a desk may require, in the order replies list them."""
+
+SQLITE_TYPES = frozenset({"application/vnd.sqlite3", "application/x-sqlite3"})
+ARCHIVE_TYPES = frozenset(
+    {"application/zip", "application/x-zip-compressed", "application/x-7z-compressed"}
+)
+DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+MAX_ARCHIVE_ENTRIES = 10_000
+"""An archive declaring more entries is not listed: a mobile database comes in a small one."""
+
+# -- labels and words ------------------------------------------------------------------------
+
+_NAME_LABELS = (
+    "имя",
+    "фио",
+    "ф.и.о",
+    "ф.и.о.",
+    "контактное лицо",
+    "автор",
+    "автор обращения",
+    "ваше имя",
+    "name",
+    "full name",
+    "your name",
+    "contact person",
+    "author",
+)
+_CONTACT_LABELS = (
+    "контакт",
+    "контакты",
+    "контактные данные",
+    "контактная информация",
+    "имя и контактные данные",
+    "ваше имя и контактные данные",
+    "телефон",
+    "тел",
+    "тел.",
+    "моб",
+    "моб.",
+    "мобильный",
+    "сотовый",
+    "contact",
+    "contacts",
+    "contact details",
+    "contact info",
+    "contact information",
+    "your name and contact details",
+    "name and contact details",
+    "phone",
+    "tel",
+    "tel.",
+    "mobile",
+    "cell",
+)
+_MODULE_LABELS = (
+    "модуль",
+    "модули",
+    "приложение",
+    "приложения",
+    "раздел",
+    "подсистема",
+    "компонент",
+    "затронутые модули",
+    "затронутые приложения",
+    "приложения или модули",
+    "module",
+    "modules",
+    "application",
+    "applications",
+    "app",
+    "component",
+    "affected modules",
+    "affected applications",
+    "applications or modules affected",
+)
+_STEP_LABELS = (
+    "шаги",
+    "шаги воспроизведения",
+    "шаги для воспроизведения",
+    "порядок действий",
+    "порядок воспроизведения",
+    "как воспроизвести",
+    "воспроизведение",
+    "steps",
+    "steps to reproduce",
+    "how to reproduce",
+    "reproduction steps",
+    "repro steps",
+)
+_IMPACT_LABELS = (
+    "влияние",
+    "влияние на работу",
+    "на что влияет",
+    "чем мешает",
+    "чем мешает работать",
+    "последствия",
+    "impact",
+    "impact on work",
+    "business impact",
+    "effect",
+)
+_EMPLOYEE_LABELS = (
+    "затронуто сотрудников",
+    "количество сотрудников",
+    "кол-во сотрудников",
+    "число сотрудников",
+    "сколько сотрудников",
+    "количество затронутых сотрудников",
+    "сотрудников",
+    "сотрудники",
+    "затронуто пользователей",
+    "количество пользователей",
+    "кол-во пользователей",
+    "пользователей",
+    "affected employees",
+    "employees affected",
+    "number of employees",
+    "number of employees affected",
+    "employees",
+    "affected users",
+    "users affected",
+    "number of users",
+    "users",
+)
+_NOT_DESCRIPTION_LABELS = (*PROJECT_LABELS, *_NAME_LABELS, *_CONTACT_LABELS, *_EMPLOYEE_LABELS)
+_ALL_LABELS = (*_NOT_DESCRIPTION_LABELS, *_MODULE_LABELS, *_STEP_LABELS, *_IMPACT_LABELS)
+
+_MODULE_WORDS: dict[str, list[str]] = {
+    "ru": [
+        "модул*",
+        "раздел*",
+        "вкладк*",
+        "подсистем*",
+        "мобильн* приложени*",
+        "приложени* наполеон*",
+        "приложени* на телефон*",
+        "приложени* на планшет*",
+        "приложени* на устройств*",
+        "офисн* част*",
+        "личн* кабинет*",
+        "веб-кабинет*",
+        "админк*",
+        "панел* администратор*",
+    ],
+    "en": [
+        "module*",
+        "app",
+        "apps",
+        "application",
+        "applications",
+        "mobile app*",
+        "web portal",
+        "admin panel",
+        "back office",
+        "section",
+    ],
+}
+_STEP_WORDS: dict[str, list[str]] = {
+    "ru": [
+        "шаг*",
+        "порядок действий",
+        "последовательност* действий",
+        "чтобы воспроизвести",
+        "как воспроизвести",
+        "для воспроизведения",
+    ],
+    "en": ["steps", "step 1", "to reproduce", "reproduction steps", "repro steps"],
+}
+# Two different actions told in sequence ("открываем заказ, нажимаем «Отправить»") are steps.
+_ACTIONS: tuple[tuple[str, ...], ...] = (
+    ("открыва*", "открыл*", "открыть", "открою", "откройте", "open", "opens", "opened"),
+    ("нажима*", "нажал*", "нажать", "нажму", "нажмите", "жму", "жмем", "press", "pressed"),
+    ("кликаю", "кликаем", "кликнул*", "кликнуть", "click*", "tap", "tapped", "тапа*", "тапну*"),
+    ("выбира*", "выбрал*", "выбрать", "выберите", "select", "selected", "choose", "chose"),
+    ("ввожу", "вводим", "ввел*", "ввести", "введите", "enter", "entered", "type in"),
+    ("захожу", "заходим", "зашел", "зашли", "зайти", "зайдите", "go to", "went to", "log in"),
+    ("перехожу", "переходим", "перешел", "перешли", "перейти", "перейдите", "navigate*"),
+    ("запуска*", "запустил*", "запустить", "launch*", "start the", "started the"),
+    ("создаю", "создаем", "создал*", "создать", "create", "created"),
+    ("сохраняю", "сохраняем", "сохранил*", "сохранить", "save", "saved"),
+    ("отправляю", "отправляем", "отправил*", "отправить", "submit*", "send", "sent"),
+    ("синхронизиру*", "запускаю обмен", "запускаем обмен", "sync", "synced", "synchronise*"),
+)
+_IMPACT_WORDS: dict[str, list[str]] = {
+    "ru": [
+        "влия*",
+        "меша*",
+        "не мо* работать",
+        "не мо* нормально работать",
+        "невозможно работать",
+        "нельзя работать",
+        "работа сто*",
+        "работа останов*",
+        "работа парализ*",
+        "парализ*",
+        "простаива*",
+        "простой",
+        "простои",
+        "срыва*",
+        "сорва*",
+        "теря*",
+        "потер*",
+        "убыт*",
+        "штраф*",
+        "не мо* отгруж*",
+        "не мо* прин* заказ*",
+        "не мо* оформ*",
+        "не мо* отправ* заказ*",
+        "не получа* работать",
+        "не получа* прин* заказ*",
+        "не получа* отгруж*",
+        "не получа* оформ*",
+        "невозможно прин* заказ*",
+        "невозможно отгруж*",
+        "невозможно оформ*",
+        "заказы не уход*",
+        "заказы не доход*",
+        "критичн*",
+        "блокиру*",
+        "остановлен*",
+    ],
+    "en": [
+        "impact*",
+        "cannot work",
+        "can't work",
+        "can not work",
+        "unable to work",
+        "cannot take orders",
+        "can't take orders",
+        "cannot ship",
+        "can't ship",
+        "blocks",
+        "blocking",
+        "blocked",
+        "prevents",
+        "preventing",
+        "standstill",
+        "downtime",
+        "losing",
+        "lost orders",
+        "lost sales",
+        "delays",
+        "delayed",
+        "critical",
+        "halted",
+    ],
+}
+_EVERYONE_WORDS: dict[str, list[str]] = {
+    "ru": [
+        "у всех",
+        "у каждого",
+        "только у меня",
+        "у меня одного",
+        "только у одного",
+        "весь отдел",
+        "вся команда",
+        "все наши",
+    ],
+    "en": ["everyone", "everybody", "all of us", "only me", "just me", "whole team", "entire team"],
+}
+_LINK_HINT_WORDS: dict[str, list[str]] = {
+    "ru": ["архив*", "обмен*", "каталог*", "папк*", "ссылк*", "выгрузк*", "скача*", "выложил*"],
+    "en": ["exchange", "archive*", "folder", "link", "download*", "uploaded"],
+}
+_FILE_SHARING_HOSTS = (
+    "disk.yandex.",
+    "yadi.sk",
+    "cloud.mail.ru",
+    "drive.google.com",
+    "docs.google.com",
+    "dropbox.com",
+    "dropboxusercontent.com",
+    "onedrive.live.com",
+    "1drv.ms",
+    "sharepoint.com",
+    "mega.nz",
+    "mega.io",
+    "wetransfer.com",
+    "we.tl",
+    "files.fm",
+    "sendspace.com",
+    "mediafire.com",
+    "box.com",
+    "icloud.com",
+    "fex.net",
+)
+_ARCHIVE_SUFFIXES = (".zip", ".7z", ".rar", ".tar.gz", ".tgz", ".tar")
+
+# -- patterns ----------------------------------------------------------------------------------
+
+_SIGN_OFF = re.compile(
+    r"^\s*(?P<phrase>с уважением|с наилучшими пожеланиями|всего доброго|всего хорошего|"
+    r"best regards|kind regards|warm regards|regards|best wishes|yours sincerely|sincerely|"
+    r"cheers|br)\b[\s,.!:;-]*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"^\s*(?:заранее спасибо|спасибо|благодарю|thanks in advance|thank you|many thanks|thanks)"
+    r"\b[\s,.!:;-]*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"^\s*(?:добрый день|добрый вечер|доброе утро|здравствуйте|здравствуй|привет|приветствую|"
+    r"коллеги|уважаемые|уважаемый|hello|hi|dear|good morning|good afternoon|greetings)\b",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"\w+")
+_PHONE_CANDIDATE = re.compile(r"\+?\d[\d \t()\-]{5,20}\d")
+_PHONE_LABEL = re.compile(
+    r"(?:тел|телефон|моб|мобильный|сот|сотовый|phone|tel|mob|mobile|cell|whatsapp|viber|"
+    r"вотсап|ватсап)\.?\s*[:.\-]?\s*$",
+    re.IGNORECASE,
+)
+_MESSENGER = re.compile(
+    r"(?:telegram|телеграм\w*|tg|skype|скайп)\s*[:\-]?\s*@?[\w.]{3,}", re.IGNORECASE
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NAME_WORD = re.compile(r"^(?:[A-ZА-ЯЁ][a-zа-яё'’-]+|[A-ZА-ЯЁ]\.(?:[A-ZА-ЯЁ]\.)?)$")
+# fmt: off
+_NOT_NAMES = frozenset({
+    "ооо", "оао", "зао", "пао", "ао", "ип", "чп", "тов", "llc", "ltd", "inc", "gmbh", "corp",
+    "co", "support", "поддержка", "техподдержка", "отдел", "компания", "company", "team",
+    "admin", "администратор", "info", "office", "sales", "менеджер", "инженер", "директор",
+    "руководитель", "специалист", "бухгалтер", "manager", "engineer", "director", "head",
+    "specialist", "тел", "телефон", "phone", "mobile", "email", "e-mail", "моб", "сот",
+    "привет", "hello", "thanks", "спасибо", "regards", "уважением",
+})
+# fmt: on
+_SEGMENT_SPLIT = re.compile(r"[,;|/–—]|\s-\s")
+_LIST_ITEM = re.compile(r"(?<!\S)([1-9])[.)]\s+\S")
+_ARROWS = re.compile(r"\S\s*(?:->|→|=>|\s>\s)\s*\S[^\n]*?(?:->|→|=>|\s>\s)\s*\S")
+_PEOPLE = (
+    r"(?:сотрудник\w*|пользовател\w*|представител\w*|агент\w*|человек\w*|чел\b\.?|"
+    r"менеджер\w*|водител\w*|экспедитор\w*|мерчендайзер\w*|супервайзер\w*|работник\w*|"
+    r"юзер\w*|продавц\w*|курьер\w*|коллег\w*|employees?|users?|people|persons?|reps?|"
+    r"representatives?|agents?|staff|drivers?|managers?|colleagues?|workers?|salespeople|"
+    r"couriers?|merchandisers?)"
+)
+_NUMBER = (
+    r"(?:\d{1,5}|один|одна|одного|одной|одному|одним|два|две|двух|двум|три|трех|трем|четыре|"
+    r"четырех|пять|пяти|шесть|шести|семь|семи|восемь|восьми|девять|девяти|десять|десяти|"
+    r"двадцать|двадцати|сто|ста|все|всех|всем|всеми|каждого|каждый|оба|обоих|one|two|three|"
+    r"four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
+    r"all|every|both|each)"
+)
+_NOT_BETWEEN = r"(?!(?:у|в|во|на|для|с|со|от|по|к|ко|при|for|in|on|at|by|with|from|to)\b)"
+_COUNT = re.compile(
+    rf"(?<!\w){_NUMBER}(?:\s+{_NOT_BETWEEN}[\w-]+){{0,2}}?\s+{_PEOPLE}(?!\w)"
+    rf"|(?<!\w){_PEOPLE}\s*(?::|=|-|–|—)\s*{_NUMBER}(?!\w)"
+)
+_URL = re.compile(r"https?://[^\s<>\"'«»()\[\]]+", re.IGNORECASE)
+_HREF = re.compile(
+    r"<a\b[^>]*?href\s*=\s*[\"']?(https?://[^\"'\s>]+)[^>]*>(.{0,300}?)</a>",
+    re.IGNORECASE | re.DOTALL,
+)
+_TAG = re.compile(r"<[^>]*>")
+_ZIP_EOCD = b"PK\x05\x06"
+
+
+# -- the material a decision is made on -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Material:
+    subject: str
+    texts: tuple[str, ...]
+    """The customer's own texts: this mail's first, then the earlier ones on the ticket."""
+    attachments: tuple[Attachment, ...]
+    earlier_types: tuple[str, ...]
+    html: str | None
+    from_name: str
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.texts)
+
+
+def _words_found(text: str, words: Mapping[str, Sequence[str]]) -> str | None:
+    return _keywords.find(fold(text), words)
+
+
+def _words(text: str) -> int:
+    """Words with at least one letter ("AT-20417" is one, "12" none)."""
+    return sum(1 for token in _TOKEN.findall(text) if not token.isdigit())
+
+
+def _numbered_list(text: str) -> bool:
+    """Items 1 and 2 of a numbered list, on lines of their own or inline."""
+    seen_first = False
+    for match in _LIST_ITEM.finditer(text):
+        if match.group(1) == "1":
+            seen_first = True
+        elif match.group(1) == "2" and seen_first:
+            return True
+    return False
+
+
+def _sign_off(lines: Sequence[str]) -> int:
+    """Index of the line where the signature begins ("С уважением,"), len(lines) if none."""
+    for index, line in enumerate(lines):
+        if _SIGN_OFF.match(line):
+            return index
+        thanks = _THANKS.match(line)
+        if thanks and _words(thanks.group("rest")) <= 3:
+            return index
+    return len(lines)
+
+
+def _body_lines(text: str) -> list[str]:
+    """The lines of a text up to its sign-off, greeting lines left out."""
+    lines = text.splitlines()
+    return [
+        line
+        for line in lines[: _sign_off(lines)]
+        if not (_GREETING.match(line) and _words(line) <= 6)
+    ]
+
+
+# -- contact -----------------------------------------------------------------------------------
+
+
+def _person(segment: str) -> bool:
+    """A person's name: one to three capitalised words or initials, not a company or a role."""
+    words = [w.strip(",;") for w in segment.replace("«", " ").replace("»", " ").split()]
+    if not 1 <= len(words) <= 3:
+        return False
+    for word in words:
+        if not _NAME_WORD.match(word) or fold(word).strip(".") in _NOT_NAMES:
+            return False
+    return True
+
+
+def _contact_spans(line: str) -> list[tuple[int, int]]:
+    """Where a line gives a way to reach someone: phones, messengers, e-mail addresses."""
+    spans = []
+    for match in _PHONE_CANDIDATE.finditer(line):
+        digits = sum(ch.isdigit() for ch in match.group(0))
+        plus = match.group(0).startswith("+")
+        labelled_phone = _PHONE_LABEL.search(line[max(0, match.start() - 25) : match.start()])
+        trunk = match.group(0)[0] in "78" and digits == 11
+        if (plus and 10 <= digits <= 15) or trunk or (labelled_phone and 5 <= digits <= 15):
+            spans.append(match.span())
+    spans.extend(m.span() for m in _MESSENGER.finditer(line))
+    spans.extend(m.span() for m in _EMAIL.finditer(line))
+    return sorted(spans)
+
+
+def _names_in(text: str) -> bool:
+    """Some comma-separated part of `text` is a person's name ("Иван Петров, ООО Ромашка")."""
+    return any(_person(part.strip(" .:")) for part in _SEGMENT_SPLIT.split(text))
+
+
+def _contact(m: _Material) -> bool:
+    has_name = _person(m.from_name.strip())
+    has_details = False
+    for text in m.texts:
+        lines = text.splitlines()
+        has_name = has_name or labelled(text, _NAME_LABELS) is not None
+        for index, line in enumerate(lines):
+            spans = _contact_spans(line)
+            if spans:
+                has_details = True
+                # "Иван Петров, +7 916 ...", or a signature block with the name above
+                before = [line[: spans[0][0]], *lines[max(0, index - 3) : index]]
+                has_name = has_name or any(_names_in(b) for b in before)
+            sign_off = _SIGN_OFF.match(line) or _THANKS.match(line)
+            if sign_off is not None and not has_name:
+                after = [sign_off.group("rest"), *lines[index + 1 : index + 3]]
+                has_name = any(_person(_SEGMENT_SPLIT.split(a)[0].strip(" .:")) for a in after)
+        for _label, value in labelled_all(text, _CONTACT_LABELS):
+            # the label says it is a contact: "Контакты: 123-45-67" needs no phone format
+            digits = sum(ch.isdigit() for ch in value)
+            has_details = has_details or digits >= 5 or bool(_contact_spans(value))
+            has_name = has_name or _names_in(value)
+        if has_name and has_details:
+            return True
+    return False
+
+
+# -- the other text fields -----------------------------------------------------------------------
+
+
+def _description_words(m: _Material) -> int:
+    count = 0
+    for text in m.texts:
+        for line in _body_lines(text):
+            if labelled(line, _NOT_DESCRIPTION_LABELS) is None:
+                count += _words(line)
+    return count
+
+
+def _modules(m: _Material) -> bool:
+    if any(labelled(t, _MODULE_LABELS) for t in m.texts):
+        return True
+    return _words_found(f"{m.subject}\n{m.text}", _MODULE_WORDS) is not None
+
+
+def _steps(m: _Material) -> bool:
+    text = m.text
+    if labelled(text, _STEP_LABELS) or _numbered_list(text) or _ARROWS.search(text):
+        return True
+    folded = fold(text)
+    if _keywords.find(folded, _STEP_WORDS) is not None:
+        return True
+    actions = sum(1 for group in _ACTIONS if _keywords.find(folded, group) is not None)
+    return actions >= 2
+
+
+def _impact(m: _Material) -> bool:
+    if labelled(m.text, _IMPACT_LABELS) is not None:
+        return True
+    return _words_found(m.text, _IMPACT_WORDS) is not None
+
+
+def _employees(m: _Material) -> bool:
+    if labelled(m.text, _EMPLOYEE_LABELS) is not None:
+        return True
+    folded = "\n".join(fold(line) for line in m.text.splitlines())
+    return bool(_COUNT.search(folded)) or _keywords.find(fold(m.text), _EVERYONE_WORDS) is not None
+
+
+# -- attachments and links -----------------------------------------------------------------------
+
+
+def _archive_names(data: bytes) -> list[str]:
+    """Member names of a ZIP or 7z, read from its directory only; [] when unreadable or huge."""
+    try:
+        if data.startswith(b"7z\xbc\xaf\x27\x1c"):
+            with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
+                names = archive.getnames()
+                return [str(n) for n in names[:MAX_ARCHIVE_ENTRIES]]
+        end = data.rfind(_ZIP_EOCD, max(0, len(data) - 22 - 65535))
+        if end >= 0 and end + 22 <= len(data):
+            (entries,) = struct.unpack("<H", data[end + 10 : end + 12])
+            if entries > MAX_ARCHIVE_ENTRIES:
+                return []
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()[:MAX_ARCHIVE_ENTRIES]
+    except Exception:  # a damaged or locked archive holds no database we can see
+        return []
+
+
+def _is_database(attachment: Attachment) -> bool:
+    if attachment.sniffed_type in SQLITE_TYPES:
+        return True
+    if attachment.content.startswith(b"SQLite format 3\x00"):
+        return True
+    if attachment.sniffed_type in ARCHIVE_TYPES or attachment.content[:4] == b"PK\x03\x04":
+        names = _archive_names(attachment.content)
+        return any(n.lower().endswith(DATABASE_SUFFIXES) for n in names)
+    return False
+
+
+def _database(m: _Material) -> bool:
+    # an archive sent earlier was listed when it came: if it held a database, the field was
+    # given then and is not asked again, so only a bare database counts from history
+    if any(t in SQLITE_TYPES for t in m.earlier_types):
+        return True
+    return any(_is_database(a) for a in m.attachments)
+
+
+def _sharing(url: str) -> bool:
+    lower = url.lower()
+    host = lower.split("://", 1)[-1].split("/", 1)[0]
+    path = lower.split("?", 1)[0]
+    return any(h in host for h in _FILE_SHARING_HOSTS) or path.endswith(_ARCHIVE_SUFFIXES)
+
+
+def _link(m: _Material) -> bool:
+    for text in m.texts:
+        body = _sign_off(text.splitlines())
+        previous = ""
+        for index, line in enumerate(text.splitlines()):
+            for url in _URL.finditer(line):
+                if _sharing(url.group(0)):
+                    return True
+                hint = f"{previous}\n{line}"
+                if index < body and _words_found(hint, _LINK_HINT_WORDS) is not None:
+                    return True
+            if line.strip():
+                previous = line
+    if m.html:
+        for url, anchor in _HREF.findall(m.html[:1_000_000]):
+            if _sharing(url) or _words_found(_TAG.sub(" ", anchor), _LINK_HINT_WORDS):
+                return True
+    return False
+
+
+# -- the rule ------------------------------------------------------------------------------------
+
+
+class MissingFields:
+    name = "missing_fields"
+    description = "a request must hold what the regulation lists; what is missing is asked for"
+
+    class Settings(RuleSettings):
+        fields: list[str] = Field(default_factory=lambda: list(FIELD_CODES[:7]))
+        """Fields every request must hold."""
+        product_fields: dict[str, list[str]] = Field(
+            default_factory=lambda: {"napoleon": ["mobile_database", "exchange_archive_link"]}
+        )
+        """Product -> further fields its requests must hold (the product as `product` finds it)."""
+        min_description_words: int = Field(15, ge=0)
+        """Fewer words than this, greeting and signature left out, is no detailed description."""
+
+        @field_validator("fields")
+        @classmethod
+        def _fields(cls, value: list[str]) -> list[str]:
+            return _known(value)
+
+        @field_validator("product_fields")
+        @classmethod
+        def _product_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+            for codes in value.values():
+                _known(codes)
+            return value
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        thread = context.history.thread
+        products = products_of(context)
+        text = own_text(mail.text)
+        if thread is None:
+            material = self._material(mail, (text,), ())
+            missing, product = self._missing(material, context, products, given=set())
+            follow = ""
+        else:
+            if thread.state != "waiting_customer":
+                return None
+            earlier = own_text(thread.text_so_far)
+            material = self._material(mail, (text, earlier), thread.attachments_so_far)
+            # what was required when the customer was asked, less what they still owed, was
+            # given then; a product found only now may add its own fields
+            then = detect(mail.subject, earlier, context.customer, products)
+            required_then = self._required(then.product if then else None)
+            given = {code for code in required_then if code not in thread.missing}
+            missing, product = self._missing(
+                material, context, products, given=given, owed=thread.missing
+            )
+            follow = f"; follow-up on {thread.number}"
+        if not missing:
+            return None
+        return Verdict(
+            self.name,
+            Action.ask,
+            self.name,
+            f"missing {', '.join(missing)} (product {product or 'unknown'}){follow}",
+            missing=missing,
+        )
+
+    @staticmethod
+    def _material(mail: Mail, texts: tuple[str, ...], earlier: tuple[str, ...]) -> _Material:
+        return _Material(
+            subject=mail.subject,
+            texts=tuple(without_blank_labels(t, _ALL_LABELS) for t in texts if t),
+            attachments=mail.attachments,
+            earlier_types=earlier,
+            html=mail.html,
+            from_name=mail.from_name,
+        )
+
+    def _required(self, product: str | None, owed: Sequence[str] = ()) -> list[str]:
+        extra = self.settings.product_fields.get(product, []) if product else []
+        wanted = {*self.settings.fields, *extra, *owed}
+        return [code for code in FIELD_CODES if code in wanted]
+
+    def _missing(
+        self,
+        m: _Material,
+        context: Context,
+        products: Mapping[str, ProductSpec],
+        given: set[str],
+        owed: Sequence[str] = (),
+    ) -> tuple[tuple[str, ...], str | None]:
+        """Fields still missing, in reply order, and the product they were judged for.
+
+        What the customer was asked for stays asked for until found, whatever this mail
+        says of the product.
+        """
+        match = detect(m.subject, m.text, context.customer, products)
+        product = match.product if match else None
+        missing = [
+            code
+            for code in self._required(product, owed)
+            if code not in given and not self._found(code, m, match)
+        ]
+        return tuple(missing), product
+
+    def _found(self, code: str, m: _Material, match: ProductMatch | None) -> bool:
+        if code == "project":
+            return any(project_named(t, match) for t in m.texts)
+        if code == "contact":
+            return _contact(m)
+        if code == "description":
+            return _description_words(m) >= self.settings.min_description_words
+        if code == "modules":
+            return _modules(m)
+        if code == "steps_to_reproduce":
+            return _steps(m)
+        if code == "impact":
+            return _impact(m)
+        if code == "affected_employees":
+            return _employees(m)
+        if code == "mobile_database":
+            return _database(m)
+        return _link(m)
+
+
+def _known(codes: list[str]) -> list[str]:
+    unknown = [c for c in codes if c not in FIELD_CODES]
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; known: {', '.join(FIELD_CODES)}")
+    return codes
+
+
+RULE = MissingFields

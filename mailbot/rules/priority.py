@@ -1,0 +1,241 @@
+"""priority: impact on the organisation x urgency -> P1..P4, the ITIL way (cloudempiere, seed 001).
+
+The regulation assigns priority from the overall impact on the organisation and the
+urgency ("Celkový dopad na organizáciu a naliehavosť sa používa k prideleniu úrovne
+priority"), the ITIL 3x3 matrix. Both are read from what the customer wrote: "celá firma
+nemôže fakturovať" is a high impact, "jeden používateľ" a low one; "ihneď", "urgentne",
+"kritické" a high urgency. What is not said is the desk's default (medium, medium -> P3).
+
+Each dimension's levels are tried in its table's order and the first found wins. Impact
+goes from high down, so a whole company named anywhere outweighs one user mentioned in
+passing; urgency tries "low" first, because its words are explicit denials ("nie je to
+urgentné") that contain the very word a high urgency looks for.
+
+Per-customer SLA contracts override the deadlines a priority leads to, not the priority.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from mailbot.parse import Mail
+from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+
+READ_CHARS = 20_000
+"""What a customer says about their request stands at its start; a log pasted below it
+would only cost time (each word of the lists is a pass over the text)."""
+
+LEVELS = ("high", "medium", "low")
+Level = Literal["high", "medium", "low"]
+
+
+def _itil_matrix() -> dict[str, dict[str, str]]:
+    return {
+        "high": {"high": "P1", "medium": "P2", "low": "P3"},
+        "medium": {"high": "P2", "medium": "P3", "low": "P4"},
+        "low": {"high": "P3", "medium": "P4", "low": "P4"},
+    }
+
+
+def _impact_keywords() -> dict[str, dict[str, list[str]]]:
+    return {
+        "high": {
+            "sk": [
+                "cel* firm*",
+                "cel* spoločnos*",
+                "cel* organizáci*",
+                "cel* výrob*",
+                "celý systém",
+                "všetci používatel*",
+                "všetkých používateľov",
+                "všetci zamestnanci",
+                "všetky pobočk*",
+                "nikto nemôže",
+                "nikto nevie",
+                "nemôžeme fakturovať",
+                "nemôžeme expedovať",
+                "výroba stojí",
+            ],
+            "cs": [
+                "cel* firm*",
+                "cel* společnost*",
+                "všichni uživatel*",
+                "všechny pobočk*",
+                "nikdo nemůže",
+                "nemůžeme fakturovat",
+            ],
+            "en": [
+                "whole company",
+                "entire company",
+                "company-wide",
+                "whole organisation",
+                "whole organization",
+                "all users",
+                "all employees",
+                "all branches",
+                "nobody can",
+                "no one can",
+                "cannot invoice",
+                "production stopped",
+            ],
+        },
+        "medium": {
+            "sk": [
+                "oddeleni*",
+                "viacer* používatel*",
+                "niekoľk* používatel*",
+                "niektor* používatel*",
+                "pobočk*",
+            ],
+            "cs": ["oddělení", "několik uživatel*", "více uživatel*", "někter* uživatel*"],
+            "en": ["department", "several users", "some users", "multiple users", "a team"],
+        },
+        "low": {
+            "sk": [
+                "jed* používateľ*",
+                "jed* používatel*",
+                "iba mne",
+                "len mne",
+                "iba jeden",
+                "len jeden",
+                "jeden počítač",
+                "kozmetick*",
+            ],
+            "cs": ["jed* uživatel*", "jen mně", "pouze mně", "pouze jeden", "kosmetick*"],
+            "en": ["one user", "single user", "only me", "just me", "only one user", "cosmetic"],
+        },
+    }
+
+
+def _urgency_keywords() -> dict[str, dict[str, list[str]]]:
+    return {
+        "low": {
+            "sk": [
+                "nie je to urgentn*",
+                "nie je to súrn*",
+                "nie je to naliehav*",
+                "nesúrn*",
+                "nesurn*",
+                "neponáhľa sa",
+                "keď budete mať čas",
+                "nízk* priorit*",
+            ],
+            "cs": [
+                "není to urgentní",
+                "není to naléhav*",
+                "nespěchá",
+                "až budete mít čas",
+                "nízk* priorit*",
+            ],
+            "en": [
+                "not urgent",
+                "no rush",
+                "no hurry",
+                "when you have time",
+                "whenever you can",
+                "low priority",
+            ],
+        },
+        "high": {
+            "sk": [
+                "ihneď",
+                "ihned",
+                "okamžit*",
+                "okamzit*",
+                "urgentn*",
+                "kritick*",
+                "súrn*",
+                "surn*",
+                "naliehav*",
+                "čo najskôr",
+                "co najskor",
+                "hneď",
+                "havári*",
+                "dnes musíme",
+            ],
+            "cs": ["okamžitě", "urgentní", "kritick*", "naléhav*", "co nejdřív*", "spěchá"],
+            "en": [
+                "urgent*",
+                "immediately",
+                "asap",
+                "critical",
+                "right now",
+                "emergency",
+                "as soon as possible",
+            ],
+        },
+        "medium": {
+            "sk": ["tento týždeň", "do zajtra", "v najbližších dňoch"],
+            "cs": ["tento týden", "do zítřka"],
+            "en": ["this week", "by tomorrow", "in the next few days"],
+        },
+    }
+
+
+def _levels(value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    unknown = [level for level in value if level not in LEVELS]
+    if unknown:
+        raise ValueError(f"unknown level {unknown[0]!r}; levels are high, medium, low")
+    return value
+
+
+class Priority:
+    name = "priority"
+    description = "priority P1..P4 from impact on the organisation and urgency (ITIL matrix)"
+
+    class Settings(RuleSettings):
+        matrix: dict[str, dict[str, str]] = Field(default_factory=_itil_matrix)
+        """Impact -> urgency -> priority; all nine cells (ITIL's by default)."""
+        impact_keywords: dict[str, dict[str, list[str]]] = Field(default_factory=_impact_keywords)
+        """Level -> language -> words; levels tried in this order, the first found wins."""
+        urgency_keywords: dict[str, dict[str, list[str]]] = Field(default_factory=_urgency_keywords)
+        """Level -> language -> words; levels tried in this order, the first found wins."""
+        default_impact: Level = "medium"
+        default_urgency: Level = "medium"
+
+        _impact_levels = field_validator("impact_keywords")(_levels)
+        _urgency_levels = field_validator("urgency_keywords")(_levels)
+
+        @field_validator("matrix")
+        @classmethod
+        def _matrix(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+            for impact in LEVELS:
+                for urgency in LEVELS:
+                    cell = value.get(impact, {}).get(urgency, "")
+                    if not cell.strip():
+                        raise ValueError(f"no priority for impact {impact}, urgency {urgency}")
+            named = [*value, *(urgency for row in value.values() for urgency in row)]
+            extra = [level for level in named if level not in LEVELS]
+            if extra:
+                raise ValueError(f"unknown level {extra[0]!r}; levels are high, medium, low")
+            return value
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        text = _keywords.searchable(mail)[:READ_CHARS]
+        settings = self.settings
+        impact, impact_why = _level(text, settings.impact_keywords, settings.default_impact)
+        urgency, urgency_why = _level(text, settings.urgency_keywords, settings.default_urgency)
+        priority = settings.matrix[impact][urgency]
+        return Verdict(
+            self.name,
+            Action.annotate,
+            detail=f"impact {impact} ({impact_why}), urgency {urgency} ({urgency_why})"
+            f" -> {priority}",
+            annotations={"impact": impact, "urgency": urgency, "priority": priority},
+        )
+
+
+def _level(text: str, table: dict[str, dict[str, list[str]]], default: str) -> tuple[str, str]:
+    for level, words in table.items():
+        found = _keywords.find(text, words)
+        if found is not None:
+            return level, f"found {found!r}"
+    return default, "the default"
+
+
+RULE = Priority
