@@ -5,7 +5,7 @@ What it measures, per run (each run on a fresh temporary folder and database):
 * end-to-end throughput: N / (first DATA sent -> last acknowledgement delivered),
 * accept rate: N / (first DATA sent -> last `250` received), i.e. the SMTP receiver alone,
 * the time from the DATA command to the final `250` (p50/p95/p99/max, in ms),
-* the `mailbot serve` process: peak RSS (VmHWM) and RSS at 25/50/75/100 % of messages sent,
+* serve and its worker processes (summed): peak RSS (VmHWM), RSS at 25/50/75/100 % of messages sent,
   CPU seconds used, and the largest backlogs (spool items still `received`, pending outbox).
 
 How: it writes a small config (the repository's desks and templates, logging at WARNING),
@@ -302,7 +302,22 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
 
 
 def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS/VmHWM in kB from /proc/<pid>/status, and CPU seconds (x100) from /proc/<pid>/stat."""
+    """VmRSS/VmHWM (kB) and CPU ticks of serve AND its worker processes, summed.
+
+    Summing each process's own peak gives an upper bound of the peak they had together.
+    """
+    out = _one_status(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        for key, value in _one_status(int(child)).items():
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+def _one_status(pid: int) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
