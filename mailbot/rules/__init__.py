@@ -151,6 +151,8 @@ def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, .
         try:
             module = importlib.import_module(f"mailbot.rules.{name}")
         except ModuleNotFoundError as exc:
+            if exc.name != f"mailbot.rules.{name}":
+                raise  # the rule exists but something it imports is missing: say that
             raise ConfigError(
                 f"{source}: rules: unknown rule {name!r} (no mailbot/rules/{name}.py)"
             ) from exc

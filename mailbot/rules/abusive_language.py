@@ -18,8 +18,6 @@ The words are never repeated back: neither the reply nor the detail line quote t
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -28,19 +26,10 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules.out_of_scope import check_keywords, fold_persian
+from mailbot.rules.out_of_scope import any_of, check_keywords, fold_persian, keyword_list
 
 WORDLISTS = Path(__file__).with_name("wordlists")
 LANGUAGES = ("ru", "uk", "pl", "sk", "fa", "en")
-_BRACES = re.compile(r"\{([^{}]*)\}")
-
-
-def expand(line: str) -> list[str]:
-    """`{,за,на}еб*` -> ['еб*', 'заеб*', 'наеб*']: each brace group is a list of choices."""
-    pieces = _BRACES.split(line)
-    # split() alternates literal text and the inside of a brace group
-    choices = [[p] if i % 2 == 0 else p.split(",") for i, p in enumerate(pieces)]
-    return ["".join(combo) for combo in itertools.product(*choices)]
 
 
 def parse_wordlist(lines: Iterable[str]) -> list[str]:
@@ -49,7 +38,7 @@ def parse_wordlist(lines: Iterable[str]) -> list[str]:
     for raw in lines:
         line = raw.split("#", 1)[0].strip()
         if line:
-            words.extend(fold_persian(w) for w in expand(line))
+            words.extend(keyword_list({"": [line]}))
     return words
 
 
@@ -82,27 +71,27 @@ class AbusiveLanguage:
         @classmethod
         def _extra(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
             if value:
-                check_keywords({k: [w for v in vs for w in expand(v)] for k, vs in value.items()})
+                check_keywords(value)
             return value
 
     def __init__(self, settings: Settings) -> None:
         words: dict[str, list[str]] = {lang: list(wordlist(lang)) for lang in settings.languages}
         for language, extra in settings.extra_words.items():
             words.setdefault(language, []).extend(parse_wordlist(extra))
-        self.words = {lang: tuple(dict.fromkeys(ws)) for lang, ws in words.items()}
+        self.pattern = any_of(w for ws in words.values() for w in ws)
+        self.by_language = {language: any_of(ws) for language, ws in words.items()}
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         text = fold_persian(_keywords.searchable(mail))
-        for language, words in self.words.items():
-            if _keywords.find(text, words) is not None:
-                return Verdict(
-                    self.name,
-                    Action.refuse,
-                    self.name,
-                    f"obscene or insulting word from the {language} list in the subject or"
-                    " new text",
-                )
-        return None
+        if not self.pattern.search(text):
+            return None
+        language = next((lang for lang, p in self.by_language.items() if p.search(text)), "?")
+        return Verdict(
+            self.name,
+            Action.refuse,
+            self.name,
+            f"obscene or insulting word from the {language} list in the subject or new text",
+        )
 
 
 RULE = AbusiveLanguage

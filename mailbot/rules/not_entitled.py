@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 from mailbot.config import Customer
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules.out_of_scope import check_keywords, fold_persian
+from mailbot.rules.out_of_scope import any_of, check_keywords, fold_persian, keyword_list
 
 _ONCE_FLAGS = tuple(
     name for name, field in Customer.model_fields.items() if field.annotation is bool
@@ -42,7 +42,7 @@ class Entitlement(RuleSettings):
     title: dict[str, str] = Field(min_length=1)
     """Language -> how the reply names the service."""
     keywords: dict[str, list[str]] = Field(min_length=1)
-    """Language -> words or phrases (`*` = any ending) that ask for this service."""
+    """Language -> words or phrases asking for it (`*` any ending, `{a,b}` either)."""
     plans: list[str] = Field(default_factory=list)
     """Plans that include it; empty: any plan (or none)."""
     trial_plans: list[str] = Field(default_factory=list)
@@ -127,12 +127,21 @@ class NotEntitled:
         entitlements: list[Entitlement] = Field(min_length=1)
         """Each service's conditions; every one asked for in the mail is checked, in order."""
 
+        @field_validator("entitlements")
+        @classmethod
+        def _unique(cls, value: list[Entitlement]) -> list[Entitlement]:
+            names = [e.name for e in value]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"entitlement {twice[0]!r} is listed twice")
+            return value
+
     def __init__(self, settings: Settings) -> None:
-        self.entitlements = settings.entitlements
-        self.keywords = [
-            [fold_persian(w) for words in e.keywords.values() for w in words if w.strip()]
-            for e in self.entitlements
+        self.entitlements = [
+            (entitlement, keyword_list(entitlement.keywords))
+            for entitlement in settings.entitlements
         ]
+        self.patterns = [any_of(words) for _, words in self.entitlements]
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
@@ -140,9 +149,8 @@ class NotEntitled:
         text = fold_persian(_keywords.searchable(mail))
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
-        for entitlement, words in zip(self.entitlements, self.keywords, strict=True):
-            found = _keywords.find(text, words)
-            if found is None:
+        for (entitlement, words), pattern in zip(self.entitlements, self.patterns, strict=True):
+            if not pattern.search(text):
                 continue
             why = _why(entitlement, customer, today)
             if why is None:
@@ -158,7 +166,7 @@ class NotEntitled:
                 self.name,
                 Action.refuse,
                 self.name,
-                f"asks for {entitlement.name} (found {found!r}): {explained}",
+                f"asks for {entitlement.name} (found {_keywords.find(text, words)!r}): {explained}",
                 values={
                     "entitlement": entitlement.name,
                     "entitlement_title": dict(entitlement.title),
