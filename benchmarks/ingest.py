@@ -256,15 +256,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+FOUNDATION_DESKS = REPO / "tests" / "desks"
+SHIPPED_DESKS = REPO / "config" / "desks"
+
+
+def shipped_desks(folder: Path) -> Path:
+    """The shipped desks, with the benchmark's senders made a CleverBox customer.
+
+    CleverBox serves identified clients only; without this every CleverBox mail would be
+    (rightly) refused, and the run would measure refusals instead of tickets.
+    """
+    target = folder / "desks"
+    shutil.copytree(SHIPPED_DESKS, target)
+    domains = ", ".join(f'"client{k}.test"' for k in range(17))
+    with (target / "cleverbox.toml").open("a") as fh:
+        fh.write(f'\n[[customers]]\nname = "Benchmark"\ndomains = [{domains}]\n'
+                 "monthly_limit = 1000000\n")
+    return target
+
+
 def write_config(
-    folder: Path, db_url: str, port: int, relay_port: int | None, workers: int = 1
+    folder: Path, db_url: str, port: int, relay_port: int | None, workers: int = 1,
+    desks: Path = FOUNDATION_DESKS,
 ) -> Path:
     """A mailbot.toml using the repository's desks and templates, everything else in `folder`."""
     q = json.dumps
     relay = ""
     if relay_port is not None:
         relay = f'\n[outbound.relay]\nhost = "127.0.0.1"\nport = {relay_port}\ntimeout = 30.0\n'
-    body = f"""desks_dir = {q(str(REPO / "config" / "desks"))}
+    body = f"""desks_dir = {q(str(desks))}
 templates_dir = {q(str(REPO / "templates"))}
 [database]
 url = {q(db_url)}
@@ -490,7 +510,7 @@ def count_files(folder: Path, pattern: str) -> int:
 
 
 def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
-             timeout: float, workers: int = 1) -> dict[str, Any]:
+             timeout: float, workers: int = 1, desks: str = "foundation") -> dict[str, Any]:
     plans, mails = make_plans(n, clients)
     folder = Path(tempfile.mkdtemp(prefix=f"mailbot-bench-c{clients}-"))
     expected_new = sum(1 for m in mails if m.kind != "reply")
@@ -506,7 +526,9 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
             [sys.executable, str(CATCHER), str(relay_port), str(outbox_dir)],
             stdout=subprocess.DEVNULL, stderr=open(folder / "catcher.log", "wb"),  # noqa: SIM115
         )
-    config = write_config(folder, db.url, port, relay_port, workers)
+    config = write_config(folder, db.url, port, relay_port, workers,
+                          shipped_desks(folder) if desks == "shipped" else FOUNDATION_DESKS)
+    strict = desks == "foundation"
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAILBOT_DATABASE_URL", "MAILBOT_RELAY_URL", "MAILBOT_CONFIG")}
     log_path = folder / "serve.log"
@@ -560,9 +582,13 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         while True:
             counts = db.counts()
             files = count_files(outbox_dir, "*.eml" if relay else "new/*")
-            done = (counts["spool"] == n and counts["received"] == 0
-                    and counts["outbox"] == expected_new and counts["acked"] == expected_new
-                    and files >= expected_new)
+            if strict:
+                done = (counts["spool"] == n and counts["received"] == 0
+                        and counts["outbox"] == expected_new and counts["acked"] == expected_new
+                        and files >= expected_new)
+            else:  # rules may ask again or refuse: every reply queued must be delivered
+                done = (counts["spool"] == n and counts["received"] == 0
+                        and counts["pending"] == 0 and files >= counts["acked"])
             if done or counts["failed"] or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
@@ -586,13 +612,15 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         # The end: the last acknowledgement delivered or the last item committed (a reply).
         last_done = max(_timestamp(v) for (v,) in db.rows(
             "SELECT max(sent_at) FROM outbox UNION ALL SELECT max(finished_at) FROM spool_item"))
-        if files != expected_new:
+        if strict and files != expected_new:
             problems.append(f"{files} acknowledgement files, expected {expected_new}")
-        if tickets != expected_new:
+        if not strict and files != counts["acked"]:
+            problems.append(f"{files} reply files, {counts['acked']} replies sent")
+        if strict and tickets != expected_new:
             problems.append(f"{tickets} tickets, expected {expected_new}")
-        if outcomes.get("ticket", 0) != n:
+        if strict and outcomes.get("ticket", 0) != n:
             problems.append(f"outcomes {dict(outcomes)}, expected {n} x ticket")
-        if len(in_msgs) != n:
+        if len(in_msgs) + outcomes.get("quarantined", 0) != n and strict:
             problems.append(f"{len(in_msgs)} incoming message rows, expected {n}")
         if misthreaded:
             problems.append(f"{misthreaded} replies did not thread into their parent's ticket")
@@ -741,6 +769,9 @@ def main() -> int:
     parser.add_argument("--relay", action="store_true",
                         help="send replies to tests/catcher.py over SMTP instead of the maildir")
     parser.add_argument("--json", action="store_true", help="also print one JSON object per run")
+    parser.add_argument("--desks", choices=("foundation", "shipped"), default="foundation",
+                        help="foundation: the five addresses with the loop rule only (tests/desks);"
+                        " shipped: config/desks with every regulation rule")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes serve starts ([worker] processes; 0 = in-process)")
     parser.add_argument("--timeline", action="store_true",
@@ -757,7 +788,7 @@ def main() -> int:
     results = []
     for clients in (int(c) for c in args.clients.split(",")):
         result = run_once(args.n, clients, args.db, args.relay, args.keep, args.timeout,
-                          args.workers)
+                          args.workers, args.desks)
         results.append(result)
         report(result, args.timeline)
         if args.json:
