@@ -237,43 +237,46 @@ def record_quarantine(
     engine: Engine, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
 ) -> Outcome:
     """Kept for a human, no reply: nobody to answer (no desk, unreadable, no sender)."""
-    try:
-        with transaction(engine) as session:
-            _finish(
-                session,
-                spool_id,
-                state=SpoolState.quarantined,
-                outcome="quarantined",
-                reason=reason,
-                detail=detail,
-                desk=desk,
-                ticket_id=None,
-            )
-            _event(session, "quarantined", now, spool_id=spool_id, reason=reason, detail=detail)
-    except _AlreadyDone:
-        return Outcome(spool_id, "already_done", desk=desk)
-    return Outcome(spool_id, "quarantined", reason, detail, desk)
+    return _record_without_ticket(
+        engine, spool_id, SpoolState.quarantined, "quarantined", desk, reason, detail, now
+    )
 
 
 def record_drop(
     engine: Engine, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
+) -> Outcome:
+    """Recorded and kept, never answered (auto-replies, bounces, lists)."""
+    return _record_without_ticket(
+        engine, spool_id, SpoolState.done, "dropped", desk, reason, detail, now
+    )
+
+
+def _record_without_ticket(
+    engine: Engine,
+    spool_id: str,
+    state: SpoolState,
+    outcome: str,
+    desk: str | None,
+    reason: str,
+    detail: str,
+    now: datetime,
 ) -> Outcome:
     try:
         with transaction(engine) as session:
             _finish(
                 session,
                 spool_id,
-                state=SpoolState.done,
-                outcome="dropped",
+                state=state,
+                outcome=outcome,
                 reason=reason,
                 detail=detail,
                 desk=desk,
                 ticket_id=None,
             )
-            _event(session, "dropped", now, spool_id=spool_id, reason=reason, detail=detail)
+            _event(session, outcome, now, spool_id=spool_id, reason=reason, detail=detail)
     except _AlreadyDone:
         return Outcome(spool_id, "already_done", desk=desk)
-    return Outcome(spool_id, "dropped", reason, detail, desk)
+    return Outcome(spool_id, outcome, reason, detail, desk)
 
 
 # -- replies ---------------------------------------------------------------------------------
