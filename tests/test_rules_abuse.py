@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from mailbot.config import Customer, DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.rules import load_rules
+from mailbot.rules._keywords import check_keywords, expand
 from mailbot.rules.abusive_language import LANGUAGES, WORDLISTS, AbusiveLanguage, wordlist
-from mailbot.rules.out_of_scope import check_keywords, expand
 from mailbot.service import App
 from mailbot.store import Message
 from tests.test_rules_customers import (

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules.out_of_scope import any_of, check_keywords, fold_persian, keyword_list
+from mailbot.rules._keywords import any_of, check_keywords, keyword_list
 
 WORDLISTS = Path(__file__).with_name("wordlists")
 LANGUAGES = ("ru", "uk", "pl", "sk", "fa", "en")
@@ -82,7 +82,7 @@ class AbusiveLanguage:
         self.by_language = {language: any_of(ws) for language, ws in words.items()}
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
-        text = fold_persian(_keywords.searchable(mail))
+        text = _keywords.searchable(mail)
         if not self.pattern.search(text):
             return None
         language = next((lang for lang, p in self.by_language.items() if p.search(text)), "?")

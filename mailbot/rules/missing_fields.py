@@ -50,12 +50,12 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Attachment, Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules._keywords import fold
 from mailbot.rules.product import (
     PROJECT_LABELS,
     ProductMatch,
     ProductSpec,
     detect,
-    fold,
     labelled,
     labelled_all,
     own_text,

@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 from mailbot.config import Customer
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules.out_of_scope import any_of, check_keywords, fold_persian, keyword_list
+from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
 
 _ONCE_FLAGS = tuple(
     name for name, field in Customer.model_fields.items() if field.annotation is bool
@@ -37,7 +37,7 @@ _ONCE_FLAGS = tuple(
 
 
 class Entitlement(RuleSettings):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name: str = Field(pattern=CODE)
     """Code of the service, given to the reply template as `entitlement`."""
     title: dict[str, str] = Field(min_length=1)
     """Language -> how the reply names the service."""
@@ -130,27 +130,19 @@ class NotEntitled:
         @field_validator("entitlements")
         @classmethod
         def _unique(cls, value: list[Entitlement]) -> list[Entitlement]:
-            names = [e.name for e in value]
-            twice = sorted({n for n in names if names.count(n) > 1})
-            if twice:
-                raise ValueError(f"entitlement {twice[0]!r} is listed twice")
-            return value
+            return listed_once(value, "entitlement")
 
     def __init__(self, settings: Settings) -> None:
-        self.entitlements = [
-            (entitlement, keyword_list(entitlement.keywords))
-            for entitlement in settings.entitlements
-        ]
-        self.patterns = [any_of(words) for _, words in self.entitlements]
+        self.entitlements = [(e, KeywordSet.of(e.keywords)) for e in settings.entitlements]
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
-        text = fold_persian(_keywords.searchable(mail))
+        text = _keywords.searchable(mail)
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
-        for (entitlement, words), pattern in zip(self.entitlements, self.patterns, strict=True):
-            if not pattern.search(text):
+        for entitlement, keywords in self.entitlements:
+            if not keywords.matches(text):
                 continue
             why = _why(entitlement, customer, today)
             if why is None:
@@ -166,7 +158,7 @@ class NotEntitled:
                 self.name,
                 Action.refuse,
                 self.name,
-                f"asks for {entitlement.name} (found {_keywords.find(text, words)!r}): {explained}",
+                f"asks for {entitlement.name} (found {keywords.first(text)!r}): {explained}",
                 values={
                     "entitlement": entitlement.name,
                     "entitlement_title": dict(entitlement.title),

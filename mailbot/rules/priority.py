@@ -22,10 +22,7 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-
-READ_CHARS = 20_000
-"""What a customer says about their request stands at its start; a log pasted below it
-would only cost time (each word of the lists is a pass over the text)."""
+from mailbot.rules._keywords import Tables, check_tables
 
 LEVELS = ("high", "medium", "low")
 Level = Literal["high", "medium", "low"]
@@ -39,7 +36,7 @@ def _itil_matrix() -> dict[str, dict[str, str]]:
     }
 
 
-def _impact_keywords() -> dict[str, dict[str, list[str]]]:
+def _impact_keywords() -> Tables:
     return {
         "high": {
             "sk": [
@@ -109,7 +106,7 @@ def _impact_keywords() -> dict[str, dict[str, list[str]]]:
     }
 
 
-def _urgency_keywords() -> dict[str, dict[str, list[str]]]:
+def _urgency_keywords() -> Tables:
     return {
         "low": {
             "sk": [
@@ -174,11 +171,11 @@ def _urgency_keywords() -> dict[str, dict[str, list[str]]]:
     }
 
 
-def _levels(value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+def _levels(value: Tables) -> Tables:
     unknown = [level for level in value if level not in LEVELS]
     if unknown:
         raise ValueError(f"unknown level {unknown[0]!r}; levels are high, medium, low")
-    return value
+    return check_tables(value)
 
 
 class Priority:
@@ -188,9 +185,9 @@ class Priority:
     class Settings(RuleSettings):
         matrix: dict[str, dict[str, str]] = Field(default_factory=_itil_matrix)
         """Impact -> urgency -> priority; all nine cells (ITIL's by default)."""
-        impact_keywords: dict[str, dict[str, list[str]]] = Field(default_factory=_impact_keywords)
+        impact_keywords: Tables = Field(default_factory=_impact_keywords)
         """Level -> language -> words; levels tried in this order, the first found wins."""
-        urgency_keywords: dict[str, dict[str, list[str]]] = Field(default_factory=_urgency_keywords)
+        urgency_keywords: Tables = Field(default_factory=_urgency_keywords)
         """Level -> language -> words; levels tried in this order, the first found wins."""
         default_impact: Level = "medium"
         default_urgency: Level = "medium"
@@ -216,7 +213,7 @@ class Priority:
         self.settings = settings
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
-        text = _keywords.searchable(mail)[:READ_CHARS]
+        text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
         settings = self.settings
         impact, impact_why = _level(text, settings.impact_keywords, settings.default_impact)
         urgency, urgency_why = _level(text, settings.urgency_keywords, settings.default_urgency)
@@ -230,12 +227,12 @@ class Priority:
         )
 
 
-def _level(text: str, table: dict[str, dict[str, list[str]]], default: str) -> tuple[str, str]:
-    for level, words in table.items():
-        found = _keywords.find(text, words)
-        if found is not None:
-            return level, f"found {found!r}"
-    return default, "the default"
+def _level(text: str, table: Tables, default: str) -> tuple[str, str]:
+    found = _keywords.first_of(text, table)
+    if found is None:
+        return default, "the default"
+    level, word = found
+    return level, f"found {word!r}"
 
 
 RULE = Priority

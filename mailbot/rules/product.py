@@ -33,7 +33,8 @@ from pydantic import Field, field_validator
 from mailbot.config import Customer
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.textnorm import clean_subject, new_text, normalise
+from mailbot.rules._keywords import check_codes, check_phrases, fold
+from mailbot.textnorm import clean_subject, new_text
 
 _SIGNATURE_LINE = re.compile(r"^[ \t]*(?:--|__)[ \t]*$", re.MULTILINE)
 _PLACEHOLDERS = frozenset(
@@ -65,11 +66,6 @@ def own_text(text: str) -> str:
     separator line itself is dropped before the quoted history is cut off.
     """
     return new_text(_SIGNATURE_LINE.sub("", text[:READ_CHARS]))
-
-
-def fold(text: str) -> str:
-    """Folded as `_keywords` folds (case, Unicode forms, ё), one line at a time."""
-    return normalise(text).replace("ё", "е")
 
 
 @lru_cache(maxsize=256)
@@ -146,13 +142,15 @@ class ProductSpec(RuleSettings):
     """How one product is recognised in a mail."""
 
     keywords: dict[str, list[str]] = Field(default_factory=dict)
-    """Language -> words (`*` = any ending) naming the product anywhere in the mail."""
+    """Language -> words (`*` any ending, `{a,b}` either) naming the product anywhere."""
     subject_keywords: list[str] = Field(default_factory=list)
     """Words that name the product, and its project, when they stand in the subject."""
     code_pattern: str | None = None
     """Regular expression of the product's project codes, e.g. "AT-\\d{4,6}"."""
     project_labels: dict[str, list[str]] = Field(default_factory=dict)
     """Language -> labels whose project belongs to this product ("Код проекта" for AceTeam)."""
+
+    _keywords_ok = field_validator("keywords", "subject_keywords")(check_phrases)
 
     @field_validator("code_pattern")
     @classmethod
@@ -298,9 +296,7 @@ class Product:
         @field_validator("products")
         @classmethod
         def _codes(cls, value: dict[str, ProductSpec]) -> dict[str, ProductSpec]:
-            for code in value:
-                if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", code):
-                    raise ValueError(f"product code {code!r}: expected lowercase like napoleon")
+            check_codes(value, "product", "napoleon")
             return value
 
     def __init__(self, settings: Settings) -> None:

@@ -12,19 +12,16 @@ found means `default`. The annotation key is `type` (the ticket's column).
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-
-READ_CHARS = 20_000
-"""What a customer says about their request stands at its start; a log pasted below it
-would only cost time (each word of the lists is a pass over the text)."""
+from mailbot.rules._keywords import Tables, check_tables
 
 TYPES = ("request", "incident", "problem", "change")
 
 
-def _default_keywords() -> dict[str, dict[str, list[str]]]:
+def _default_keywords() -> Tables:
     return {
         "change": {
             "sk": [
@@ -145,8 +142,10 @@ class TicketType:
     class Settings(RuleSettings):
         default: str = "request"
         """The type when no word of any type is found."""
-        keywords: dict[str, dict[str, list[str]]] = Field(default_factory=_default_keywords)
+        keywords: Tables = Field(default_factory=_default_keywords)
         """Type -> language -> words; tried in this order, the first type found wins."""
+
+        _keywords_ok = field_validator("keywords")(check_tables)
 
         @model_validator(mode="after")
         def _types(self) -> TicketType.Settings:
@@ -159,11 +158,11 @@ class TicketType:
         self.settings = settings
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
-        text = _keywords.searchable(mail)[:READ_CHARS]
-        for kind, words in self.settings.keywords.items():
-            found = _keywords.find(text, words)
-            if found is not None:
-                return self._verdict(kind, f"type {kind}: found {found!r}")
+        text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
+        found = _keywords.first_of(text, self.settings.keywords)
+        if found is not None:
+            kind, word = found
+            return self._verdict(kind, f"type {kind}: found {word!r}")
         default = self.settings.default
         return self._verdict(default, f"type {default}: no type's words found (the default)")
 
