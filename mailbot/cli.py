@@ -237,8 +237,7 @@ def ingest(
                     failed = True
                     line = {"spool_id": None, "outcome": "refused", "reason": error}
                 else:
-                    line = app.pipeline.dry_run(_as_file_item(raw), raw, desk).as_json()
-                    line["dry_run"] = True
+                    line = _dry_run(app, raw, desk)
             else:
                 accepted = accept_file(app.spool, path, max_size)
                 if accepted.spool_id is None:
@@ -249,6 +248,21 @@ def ingest(
             click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
     if failed:
         sys.exit(NotFound.exit_code)
+
+
+def _dry_run(app: Any, raw: bytes, desk: str | None) -> dict[str, Any]:
+    """What ingest would print: the recorded outcome if these very bytes were taken before."""
+    item = _as_file_item(raw)
+    try:
+        known = app.spool.get(item.id)
+    except NotFound:
+        known = None
+    if known is not None and known.state != SpoolState.received:
+        line = _item_json(app, known)
+    else:
+        line = app.pipeline.dry_run(item, raw, desk).as_json()
+    line["dry_run"] = True
+    return line
 
 
 def _as_file_item(raw: bytes) -> Any:

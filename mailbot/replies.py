@@ -139,8 +139,9 @@ class Renderer:
         msg[LOOP_HEADER] = desk.sender_address
         if number is not None:
             msg["X-Mailbot-Ticket"] = number
-        msg["Content-Language"] = language
         msg.set_content(body, charset="utf-8")
         if language in RTL_LANGUAGES:
             msg.add_alternative(rtl_html(body, language), subtype="html", charset="utf-8")
+        # after the content: set_content clears every Content-* header it finds
+        msg["Content-Language"] = language
         return msg

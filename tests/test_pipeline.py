@@ -264,3 +264,17 @@ def test_sender_delivers_to_maildir_exactly_once(app: App, tmp_path: Path) -> No
         s.commit()
     sender.send_due()
     assert len(list((app.config.maildir / "new").iterdir())) == 1
+
+
+def test_auto_replies_to_one_address_are_rate_limited_and_the_ticket_says_why(app: App) -> None:
+    """Past the desk's limit (10 an hour) mail is still handled, but not answered."""
+    outcomes = [_run(app, _mail(f"вопрос {i}")) for i in range(11)]
+    assert [o.outcome for o in outcomes] == ["ticket"] * 11
+    with Session(app.engine) as s:
+        assert len(s.exec(select(OutboxRow)).all()) == 10
+        last = s.exec(select(Ticket).where(col(Ticket.number) == outcomes[-1].ticket)).one()
+        events = s.exec(select(EventRow).where(col(EventRow.ticket_id) == last.id)).all()
+    kinds = [e.kind for e in events]
+    assert kinds == ["created", "reply_suppressed"]
+    why = json.loads(events[1].detail)["why"]
+    assert "rate limit" in why and "olena@vector.test" in why and "limit 10" in why

@@ -123,3 +123,12 @@ def test_dry_run_writes_and_sends_nothing(tmp_path: Path) -> None:
     assert not list((tmp_path / "spool").glob("??/*.eml"))
     assert json.loads(_run(config, "tickets", "list", "--json")[1]) == []
     assert json.loads(_run(config, "quarantine", "list", "--json")[1]) == []
+
+
+def test_dry_run_of_bytes_already_taken_prints_their_recorded_outcome(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    known = tmp_path / "known.eml"
+    known.write_bytes(_mail("boss@acme.test", "invoice question"))
+    real = json.loads(_run(config, "ingest", str(known))[1])
+    again = json.loads(_run(config, "ingest", "--dry-run", str(known))[1])
+    assert (again["outcome"], again["ticket"], again["dry_run"]) == ("ticket", real["ticket"], True)
