@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from tabulate import tabulate
 
@@ -504,32 +505,53 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _ticket_json(ticket: Ticket) -> dict[str, Any]:
+def _ticket_json(ticket: Ticket, app: Any) -> dict[str, Any]:
+    from mailbot.tickets import deadlines_json
+
     data = {k: _iso(v) for k, v in ticket.model_dump().items()}
     data["missing"] = json.loads(ticket.missing)
+    data["sla_clock"] = json.loads(ticket.sla_clock) if ticket.sla_clock else None
+    desk = app.config.desks.get(ticket.desk)
+    if desk is not None:
+        data.update(deadlines_json(ticket, desk))
     return data
 
 
 @tickets.command("list")
 @click.option("--desk", help="Only this desk.")
 @click.option("--state", help="Only tickets in this state (new, open, waiting_customer, solved).")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--limit", default=50, show_default=True, help="At most this many, in queue order.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 def tickets_list(
     ctx: click.Context, desk: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
-    """List tickets, newest first."""
+    """The queue, in the order it is worked: P1 first, then the earliest due time.
+
+    CleverBox's rule: first in, first out, except highly critical requests, which jump it.
+    Solved tickets and those without a running clock come last, newest first.
+    """
     app = _app(ctx)
+    due = func.coalesce(col(Ticket.first_response_due), col(Ticket.resolution_due))
     with reading(app.engine) as session:
-        query = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
+        query = (
+            select(Ticket)
+            .order_by(
+                case((col(Ticket.state) == "solved", 1), else_=0),
+                case((col(Ticket.priority) == "P1", 0), else_=1),
+                case((due.is_(None), 1), else_=0),
+                due,
+                col(Ticket.id).desc(),
+            )
+            .limit(limit)
+        )
         if desk:
             query = query.where(col(Ticket.desk) == desk)
         if state:
             query = query.where(col(Ticket.state) == state)
         rows = session.exec(query).all()
     if as_json:
-        click.echo(json.dumps([_ticket_json(t) for t in rows], ensure_ascii=False))
+        click.echo(json.dumps([_ticket_json(t, app) for t in rows], ensure_ascii=False))
         return
     if not rows:
         click.echo("no tickets")
@@ -547,14 +569,28 @@ def tickets_list(
                     t.number,
                     t.desk,
                     t.state,
+                    t.priority or "",
                     t.requester,
-                    _short(t.subject, 50),
+                    _short(t.subject, 40),
                     local(t, t.received_at),
-                    local(t, t.first_response_due),
+                    "paused"
+                    if t.sla_clock and t.sla_running_since is None
+                    else local(t, t.first_response_due),
+                    local(t, t.resolution_due),
                 ]
                 for t in rows
             ],
-            headers=["ticket", "desk", "state", "requester", "subject", "received", "answer due"],
+            headers=[
+                "ticket",
+                "desk",
+                "state",
+                "prio",
+                "requester",
+                "subject",
+                "received",
+                "answer due",
+                "solve by",
+            ],
         )
     )
 
@@ -587,7 +623,7 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
             .where(col(OutboxRow.ticket_id) == ticket.id)
             .order_by(col(OutboxRow.id))
         ).all()
-    data = _ticket_json(ticket)
+    data = _ticket_json(ticket, app)
     data["messages"] = [
         {k: _iso(v) for k, v in m.model_dump().items() if k != "notes"}
         | {"notes": json.loads(m.notes)}

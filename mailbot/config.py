@@ -15,7 +15,14 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mailbot.errors import ConfigError
 
@@ -115,6 +122,57 @@ class Package(_Strict):
     used_hours: float = Field(0.0, ge=0)
 
 
+Hours = float | Literal["same_working_day"]
+
+
+class CalendarSettings(_Strict):
+    """Working time: hours per weekday, public holidays of a country, dates added or removed."""
+
+    timezone: str | None = None
+    """The desk's time zone when unset."""
+    hours: dict[str, str | list[str]] | None = None
+    """{"mon-fri" = "09:00-16:00"}; several intervals a day as a list; "sat-wed" wraps."""
+    country: str | None = None
+    """Public holidays of this country (ISO code: PL, SK, RU, UA, IR) are days off."""
+    subdivision: str | None = None
+    add: list[date] = Field(default_factory=list)
+    """Extra days off."""
+    remove: list[date] = Field(default_factory=list)
+    """Holidays worked nevertheless."""
+    always: bool = False
+    """24/7: every moment is working time."""
+
+
+class SlaTarget(_Strict):
+    """Deadlines for the tickets this target matches (every key given must equal the
+    ticket's annotation); the first matching target of the customer, then of the desk, wins."""
+
+    level: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    type: str | None = None
+    product: str | None = None
+    calendar: str | None = None
+    """A calendar of the desk; the desk's [sla] calendar when unset."""
+    first_response: Hours | None = None
+    """Working hours until the first answer, or "same_working_day"; none: no target."""
+    resolution: Hours | None = None
+
+    def matches(self, annotations: Mapping[str, str | None]) -> bool:
+        keys = ("level", "priority", "category", "type", "product")
+        given = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        field = {"level": "sla_level"}
+        return all(annotations.get(field.get(k, k)) == v for k, v in given.items())
+
+
+class SlaSettings(_Strict):
+    calendar: str
+    """The calendar targets count on unless they name another."""
+    targets: list[SlaTarget] = Field(min_length=1)
+    warn_at: float = Field(0.8, gt=0, lt=1)
+    """Share of a target after which the desk's agents are warned."""
+
+
 class Customer(_Strict):
     """An organisation the desk serves, and what its contract gives it."""
 
@@ -137,6 +195,8 @@ class Customer(_Strict):
     """Overrides the desk's monthly request limit for this customer."""
     projects: dict[str, list[str]] = Field(default_factory=dict)
     """Product -> the customer's project names or codes (GRSoft: napoleon, aceteam)."""
+    sla_targets: list[SlaTarget] = Field(default_factory=list)
+    """The customer's own contract: tried before the desk's targets."""
 
     @field_validator("contacts")
     @classmethod
@@ -177,6 +237,11 @@ class DeskSettings(_Strict):
     identify_by_domain: bool = True
     """A sender whose domain is a customer's counts as that customer."""
     customers: list[Customer] = Field(default_factory=list)
+    calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
+    """Named working-time calendars ([calendars.office], [calendars.always]...)."""
+    sla: SlaSettings | None = None
+    """Deadline targets; without it the first answer is due `first_response_hours` later,
+    around the clock."""
     rule: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """[rule.<name>] tables: each rule's own settings, validated by that rule."""
 
@@ -211,6 +276,32 @@ class DeskSettings(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @model_validator(mode="after")
+    def _calendars_known(self) -> DeskSettings:
+        from mailbot.sla import Calendar
+
+        for name, cal in self.calendars.items():
+            try:
+                Calendar.from_config(
+                    timezone=cal.timezone or self.timezone,
+                    hours=cal.hours,
+                    country=cal.country,
+                    subdivision=cal.subdivision,
+                    add=cal.add,
+                    remove=cal.remove,
+                    always=cal.always,
+                    name=name,
+                )
+            except ValueError as exc:
+                raise ValueError(f"calendars.{name}.{exc}") from exc
+        if self.sla is not None:
+            names = [self.sla.calendar, *(t.calendar for t in self.sla.targets if t.calendar)]
+            names += [t.calendar for c in self.customers for t in c.sla_targets if t.calendar]
+            unknown = sorted(set(names) - set(self.calendars))
+            if unknown:
+                raise ValueError(f"sla: calendar {unknown[0]!r} is not among [calendars.*]")
+        return self
 
     def customer_for(self, address: str) -> tuple[Customer | None, str | None]:
         """The customer a sender belongs to and how we know: 'contact', 'domain' or None."""

@@ -55,10 +55,23 @@ def rtl_html(text: str, language: str) -> str:
     )
 
 
-def format_deadline(moment: datetime, desk: DeskSettings) -> str:
-    """The desk's local time, with the zone named the way customers know it (city)."""
+_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_PERSIAN_CITIES = {"Asia/Tehran": "تهران"}
+
+
+def format_deadline(moment: datetime, desk: DeskSettings, language: str | None = None) -> str:
+    """The desk's local time, with the zone named the way customers know it (city).
+
+    Persian readers get the Solar Hijri date in Persian digits: `۱۴۰۵/۰۹/۰۳ ۱۴:۰۰ (تهران)`.
+    """
     local = moment.astimezone(desk.zone)
     city = desk.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    if (language or desk.language) == "fa":
+        import jdatetime
+
+        solar = jdatetime.datetime.fromgregorian(datetime=local.replace(tzinfo=None))
+        text = f"{solar.year:04d}/{solar.month:02d}/{solar.day:02d} {local:%H:%M}"
+        return f"{text.translate(_PERSIAN_DIGITS)} ({_PERSIAN_CITIES.get(desk.timezone, city)})"
     return f"{local:%d.%m.%Y %H:%M} ({city})"
 
 

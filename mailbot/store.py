@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Index, LargeBinary, String, Text, event
+from sqlalchemy import Column, DateTime, Engine, Index, Integer, LargeBinary, String, Text, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -117,6 +117,17 @@ class Ticket(SQLModel, table=True):
     """Fields the customer still owes (JSON list); non-empty while waiting_customer."""
     received_at: datetime = _ts()
     first_response_due: datetime | None = _ts(nullable=True)
+    resolution_due: datetime | None = _ts(nullable=True)
+    sla_clock: str | None = Field(default=None, sa_column=Column(Text))
+    """The SLA target the ticket got (JSON: calendar, first_response, resolution)."""
+    sla_running_since: datetime | None = _ts(nullable=True)
+    """When the clocks last started; None while they wait for the customer."""
+    sla_used_seconds: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    """Working time used before the clocks last stopped."""
+    first_responded_at: datetime | None = _ts(nullable=True)
+    solved_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

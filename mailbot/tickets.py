@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from mailbot import spool
+from mailbot import deadlines, spool
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline, new_message_id
@@ -71,6 +71,8 @@ class Outcome:
     ticket: str | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    deadlines: Mapping[str, Any] = field(default_factory=dict)
+    """first_response_due, resolution_due (ISO 8601 in the desk's offset) and sla_paused."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,7 +84,23 @@ class Outcome:
             "detail": self.detail,
             "missing": list(self.missing),
             **{key: self.annotations.get(key) for key in ANNOTATION_KEYS},
+            "first_response_due": self.deadlines.get("first_response_due"),
+            "resolution_due": self.deadlines.get("resolution_due"),
+            "sla_paused": self.deadlines.get("sla_paused", False),
         }
+
+
+def deadlines_json(ticket: Ticket, desk: DeskSettings) -> dict[str, Any]:
+    """A ticket's due times in the desk's local offset, as scripts and people read them."""
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(desk.zone).isoformat() if moment is not None else None
+
+    return {
+        "first_response_due": local(ticket.first_response_due),
+        "resolution_due": local(ticket.resolution_due),
+        "sla_paused": ticket.sla_clock is not None and ticket.sla_running_since is None,
+    }
 
 
 class _AlreadyDone(Exception):
@@ -291,8 +309,8 @@ def _reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) ->
         "customer": plan.customer.name if plan.customer else None,
         "subject": mail.subject or "(no subject)",
         "ticket_number": ticket.number if ticket is not None else None,
-        "deadline": format_deadline(due, desk) if due is not None else None,
-        "received": format_deadline(mail.received_at, desk),
+        "deadline": format_deadline(due, desk, plan.language) if due is not None else None,
+        "received": format_deadline(mail.received_at, desk, plan.language),
         "reason": verdict.reason if verdict else None,
         "detail": verdict.detail if verdict else None,
         "missing": list(verdict.missing) if verdict else [],
@@ -479,7 +497,6 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
                 language=plan.language,
                 missing=json.dumps(list(missing), ensure_ascii=False),
                 received_at=mail.received_at,
-                first_response_due=mail.received_at + timedelta(hours=desk.first_response_hours),
                 created_at=now,
                 updated_at=now,
             )
@@ -531,6 +548,7 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
                 customer=ticket.customer,
                 **annotations,
             )
+            _start_clocks(session, plan, ticket, annotations, paused=bool(missing))
             event = "missing_fields" if missing else "ack"
             _queue_reply(
                 session,
@@ -552,6 +570,59 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
         ticket=ticket.number,
         annotations={k: v for k in ANNOTATION_KEYS if (v := getattr(ticket, k)) is not None},
         missing=tuple(json.loads(ticket.missing)),
+        deadlines=deadlines_json(ticket, desk),
+    )
+
+
+def _start_clocks(
+    session: Session, plan: Plan, ticket: Ticket, annotations: Mapping[str, str], paused: bool
+) -> None:
+    """Choose the ticket's SLA target and start its clocks, or hold them (customer owes us)."""
+    clock = deadlines.choose(plan.desk, plan.customer, annotations)
+    if clock is None:
+        _event(
+            session,
+            "sla_none",
+            plan.now,
+            ticket_id=ticket.id,
+            why="no SLA target matches this ticket",
+        )
+        return
+    ticket.sla_clock = json.dumps(clock.as_json())
+    ticket.sla_used_seconds = 0
+    if paused:
+        _event(
+            session,
+            "sla_paused",
+            plan.now,
+            ticket_id=ticket.id,
+            why="waiting for the customer's missing information",
+            **clock.as_json(),
+        )
+        return
+    _run_clocks(session, plan, ticket, clock, plan.mail.received_at, "sla_started")
+
+
+def _run_clocks(
+    session: Session,
+    plan: Plan,
+    ticket: Ticket,
+    clock: deadlines.Clock,
+    start: datetime,
+    kind: str,
+) -> None:
+    used = timedelta(seconds=ticket.sla_used_seconds)
+    ticket.sla_running_since = start
+    ticket.first_response_due = deadlines.due(plan.desk, clock, clock.first_response, start, used)
+    ticket.resolution_due = deadlines.due(plan.desk, clock, clock.resolution, start, used)
+    _event(
+        session,
+        kind,
+        plan.now,
+        ticket_id=ticket.id,
+        used_seconds=ticket.sla_used_seconds,
+        **deadlines_json(ticket, plan.desk),
+        **clock.as_json(),
     )
 
 
@@ -585,6 +656,9 @@ def _follow_up(
         ticket.missing = "[]"
         ticket.state = TicketState.open
         _event(session, "information_complete", now, ticket_id=ticket.id)
+        if ticket.sla_clock is not None:
+            clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock))
+            _run_clocks(session, plan, ticket, clock, plan.mail.received_at, "sla_resumed")
         _queue_reply(
             session,
             plan,

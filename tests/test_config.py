@@ -175,5 +175,8 @@ def test_readme_documents_every_setting() -> None:
     main_keys.discard("outbound.relay")
     desk_keys = {f"desk.{f}" for f in config_mod.DeskSettings.model_fields}
     desk_keys |= {f"customer.{f}" for f in config_mod.Customer.model_fields}
+    desk_keys |= {f"calendar.{f}" for f in config_mod.CalendarSettings.model_fields}
+    desk_keys |= {f"sla.{f}" for f in config_mod.SlaSettings.model_fields}
+    desk_keys |= {f"target.{f}" for f in config_mod.SlaTarget.model_fields}
     missing = sorted((main_keys | desk_keys) - documented)
     assert not missing, f"README configuration reference lacks: {missing}"

@@ -77,7 +77,7 @@ def test_new_mail_opens_ticket_with_one_ack_in_one_transaction(app: App) -> None
         assert (item.state, item.outcome, item.ticket_id) == ("done", "ticket", ticket.id)
         outbox = s.exec(select(OutboxRow)).one()
         kinds = [e.kind for e in s.exec(select(EventRow).order_by(col(EventRow.id)))]
-        assert kinds == ["created", "reply_queued"]
+        assert kinds == ["created", "sla_started", "reply_queued"]
     reply = email.message_from_bytes(outbox.raw, policy=policy.default)
     original = email.message_from_bytes(raw, policy=policy.default)
     assert reply["Subject"] == "[CBX-000001] Не работает склад"
@@ -275,6 +275,6 @@ def test_auto_replies_to_one_address_are_rate_limited_and_the_ticket_says_why(ap
         last = s.exec(select(Ticket).where(col(Ticket.number) == outcomes[-1].ticket)).one()
         events = s.exec(select(EventRow).where(col(EventRow.ticket_id) == last.id)).all()
     kinds = [e.kind for e in events]
-    assert kinds == ["created", "reply_suppressed"]
-    why = json.loads(events[1].detail)["why"]
+    assert kinds == ["created", "sla_started", "reply_suppressed"]
+    why = json.loads(events[2].detail)["why"]
     assert "rate limit" in why and "olena@vector.test" in why and "limit 10" in why

@@ -646,6 +646,9 @@ def test_pipeline_one_mail_delivered_twice_and_to_two_addresses(app: App) -> Non
         "urgency": None,
         "priority": None,
         "sla_level": None,
+        "first_response_due": None,
+        "resolution_due": None,
+        "sla_paused": False,
     }
     assert replies(app)[-1] == ("duplicate", "[duplicate] first_ticket=CBX-000001 lang=ru\n")
     with Session(app.engine) as s:

@@ -101,7 +101,12 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(
     assert ticket["requester"] == "jan@kowalski-serwis.test"
     assert [m["message_id"] for m in ticket["messages"] if m["direction"] == "in"] == [message_id]
     assert [(r["kind"], r["state"]) for r in ticket["replies"]] == [("ack", "sent")]
-    assert [e["kind"] for e in ticket["events"]] == ["created", "reply_queued", "reply_sent"]
+    assert [e["kind"] for e in ticket["events"]] == [
+        "created",
+        "sla_started",
+        "reply_queued",
+        "reply_sent",
+    ]
 
 
 def test_smtplib_mails_each_get_one_ack_within_a_second(
