@@ -668,5 +668,129 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         click.echo(f"  {e['at']}  {e['kind']}")
 
 
+def _who(by: str | None) -> str:
+    import getpass
+
+    return by or getpass.getuser()
+
+
+def _moment(value: str | None) -> Any:
+    """--now: an ISO 8601 time with its offset (for cron replays and tests), else now."""
+    from datetime import datetime
+
+    from mailbot.store import utcnow
+
+    if value is None:
+        return utcnow()
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no UTC offset (e.g. 2026-11-23T10:00+02:00)")
+    return moment
+
+
+@tickets.command("reply")
+@click.argument("number")
+@click.option("--message", "-m", help="The answer's text.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the answer's text from this file.",
+)
+@click.option(
+    "--wait", is_flag=True, help="It asks the customer something: the clocks wait for the answer."
+)
+@click.option("--by", help="The agent (default: $USER), kept in the history and the signature.")
+@click.pass_context
+def tickets_reply(
+    ctx: click.Context,
+    number: str,
+    message: str | None,
+    path: Path | None,
+    wait: bool,
+    by: str | None,
+) -> None:
+    """Answer the customer (threaded in their mail client); stops the first-response clock."""
+    from mailbot.actions import respond
+
+    if (message is None) == (path is None):
+        raise click.UsageError("give the answer with --message or --file (one of them)")
+    text = message if message is not None else path.read_text()  # type: ignore[union-attr]
+    app = _app(ctx)
+    result = respond(
+        app.engine,
+        app.config,
+        app.renderer,
+        number,
+        by=_who(by),
+        text=text,
+        now=_moment(None),
+        wait_for_customer=wait,
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@tickets.command("solve")
+@click.argument("number")
+@click.option("--by", help="Who solved it (default: $USER).")
+@click.pass_context
+def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
+    """Mark solved: the resolution clock stops; a later mail from the customer reopens it."""
+    from mailbot.actions import solve
+
+    app = _app(ctx)
+    result = solve(app.engine, app.config, number, by=_who(by), now=_moment(None))
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@tickets.command("extend")
+@click.argument("number")
+@click.option("--hours", type=float, required=True, help="The new resolution target, in hours.")
+@click.option("--reason", required=True, help="Why; the customer's notice quotes it.")
+@click.option("--by", help="Who extends it (default: $USER).")
+@click.pass_context
+def tickets_extend(
+    ctx: click.Context, number: str, hours: float, reason: str, by: str | None
+) -> None:
+    """Extend the resolution deadline (e.g. 24 -> 72 h) with a notice to the customer.
+
+    Only before the old deadline: the regulation allows it only with a notice.
+    """
+    from mailbot.actions import extend
+
+    app = _app(ctx)
+    result = extend(
+        app.engine,
+        app.config,
+        app.renderer,
+        number,
+        hours=hours,
+        reason=reason,
+        by=_who(by),
+        now=_moment(None),
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.group()
+def sla() -> None:
+    """Deadlines: warnings, breaches, reports."""
+
+
+@sla.command("check")
+@click.option("--now", "now_text", help="Check as of this time (ISO 8601 with offset).")
+@click.pass_context
+def sla_check(ctx: click.Context, now_text: str | None) -> None:
+    """Mail the agents each warning and breach notice that is due (each once); for cron.
+
+    `mailbot serve` does the same every 30 seconds. Prints one JSON line per notice.
+    """
+    from mailbot.escalation import check
+
+    app = _app(ctx)
+    for notice in check(app.engine, app.config, app.renderer, _moment(now_text)):
+        click.echo(json.dumps(notice, ensure_ascii=False))
+
+
 def main() -> None:
     cli(obj={})

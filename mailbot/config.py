@@ -232,6 +232,8 @@ class DeskSettings(_Strict):
     language the mail is written in, when it is one of `languages`."""
     languages: list[str] = Field(default_factory=list)
     """Languages the desk answers in besides its own (for reply_language = "mail")."""
+    agents: list[str] = Field(default_factory=list)
+    """Support staff: they get the SLA warnings and breach notices."""
     auto_reply_limit_per_hour: int = Field(10, ge=0)
     """Automatic replies to one address per hour; past it mail is handled, not answered."""
     identify_by_domain: bool = True
@@ -245,7 +247,7 @@ class DeskSettings(_Strict):
     rule: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """[rule.<name>] tables: each rule's own settings, validated by that rule."""
 
-    @field_validator("addresses")
+    @field_validator("addresses", "agents")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
         return [_address(v) for v in value]

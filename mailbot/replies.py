@@ -131,7 +131,9 @@ class Renderer:
         message_id: str,
         values: Mapping[str, Any],
         now: datetime,
+        automatic: bool = True,
     ) -> EmailMessage:
+        """`automatic` marks the mail Auto-Submitted (RFC 3834); an agent's answer is not."""
         body = self.render_text(language, event, values)
         msg = EmailMessage()
         msg["From"] = Address(
@@ -147,8 +149,9 @@ class Renderer:
         if chain:
             # the last 20 ids are plenty to thread; unbounded chains make unbounded headers
             msg["References"] = " ".join(dict.fromkeys(chain[-20:]))
-        msg["Auto-Submitted"] = "auto-replied"
-        msg["X-Auto-Response-Suppress"] = "All"
+        if automatic:
+            msg["Auto-Submitted"] = "auto-replied"
+            msg["X-Auto-Response-Suppress"] = "All"
         msg[LOOP_HEADER] = desk.sender_address
         if number is not None:
             msg["X-Mailbot-Ticket"] = number

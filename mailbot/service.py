@@ -175,6 +175,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     )
     if ready is not None:
         ready.set()
+    ticks = 0
     while not done.is_set():
         # a worker that died (killed, out of memory) leaves claims only we can free
         try:
@@ -182,6 +183,9 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         except TimeoutError:
             await loop.run_in_executor(None, app.spool.release_dead_claims)
             children = _replace_dead(app.config, children)
+            ticks += 1
+            if ticks % 6 == 0:  # every 30 s: SLA warnings and breach notices
+                await loop.run_in_executor(None, _escalate, app)
 
     log.info("stopping: no new connections; finishing work in flight")
     server.close()
@@ -203,6 +207,17 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         worker.close()
     app.engine.dispose()
     log.info("stopped cleanly")
+
+
+def _escalate(app: App) -> None:
+    from mailbot.escalation import check
+    from mailbot.store import utcnow
+
+    try:
+        for notice in check(app.engine, app.config, app.renderer, utcnow()):
+            log.warning("SLA notice sent", extra=notice)
+    except Exception:
+        log.exception("SLA check failed; trying again in 30 s")
 
 
 def _replace_dead(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
@@ -107,7 +107,7 @@ class _AlreadyDone(Exception):
     """The spool item left `received` before we committed: roll our work back, do nothing."""
 
 
-def _event(
+def record_event(
     session: Session,
     kind: str,
     at: datetime,
@@ -291,7 +291,7 @@ def _record_without_ticket(
                 desk=desk,
                 ticket_id=None,
             )
-            _event(session, outcome, now, spool_id=spool_id, reason=reason, detail=detail)
+            record_event(session, outcome, now, spool_id=spool_id, reason=reason, detail=detail)
     except _AlreadyDone:
         return Outcome(spool_id, "already_done", desk=desk)
     return Outcome(spool_id, outcome, reason, detail, desk)
@@ -339,7 +339,7 @@ def _queue_reply(
         .where(col(OutboxRow.to_addr) == to, col(OutboxRow.created_at) >= now - timedelta(hours=1))
     ).one()
     if recent >= desk.auto_reply_limit_per_hour:
-        _event(
+        record_event(
             session,
             "reply_suppressed",
             now,
@@ -351,9 +351,10 @@ def _queue_reply(
             f"in the last hour (limit {desk.auto_reply_limit_per_hour})",
         )
         return None
-    message_id = new_message_id(number or "reply", event, desk)
-    reply = renderer.reply(
-        desk=desk,
+    return queue_mail(
+        session,
+        desk,
+        renderer,
         language=plan.language,
         event=event,
         number=number,
@@ -361,21 +362,59 @@ def _queue_reply(
         subject=mail.subject,
         in_reply_to=mail.message_id,
         references=mail.references,
+        values=values,
+        ticket_id=ticket_id,
+        spool_id=plan.spool_id,
+        now=now,
+    )
+
+
+def queue_mail(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    *,
+    language: str,
+    event: str,
+    number: str | None,
+    to: str,
+    subject: str,
+    in_reply_to: str,
+    references: Sequence[str],
+    values: Mapping[str, Any],
+    ticket_id: int | None,
+    spool_id: str | None,
+    now: datetime,
+    automatic: bool = True,
+    send_after: datetime | None = None,
+) -> str:
+    """Render one mail into an outbox row (and, on a ticket, its history): the one way out."""
+    message_id = new_message_id(number or "reply", event, desk)
+    reply = renderer.reply(
+        desk=desk,
+        language=language,
+        event=event,
+        number=number,
+        to=to,
+        subject=subject,
+        in_reply_to=in_reply_to,
+        references=references,
         message_id=message_id,
         values=values,
         now=now,
+        automatic=automatic,
     )
     session.add(
         OutboxRow(
             ticket_id=ticket_id,
-            spool_id=plan.spool_id,
+            spool_id=spool_id,
             kind=event,
             message_id=message_id,
             mail_from=desk.sender_address,
             rcpt_to=json.dumps([to]),
             to_addr=to,
             raw=reply.as_bytes(policy=policy.SMTP),
-            next_attempt_at=now,
+            next_attempt_at=send_after or now,
             created_at=now,
         )
     )
@@ -392,16 +431,16 @@ def _queue_reply(
                 received_at=now,
             )
         )
-    _event(
+    record_event(
         session,
         "reply_queued",
         now,
         ticket_id=ticket_id,
-        spool_id=plan.spool_id,
+        spool_id=spool_id,
         reply=event,
         message_id=message_id,
         to=to,
-        language=plan.language,
+        language=language,
     )
     return message_id
 
@@ -434,7 +473,7 @@ def record_refusal(engine: Engine, plan: Plan, verdict: Verdict, renderer: Rende
                 desk=desk.name,
                 ticket_id=duplicated.id if duplicated else None,
             )
-            _event(
+            record_event(
                 session,
                 "quarantined",
                 plan.now,
@@ -538,7 +577,7 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
             )
         )
         if not threaded:
-            _event(
+            record_event(
                 session,
                 "created",
                 now,
@@ -580,7 +619,7 @@ def _start_clocks(
     """Choose the ticket's SLA target and start its clocks, or hold them (customer owes us)."""
     clock = deadlines.choose(plan.desk, plan.customer, annotations)
     if clock is None:
-        _event(
+        record_event(
             session,
             "sla_none",
             plan.now,
@@ -591,7 +630,7 @@ def _start_clocks(
     ticket.sla_clock = json.dumps(clock.as_json())
     ticket.sla_used_seconds = 0
     if paused:
-        _event(
+        record_event(
             session,
             "sla_paused",
             plan.now,
@@ -615,7 +654,7 @@ def _run_clocks(
     ticket.sla_running_since = start
     ticket.first_response_due = deadlines.due(plan.desk, clock, clock.first_response, start, used)
     ticket.resolution_due = deadlines.due(plan.desk, clock, clock.resolution, start, used)
-    _event(
+    record_event(
         session,
         kind,
         plan.now,
@@ -632,7 +671,7 @@ def _follow_up(
     """A customer's answer: it may complete what we asked for, or reopen a solved ticket."""
     now = plan.now
     assert ticket.id is not None
-    _event(
+    record_event(
         session,
         "customer_reply",
         now,
@@ -655,7 +694,7 @@ def _follow_up(
             return
         ticket.missing = "[]"
         ticket.state = TicketState.open
-        _event(session, "information_complete", now, ticket_id=ticket.id)
+        record_event(session, "information_complete", now, ticket_id=ticket.id)
         if ticket.sla_clock is not None:
             clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock))
             _run_clocks(session, plan, ticket, clock, plan.mail.received_at, "sla_resumed")
@@ -669,7 +708,7 @@ def _follow_up(
             ticket_id=ticket.id,
         )
     elif ticket.state == TicketState.solved:
-        _event(session, "reopened", now, ticket_id=ticket.id, previous=ticket.state)
+        record_event(session, "reopened", now, ticket_id=ticket.id, previous=ticket.state)
         ticket.state = TicketState.open
 
 

@@ -1,0 +1,247 @@
+"""actions: what agents and admins do to a ticket — answer, wait, solve, extend.
+
+Each action is one transaction on the store: the ticket's new state, its clocks, the mail
+to the customer (as an outbox row, threaded under the customer's last message) and the
+history event that says who did what. Rules about time live in deadlines.py and sla.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from mailbot import deadlines
+from mailbot.config import Config, DeskSettings
+from mailbot.errors import MailbotError, NotFound
+from mailbot.replies import Renderer, format_deadline
+from mailbot.store import Message, Ticket, TicketState, transaction
+from mailbot.tickets import deadlines_json, queue_mail, record_event
+
+
+class ActionRefused(MailbotError):
+    """The action makes no sense for this ticket now (solved, past the deadline...)."""
+
+    exit_code = 65
+
+
+def _load(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSettings]:
+    ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
+    if ticket is None:
+        raise NotFound(f"ticket {number}: not found")
+    desk = config.desks.get(ticket.desk)
+    if desk is None:
+        raise NotFound(f"ticket {number}: its desk {ticket.desk!r} is no longer configured")
+    return ticket, desk
+
+
+def _clock(ticket: Ticket) -> deadlines.Clock | None:
+    return deadlines.Clock.from_json(json.loads(ticket.sla_clock)) if ticket.sla_clock else None
+
+
+def _stop_clocks(ticket: Ticket, desk: DeskSettings, now: datetime) -> None:
+    """Keep the working time used so far; the clocks wait until started again."""
+    clock = _clock(ticket)
+    if clock is None or ticket.sla_running_since is None:
+        return
+    used = deadlines.used_between(desk, clock, ticket.sla_running_since, now)
+    ticket.sla_used_seconds += int(used.total_seconds())
+    ticket.sla_running_since = None
+    ticket.first_response_due = ticket.resolution_due = None
+
+
+def _to_customer(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    event: str,
+    values: dict[str, Any],
+    now: datetime,
+    automatic: bool,
+) -> str:
+    last = session.exec(
+        select(Message)
+        .where(col(Message.ticket_id) == ticket.id, col(Message.direction) == "in")
+        .order_by(col(Message.id).desc())
+    ).first()
+    in_reply_to = last.message_id if last is not None else ""
+    return queue_mail(
+        session,
+        desk,
+        renderer,
+        language=ticket.language,
+        event=event,
+        number=ticket.number,
+        to=ticket.requester,
+        subject=ticket.subject,
+        in_reply_to=in_reply_to,
+        references=[in_reply_to] if in_reply_to else [],
+        values={
+            "desk_name": desk.display_name,
+            "customer_name": ticket.requester_name,
+            "customer": ticket.customer,
+            "subject": ticket.subject or "(no subject)",
+            "ticket_number": ticket.number,
+            **values,
+        },
+        ticket_id=ticket.id,
+        spool_id=None,
+        now=now,
+        automatic=automatic,
+    )
+
+
+def respond(
+    engine: Engine,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    by: str,
+    text: str,
+    now: datetime,
+    wait_for_customer: bool = False,
+) -> dict[str, Any]:
+    """An agent's answer goes to the customer and stops the first-response clock.
+
+    With `wait_for_customer` the agent asked a question: the clocks wait for the answer.
+    """
+    with transaction(engine) as session:
+        ticket, desk = _load(session, config, number)
+        if ticket.state == TicketState.solved:
+            raise ActionRefused(
+                f"ticket {ticket.number} is solved; it reopens when the customer writes"
+            )
+        _to_customer(
+            session,
+            desk,
+            renderer,
+            ticket,
+            "agent_reply",
+            {"text": text, "agent": by},
+            now,
+            automatic=False,
+        )
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            due = ticket.first_response_due
+            record_event(
+                session,
+                "first_response",
+                now,
+                ticket_id=ticket.id,
+                by=by,
+                met=None if due is None else now <= due,
+            )
+            ticket.first_response_due = None
+        record_event(session, "agent_reply", now, ticket_id=ticket.id, by=by)
+        if wait_for_customer:
+            _stop_clocks(ticket, desk, now)
+            ticket.state = TicketState.waiting_customer
+            record_event(
+                session,
+                "sla_paused",
+                now,
+                ticket_id=ticket.id,
+                by=by,
+                why="the agent asked the customer a question",
+            )
+        else:
+            ticket.state = TicketState.open
+        ticket.updated_at = now
+        session.add(ticket)
+        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def solve(engine: Engine, config: Config, number: str, *, by: str, now: datetime) -> dict[str, Any]:
+    """The resolution clock stops; the history says whether the target was met."""
+    with transaction(engine) as session:
+        ticket, desk = _load(session, config, number)
+        if ticket.state == TicketState.solved:
+            raise ActionRefused(f"ticket {ticket.number} is already solved")
+        due = ticket.resolution_due
+        _stop_clocks(ticket, desk, now)
+        ticket.state = TicketState.solved
+        ticket.solved_at = now
+        ticket.updated_at = now
+        record_event(
+            session,
+            "solved",
+            now,
+            ticket_id=ticket.id,
+            by=by,
+            met=None if due is None else now <= due,
+        )
+        session.add(ticket)
+        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def extend(
+    engine: Engine,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    hours: float,
+    reason: str,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A longer resolution target (CleverBox: 24 h -> 72 h), only with a notice to the customer,
+    and only before the old deadline: a notice after the fact is no notice."""
+    with transaction(engine) as session:
+        ticket, desk = _load(session, config, number)
+        clock = _clock(ticket)
+        old_due = ticket.resolution_due
+        if clock is None or ticket.sla_running_since is None or old_due is None:
+            raise ActionRefused(f"ticket {ticket.number} has no running resolution clock to extend")
+        if now >= old_due:
+            raise ActionRefused(
+                f"ticket {ticket.number}: the deadline {old_due.isoformat()} has passed; "
+                "an extension needs its notice before it"
+            )
+        longer = deadlines.Clock(clock.calendar, clock.first_response, hours)
+        new_due = deadlines.due(
+            desk,
+            longer,
+            hours,
+            ticket.sla_running_since,
+            timedelta(seconds=ticket.sla_used_seconds),
+        )
+        if new_due is None or new_due <= old_due:
+            raise ActionRefused(f"ticket {ticket.number}: {hours} h is no extension")
+        ticket.sla_clock = json.dumps(longer.as_json())
+        ticket.resolution_due = new_due
+        ticket.updated_at = now
+        language = ticket.language
+        _to_customer(
+            session,
+            desk,
+            renderer,
+            ticket,
+            "extension",
+            {
+                "old_deadline": format_deadline(old_due, desk, language),
+                "new_deadline": format_deadline(new_due, desk, language),
+                "extension_reason": reason,
+            },
+            now,
+            automatic=True,
+        )
+        record_event(
+            session,
+            "deadline_extended",
+            now,
+            ticket_id=ticket.id,
+            by=by,
+            reason=reason,
+            hours=hours,
+            old_due=old_due.isoformat(),
+            new_due=new_due.isoformat(),
+        )
+        session.add(ticket)
+        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}

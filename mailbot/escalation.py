@@ -1,0 +1,148 @@
+"""escalation: warn the desk's agents before a deadline passes, and tell them when it has.
+
+Each clock of each ticket gets at most one warning (when the working time used passes the
+desk's `warn_at` share of its target) and one breach notice (when its due time has passed),
+both mailed to the desk's `agents` through the outbox, each recorded in the history in the
+same transaction: that record is what makes them "once", across restarts and processes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from mailbot import deadlines
+from mailbot.config import Config, DeskSettings
+from mailbot.replies import Renderer, format_deadline
+from mailbot.store import EventRow, Ticket, TicketState, reading, transaction, utcnow
+from mailbot.tickets import queue_mail, record_event
+
+CLOCKS = {
+    "first_response": ("first_response_due", "first_responded_at", "first response"),
+    "resolution": ("resolution_due", "solved_at", "resolution"),
+}
+
+
+def _share_used(desk: DeskSettings, ticket: Ticket, due: datetime, now: datetime) -> float:
+    """Working time used of the whole target, as a fraction (1.0 at the due time)."""
+    clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock or "{}"))
+    assert ticket.sla_running_since is not None
+    before = timedelta(seconds=ticket.sla_used_seconds)
+    used = before + deadlines.used_between(desk, clock, ticket.sla_running_since, now)
+    total = before + deadlines.used_between(desk, clock, ticket.sla_running_since, due)
+    return 1.0 if total <= timedelta(0) else used / total
+
+
+def check(
+    engine: Engine, config: Config, renderer: Renderer, now: datetime
+) -> list[dict[str, Any]]:
+    """Queue every warning and breach notice due at `now`; return what was sent."""
+    sent: list[dict[str, Any]] = []
+    for desk in config.desks.values():
+        if not desk.agents or desk.sla is None:
+            continue
+        with reading(engine) as session:
+            tickets = session.exec(
+                select(Ticket).where(
+                    col(Ticket.desk) == desk.name,
+                    col(Ticket.state) != TicketState.solved,
+                    col(Ticket.sla_running_since).is_not(None),
+                )
+            ).all()
+            ids = [t.id for t in tickets]
+            done = {
+                (e.ticket_id, e.kind, clock)
+                for e in session.exec(
+                    select(EventRow).where(
+                        col(EventRow.ticket_id).in_(ids),
+                        col(EventRow.kind).in_(["sla_warning", "sla_breach"]),
+                    )
+                )
+                for clock in json.loads(e.detail).get("clocks", [])
+            }
+        for ticket in tickets:
+            due_now: dict[str, list[tuple[str, datetime]]] = {}
+            for name, (due_field, stop_field, _label) in CLOCKS.items():
+                due = getattr(ticket, due_field)
+                if due is None or getattr(ticket, stop_field) is not None:
+                    continue
+                if now >= due:
+                    kind = "sla_breach"
+                elif _share_used(desk, ticket, due, now) >= desk.sla.warn_at:
+                    kind = "sla_warning"
+                else:
+                    continue
+                if (ticket.id, kind, name) in done or (ticket.id, "sla_breach", name) in done:
+                    continue
+                due_now.setdefault(kind, []).append((name, due))
+            # clocks due together (first response and resolution alike) make one notice
+            for kind, clocks in due_now.items():
+                sent.append(_notify(engine, desk, renderer, ticket, kind, clocks, now))
+    return sent
+
+
+def _notify(
+    engine: Engine,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    kind: str,
+    clocks: list[tuple[str, datetime]],
+    now: datetime,
+) -> dict[str, Any]:
+    due = min(d for _, d in clocks)
+    names = [name for name, _ in clocks]
+    share = round(_share_used(desk, ticket, due, now) * 100)
+    label = " and ".join(CLOCKS[name][2] for name in names)
+    with transaction(engine) as session:
+        for agent in desk.agents:
+            queue_mail(
+                session,
+                desk,
+                renderer,
+                language="en",
+                event=kind,
+                number=ticket.number,
+                to=agent,
+                subject=f"{'SLA breach' if kind == 'sla_breach' else 'SLA warning'}: "
+                f"{ticket.subject}",
+                in_reply_to="",
+                references=[],
+                values={
+                    "desk_name": desk.display_name,
+                    "ticket_number": ticket.number,
+                    "subject": ticket.subject,
+                    "customer": ticket.customer,
+                    "customer_name": ticket.requester_name,
+                    "requester": ticket.requester,
+                    "deadline": format_deadline(due, desk, "en"),
+                    "clock_label": label,
+                    "share": share,
+                },
+                ticket_id=None,
+                spool_id=None,
+                now=now,
+                send_after=min(now, utcnow()),  # `sla check --now` may look ahead
+            )
+        record_event(
+            session,
+            kind,
+            now,
+            ticket_id=ticket.id,
+            clocks=names,
+            due=due.isoformat(),
+            share=share,
+            agents=desk.agents,
+        )
+    return {
+        "ticket": ticket.number,
+        "desk": desk.name,
+        "kind": kind,
+        "clocks": names,
+        "due": due.astimezone(desk.zone).isoformat(),
+        "share": share,
+    }

@@ -1,0 +1,163 @@
+"""Clocks kept: agent answers, waiting, solving, extensions, and one warning and one breach
+notice per clock reaching a real SMTP server, under a controlled clock (`--now`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailbot.cli import cli
+from tests.conftest import SHIPPED_DESKS, write_config
+from tests.servers import Catcher
+
+MAIL = (
+    "Received: from mx.vector.test by mx.cleverbox.test; Mon, 23 Nov 2026 10:00:00 +0200\r\n"
+    "From: Олена Коваль <olena@vector.test>\r\nTo: support@cleverbox.test\r\n"
+    "Subject: Не открывается склад\r\nMessage-ID: <sklad-1@vector.test>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Добрый день! С утра не открывается модуль склада, ошибка 500.\r\n"
+).encode()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Catcher]:
+    desks = tmp_path / "desks"
+    shutil.copytree(SHIPPED_DESKS, desks)
+    cleverbox = desks / "cleverbox.toml"
+    cleverbox.write_text(
+        cleverbox.read_text().replace(
+            'addresses = ["support@cleverbox.test"]',
+            'addresses = ["support@cleverbox.test"]\nagents = ["duty@cleverbox.test"]',
+        )
+    )
+    catcher = Catcher(tmp_path / "caught")
+    config = write_config(
+        tmp_path, f"sqlite:///{tmp_path / 'm.db'}", desks=desks, relay=("127.0.0.1", catcher.port)
+    )
+    (tmp_path / "m.eml").write_bytes(MAIL)
+    yield config, catcher
+    catcher.stop()
+
+
+def _run(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], obj={})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _send_all(config: Path) -> None:
+    from mailbot import config as config_mod
+    from mailbot.service import App
+
+    app = App.build(config_mod.load(config, environ={}))
+    sender = app.sender()
+    while sender.send_due():
+        pass
+    sender.close()
+
+
+def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]) -> None:
+    config, catcher = setup
+    line = json.loads(_run(config, "ingest", str(config.parent.parent / "m.eml")))
+    # Mon 10:00 + 24 working hours (09:00-18:00): Mon 8 + Tue 9 = 17, Wed 09:00 + 7 = 16:00
+    assert line["first_response_due"] == "2026-11-25T16:00:00+02:00"
+    assert line["resolution_due"] == "2026-11-25T16:00:00+02:00"
+    assert _run(config, "sla", "check", "--now", "2026-11-24T10:00+02:00") == ""  # 9 of 24 h
+    warning = [
+        json.loads(x)
+        for x in _run(config, "sla", "check", "--now", "2026-11-25T12:00+02:00").splitlines()
+    ]
+    # Wed 12:00: 8 + 9 + 3 = 20 of 24 working hours = 83 % >= 80 %: one notice for both clocks
+    assert [(w["kind"], w["clocks"], w["share"]) for w in warning] == [
+        ("sla_warning", ["first_response", "resolution"], 83)
+    ]
+    assert _run(config, "sla", "check", "--now", "2026-11-25T12:30+02:00") == ""  # once
+    breach = [
+        json.loads(x)
+        for x in _run(config, "sla", "check", "--now", "2026-11-25T16:01+02:00").splitlines()
+    ]
+    assert [(b["kind"], b["ticket"]) for b in breach] == [("sla_breach", "CBX-000001")]
+    assert _run(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
+    _send_all(config)
+    caught = catcher.wait_for(3)
+    to_agents = sorted(str(m["Subject"]) for m in caught if m["To"] == "duty@cleverbox.test")
+    assert to_agents == [
+        "[CBX-000001] SLA breach: Не открывается склад",
+        "[CBX-000001] SLA warning: Не открывается склад",
+    ]
+    assert len([m for m in caught if m["To"] == "olena@vector.test"]) == 1  # the ack
+
+
+def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
+    setup: tuple[Path, Catcher],
+) -> None:
+    config, catcher = setup
+    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    answered = json.loads(
+        _run(
+            config,
+            "tickets",
+            "reply",
+            "CBX-000001",
+            "--by",
+            "anna",
+            "-m",
+            "Подскажите, какой браузер вы используете?",
+            "--wait",
+        )
+    )
+    assert answered["state"] == "waiting_customer" and answered["sla_paused"] is True
+    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    kinds = [e["kind"] for e in shown["events"]]
+    assert "first_response" in kinds and kinds[-1] == "sla_paused"
+    assert shown["first_responded_at"] is not None
+    _send_all(config)
+    replies = {str(m["From"]): m for m in catcher.wait_for(2)}
+    agent_mail = [m for m in replies.values() if "Auto-Submitted" not in m]
+    assert len(agent_mail) == 1  # the agent's answer is a person's mail, not an auto-reply
+    assert "браузер" in agent_mail[0].get_content()  # type: ignore[attr-defined]
+    solved = json.loads(_run(config, "tickets", "solve", "CBX-000001", "--by", "anna"))
+    assert solved["state"] == "solved"
+
+
+def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path, Catcher]) -> None:
+    config, catcher = setup
+    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    # `tickets extend` uses the real clock: the ticket's deadline (25 Nov 2026) is still ahead
+    # of today's date in this test only while the machine's date is before it
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(config),
+            "tickets",
+            "extend",
+            "CBX-000001",
+            "--hours",
+            "72",
+            "--reason",
+            "нужна помощь разработчиков",
+            "--by",
+            "anna",
+        ],
+        obj={},
+    )
+    from datetime import UTC, datetime
+
+    if datetime.now(UTC) >= datetime(2026, 11, 25, 14, 0, tzinfo=UTC):
+        assert result.exit_code == 65 and "has passed" in result.stderr
+        return
+    extended = json.loads(result.stdout)
+    # 72 working hours from Mon 10:00: 8 + 9*7 = 71 by Wed 2 Dec 18:00, Thu 09:00 + 1 = 10:00
+    assert extended["resolution_due"] == "2026-12-03T10:00:00+02:00"
+    _send_all(config)
+    notices = [m for m in catcher.wait_for(2) if "X-Mailbot-Ticket" in m]
+    texts = [m.get_content() for m in notices]  # type: ignore[attr-defined]
+    flat = [" ".join(t.split()) for t in texts]
+    assert any(
+        "нужна помощь разработчиков" in t and "03.12.2026 10:00 (Kyiv)" in t for t in flat
+    ), texts
