@@ -11,14 +11,14 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import MailbotError, NotFound
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Message, Ticket, TicketState, transaction
+from mailbot.store import Message, Ticket, TicketState, TimeLog, reading, transaction
 from mailbot.tickets import deadlines_json, queue_mail, record_event
 
 
@@ -178,6 +178,42 @@ def solve(engine: Engine, config: Config, number: str, *, by: str, now: datetime
         )
         session.add(ticket)
         return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def log_time(
+    engine: Engine, config: Config, number: str, *, minutes: int, by: str, note: str, now: datetime
+) -> dict[str, Any]:
+    """Time spent on a ticket; it comes off the customer's prepaid package (crmonline)."""
+    if minutes <= 0:
+        raise ActionRefused("log a positive number of minutes")
+    with transaction(engine) as session:
+        ticket, desk = _load(session, config, number)
+        assert ticket.id is not None
+        session.add(
+            TimeLog(
+                desk=desk.name,
+                customer=ticket.customer,
+                ticket_id=ticket.id,
+                minutes=minutes,
+                by=by,
+                note=note,
+                at=now,
+            )
+        )
+        record_event(
+            session, "time_logged", now, ticket_id=ticket.id, by=by, minutes=minutes, note=note
+        )
+        return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
+
+
+def logged_hours(engine: Engine, desk: str, customer: str) -> float:
+    with reading(engine) as session:
+        minutes = session.exec(
+            select(func.coalesce(func.sum(TimeLog.minutes), 0)).where(
+                col(TimeLog.desk) == desk, col(TimeLog.customer) == customer
+            )
+        ).one()
+    return int(minutes) / 60
 
 
 def extend(

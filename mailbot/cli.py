@@ -772,6 +772,72 @@ def tickets_extend(
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@tickets.command("log")
+@click.argument("number")
+@click.option("--minutes", type=click.IntRange(min=1), required=True, help="Time spent.")
+@click.option("--note", default="", help="What it was spent on.")
+@click.option("--by", help="Who (default: $USER).")
+@click.pass_context
+def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: str | None) -> None:
+    """Log time spent on a ticket; it is deducted from the customer's prepaid package."""
+    from mailbot.actions import log_time
+
+    app = _app(ctx)
+    result = log_time(
+        app.engine, app.config, number, minutes=minutes, by=_who(by), note=note, now=_moment(None)
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.group()
+def packages() -> None:
+    """Prepaid support hours (crmonline): balance and expiry."""
+
+
+@packages.command("show")
+@click.argument("customer")
+@click.option("--desk", help="The desk (default: the one desk that has this customer).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.pass_context
+def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: bool) -> None:
+    """A customer's package: hours bought, used, left, and expiry in both calendars."""
+    from dataclasses import asdict
+
+    from mailbot.actions import logged_hours
+    from mailbot.packages import balance
+
+    app = _app(ctx)
+    found = [
+        (d, c)
+        for d in app.config.desks.values()
+        if desk in (None, d.name)
+        for c in d.customers
+        if c.name == customer
+    ]
+    if not found:
+        raise NotFound(f"customer {customer!r}: not in any desk file")
+    the_desk, the_customer = found[0]
+    if the_customer.package is None:
+        raise NotFound(f"customer {customer!r} ({the_desk.name}) has no package")
+    today = _moment(None).astimezone(the_desk.zone).date()
+    result = balance(the_customer.package, logged_hours(app.engine, the_desk.name, customer), today)
+    data = {
+        "customer": customer,
+        "desk": the_desk.name,
+        **{k: str(v) if hasattr(v, "isoformat") else v for k, v in asdict(result).items()},
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"{customer} ({the_desk.name})")
+    click.echo(f"  hours:     {result.hours:g} bought, {result.used:g} used, {result.left:g} left")
+    click.echo(f"  purchased: {result.purchased_solar} (Solar Hijri) = {result.purchased}")
+    click.echo(
+        f"  expires:   {result.expires_solar} (Solar Hijri) = {result.expires}"
+        + ("  EXPIRED" if result.expired else "")
+    )
+
+
 @cli.group()
 def sla() -> None:
     """Deadlines: warnings, breaches, reports."""
@@ -790,6 +856,74 @@ def sla_check(ctx: click.Context, now_text: str | None) -> None:
     app = _app(ctx)
     for notice in check(app.engine, app.config, app.renderer, _moment(now_text)):
         click.echo(json.dumps(notice, ensure_ascii=False))
+
+
+@sla.command("availability")
+@click.option("--desk", required=True, help="The desk whose service it is.")
+@click.option(
+    "--month",
+    required=True,
+    help="1405-08 (Solar Hijri, years before 1700) or 2026-11 (Gregorian).",
+)
+@click.option(
+    "--outage",
+    "outages",
+    nargs=2,
+    multiple=True,
+    metavar="START END",
+    help="An outage, as two ISO 8601 times with offsets; repeat for each.",
+)
+@click.option("--target", default=0.98, show_default=True, help="Promised availability.")
+@click.option(
+    "--credit-factor",
+    default=3.0,
+    show_default=True,
+    help="Credit, as a multiple of the outage time, when under target.",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.pass_context
+def sla_availability(
+    ctx: click.Context,
+    desk: str,
+    month: str,
+    outages: tuple[tuple[str, str], ...],
+    target: float,
+    credit_factor: float,
+    as_json: bool,
+) -> None:
+    """The month's availability and, under the target, the credit owed (crmonline: 98 %, 3x)."""
+    from mailbot.packages import availability
+
+    config = _config(ctx)
+    the_desk = config.desks.get(desk)
+    if the_desk is None:
+        raise NotFound(f"--desk {desk}: no such desk")
+    spans = [(_moment(a), _moment(b)) for a, b in outages]
+    for a, b in spans:
+        if b <= a:
+            raise click.BadParameter(
+                f"outage {a.isoformat()} .. {b.isoformat()} ends before it starts"
+            )
+    result = availability(month, the_desk.zone, spans, target, credit_factor)
+    data: dict[str, Any] = {
+        "desk": desk,
+        "month": month,
+        "start": result.start.isoformat(),
+        "end": result.end.isoformat(),
+        "outage_minutes": result.outage.total_seconds() / 60,
+        "availability_percent": round(result.availability * 100, 3),
+        "target_percent": round(target * 100, 3),
+        "credit_minutes": result.credit.total_seconds() / 60,
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(
+        f"{desk} {month} ({data['start'][:10]} .. {data['end'][:10]}): "
+        f"availability {data['availability_percent']:.3f} % (target "
+        f"{data['target_percent']:g} %), outage {data['outage_minutes']:g} min, "
+        f"credit {data['credit_minutes']:g} min"
+    )
 
 
 def main() -> None:

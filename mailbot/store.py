@@ -204,6 +204,22 @@ class OutboxRow(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
 
 
+class TimeLog(SQLModel, table=True):
+    """Time an agent spent on a ticket; deducted from the customer's prepaid package."""
+
+    __tablename__ = "time_log"
+    __table_args__ = (Index("ix_time_log_customer", "desk", "customer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    desk: str = Field(max_length=64)
+    customer: str | None = Field(default=None, sa_column=Column(Text))
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    minutes: int
+    by: str = Field(max_length=128)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    at: datetime = _ts()
+
+
 class DeskCounter(SQLModel, table=True):
     """Per-desk ticket numbers; bumped inside the outcome's transaction, so no gaps on crash."""
 

@@ -34,6 +34,7 @@ from mailbot.store import (
     SpoolState,
     Ticket,
     TicketState,
+    TimeLog,
     is_postgres,
     reading,
     transaction,
@@ -212,7 +213,14 @@ def gather(
             .limit(50)
         ).all()
         month_count = 0
+        hours_logged = 0.0
         if customer is not None:
+            minutes = session.exec(
+                select(func.coalesce(func.sum(TimeLog.minutes), 0)).where(
+                    col(TimeLog.desk) == desk.name, col(TimeLog.customer) == customer.name
+                )
+            ).one()
+            hours_logged = int(minutes) / 60
             month_count = session.exec(
                 select(func.count())
                 .select_from(Ticket)
@@ -244,6 +252,7 @@ def gather(
             RecentMail(number, fp, at) for number, fp, at in recent if fp is not None
         ),
         requests_this_month=month_count,
+        hours_logged=hours_logged,
         thread=thread_info,
     )
 

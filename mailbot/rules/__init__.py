@@ -89,6 +89,8 @@ class History:
     """This sender's mails on this desk within the duplicate window, newest first."""
     requests_this_month: int = 0
     """Tickets this customer opened on this desk in the current calendar month (desk time)."""
+    hours_logged: float = 0.0
+    """Working time agents logged on this customer's tickets (deducted from its package)."""
     thread: Thread | None = None
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import jdatetime  # type: ignore[import-untyped, unused-ignore]
 from pydantic import Field, field_validator
 
-from mailbot.config import Customer
+from mailbot.config import Customer, Package
+from mailbot.packages import balance, expiry
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
@@ -66,23 +66,12 @@ class Entitlement(RuleSettings):
 
 def package_expiry(purchased: str) -> date:
     """The first day a package bought on this Solar Hijri date is no longer valid."""
-    try:
-        year, month, day = (int(part) for part in purchased.split("-"))
-        jdatetime.date(year, month, day)
-    except ValueError as exc:
-        raise ValueError(
-            f"package purchased {purchased!r} is not a Solar Hijri date (YYYY-MM-DD, e.g."
-            " 1405-01-15); correct it in the desk file"
-        ) from exc
-    try:
-        expiry = jdatetime.date(year + 1, month, day)
-    except ValueError:  # Esfand 30 of a leap year: a year later, the month's last day
-        expiry = jdatetime.date(year + 1, month, 29)
-    gregorian: date = expiry.togregorian()
-    return gregorian
+    return expiry(Package(hours=1, purchased=purchased))
 
 
-def _why(entitlement: Entitlement, customer: Customer | None, today: date) -> str | None:
+def _why(
+    entitlement: Entitlement, customer: Customer | None, today: date, logged_hours: float = 0.0
+) -> str | None:
     """Why the customer does not have it, as a `why` code for the template; None if it has."""
     if customer is None:
         return "unknown_customer"
@@ -101,9 +90,10 @@ def _why(entitlement: Entitlement, customer: Customer | None, today: date) -> st
         package = customer.package
         if package is None:
             return "no_package"
-        if today >= package_expiry(package.purchased):
+        left = balance(package, logged_hours, today)
+        if left.expired:
             return "package_expired"
-        if package.hours - package.used_hours <= 0:
+        if left.left <= 0:
             return "no_balance"
     return None
 
@@ -144,7 +134,7 @@ class NotEntitled:
         for entitlement, keywords in self.entitlements:
             if not keywords.matches(text):
                 continue
-            why = _why(entitlement, customer, today)
+            why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:
                 continue
             explained = _EXPLAIN[why].format(
