@@ -858,6 +858,52 @@ def sla_check(ctx: click.Context, now_text: str | None) -> None:
         click.echo(json.dumps(notice, ensure_ascii=False))
 
 
+@sla.command("report")
+@click.option("--desk", required=True, help="The desk to report on.")
+@click.option("--month", help="YYYY-MM in the desk's time zone (default: this month).")
+@click.option("--now", "now_text", help="Judge as of this time (ISO 8601 with offset).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML page with a weekly chart to this file.",
+)
+@click.pass_context
+def sla_report(
+    ctx: click.Context,
+    desk: str,
+    month: str | None,
+    now_text: str | None,
+    as_json: bool,
+    as_csv: bool,
+    html_path: Path | None,
+) -> None:
+    """Per SLA level and per customer: tickets, met, breached, median and p90 first response
+    in working hours; and compliance per week (the HTML page charts it)."""
+    from mailbot import reports
+
+    app = _app(ctx)
+    the_desk = app.config.desks.get(desk)
+    if the_desk is None:
+        raise NotFound(f"--desk {desk}: no such desk")
+    now = _moment(now_text)
+    month = month or now.astimezone(the_desk.zone).strftime("%Y-%m")
+    try:
+        report = reports.build(app.engine, the_desk, month, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if html_path is not None:
+        html_path.write_text(reports.as_html(report), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(reports.as_json(report), ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(reports.as_csv(report), nl=False)
+    else:
+        click.echo(reports.as_text(report), nl=False)
+
+
 @sla.command("availability")
 @click.option("--desk", required=True, help="The desk whose service it is.")
 @click.option(

@@ -90,6 +90,36 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
         "[CBX-000001] SLA warning: Не открывается склад",
     ]
     assert len([m for m in caught if m["To"] == "olena@vector.test"]) == 1  # the ack
+    # and the month's report counts it as breached
+    out = _run(
+        config,
+        "sla",
+        "report",
+        "--desk",
+        "cleverbox",
+        "--month",
+        "2026-11",
+        "--json",
+        "--now",
+        "2026-11-26T10:00+02:00",
+    )
+    total = next(r for r in json.loads(out)["rows"] if r["group"] == "all")
+    assert (total["tickets"], total["met"], total["breached"]) == (1, 0, 1)
+    html = config.parent.parent / "report.html"
+    _run(
+        config,
+        "sla",
+        "report",
+        "--desk",
+        "cleverbox",
+        "--month",
+        "2026-11",
+        "--html",
+        str(html),
+        "--now",
+        "2026-11-26T10:00+02:00",
+    )
+    assert "<svg" in html.read_text() and "http" not in html.read_text()
 
 
 def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
