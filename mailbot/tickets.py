@@ -701,12 +701,16 @@ def _follow_up(
                 ticket_id=ticket.id,
             )
             return
+        # the answer we waited for: missing information, or an agent's question
+        completes_request = ticket.missing != "[]"
         ticket.missing = "[]"
         ticket.state = TicketState.open
-        record_event(session, "information_complete", now, ticket_id=ticket.id)
         if ticket.sla_clock is not None:
             clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock))
             _run_clocks(session, plan, ticket, clock, plan.mail.received_at, "sla_resumed")
+        if not completes_request:
+            return
+        record_event(session, "information_complete", now, ticket_id=ticket.id)
         _queue_reply(
             session,
             plan,

@@ -233,3 +233,45 @@ def test_persian_reply_shows_the_deadline_in_solar_hijri_and_persian_digits(
     text = reply.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     # 2026-11-21 12:00 Tehran is 1405/08/30 in the Solar Hijri calendar
     assert "۱۴۰۵/۰۸/۳۰ ۱۲:۰۰ (تهران)" in text
+
+
+def test_queue_puts_p1_first_then_the_earliest_due(config: Path, tmp_path: Path) -> None:
+    sender = "uctaren@tatralog.test"
+    to = "podpora@cloudempiere.test"
+    _ingest(
+        config,
+        tmp_path,
+        "q1",
+        "Mon, 23 Nov 2026 09:00:00 +0100",
+        sender,
+        to,
+        "Otázka k faktúram",
+        "Dobrý deň, ako nastaviť číslovanie faktúr pre nový rok?",
+    )
+    _ingest(
+        config,
+        tmp_path,
+        "q2",
+        "Mon, 23 Nov 2026 10:00:00 +0100",
+        sender,
+        to,
+        "Kritické: celá firma nemôže fakturovať",
+        "Celá firma nemôže fakturovať, systém nefunguje. Riešte ihneď, je to kritické.",
+    )
+    _ingest(
+        config,
+        tmp_path,
+        "q3",
+        "Mon, 23 Nov 2026 09:30:00 +0100",
+        sender,
+        to,
+        "Chyba pri tlači",
+        "Dobrý deň, jednému používateľovi nefunguje tlač dodacích listov.",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "tickets", "list", "--json"], obj={})
+    queue = [
+        (t["number"], t["priority"], t["first_response_due"]) for t in json.loads(result.stdout)
+    ]
+    assert queue[0][1] == "P1"  # highly critical first, whatever its due time
+    dues = [due for _, _, due in queue[1:]]
+    assert dues == sorted(dues)  # then first in, first out by the time the answer is due

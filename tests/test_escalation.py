@@ -191,3 +191,38 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
     assert any(
         "нужна помощь разработчиков" in t and "03.12.2026 10:00 (Kyiv)" in t for t in flat
     ), texts
+
+
+def test_customer_answer_to_an_agent_question_resumes_the_clocks(
+    setup: tuple[Path, Catcher],
+) -> None:
+    config, _ = setup
+    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    _run(
+        config,
+        "tickets",
+        "reply",
+        "CBX-000001",
+        "--by",
+        "anna",
+        "--wait",
+        "-m",
+        "Какой браузер вы используете?",
+    )
+    answer = config.parent.parent / "answer.eml"
+    answer.write_bytes(
+        "Received: from mx.vector.test by mx.cleverbox.test; Tue, 24 Nov 2026 12:00:00 +0200\r\n"
+        "From: olena@vector.test\r\nTo: support@cleverbox.test\r\n"
+        "Subject: Re: [CBX-000001] Не открывается склад\r\nMessage-ID: <answer@vector.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nChrome 131.\r\n".encode()
+    )
+    line = json.loads(_run(config, "ingest", str(answer)))
+    assert (line["ticket"], line["sla_paused"]) == ("CBX-000001", False)
+    # the agent's question came before the mail's arrival time, so no working time was used:
+    # 24 h from Tue 12:00 (09:00-18:00): Tue 6 + Wed 9 = 15, Thu 09:00 + 9 = 18:00
+    assert line["resolution_due"] == "2026-11-26T18:00:00+02:00"
+    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    assert shown["state"] == "open"
+    assert [e["kind"] for e in shown["events"]][-2:] == ["customer_reply", "sla_resumed"]
+    # no second acknowledgement: only the original ack and the agent's answer went out
+    assert [r["kind"] for r in shown["replies"]] == ["ack", "agent_reply"]
