@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +25,9 @@ from pydantic import (
 )
 
 from mailbot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailbot.sla import Calendar
 
 DEFAULT_CONFIG = Path("config/mailbot.toml")
 ENV_CONFIG = "MAILBOT_CONFIG"
@@ -141,6 +144,21 @@ class CalendarSettings(_Strict):
     """Holidays worked nevertheless."""
     always: bool = False
     """24/7: every moment is working time."""
+
+    def build(self, name: str, desk_timezone: str) -> Calendar:
+        """The calendar itself (sla.Calendar); raises ValueError naming the bad value."""
+        from mailbot.sla import Calendar
+
+        return Calendar.from_config(
+            timezone=self.timezone or desk_timezone,
+            hours=self.hours,
+            country=self.country,
+            subdivision=self.subdivision,
+            add=self.add,
+            remove=self.remove,
+            always=self.always,
+            name=name,
+        )
 
 
 class SlaTarget(_Strict):
@@ -281,20 +299,9 @@ class DeskSettings(_Strict):
 
     @model_validator(mode="after")
     def _calendars_known(self) -> DeskSettings:
-        from mailbot.sla import Calendar
-
         for name, cal in self.calendars.items():
             try:
-                Calendar.from_config(
-                    timezone=cal.timezone or self.timezone,
-                    hours=cal.hours,
-                    country=cal.country,
-                    subdivision=cal.subdivision,
-                    add=cal.add,
-                    remove=cal.remove,
-                    always=cal.always,
-                    name=name,
-                )
+                cal.build(name, self.timezone)
             except ValueError as exc:
                 raise ValueError(f"calendars.{name}.{exc}") from exc
         if self.sla is not None:

@@ -29,19 +29,7 @@ def calendars(desk: DeskSettings) -> dict[str, Calendar]:
     cached = _calendars.get(id(desk))
     if cached is not None and cached[0] is desk:
         return cached[1]
-    built = {
-        name: Calendar.from_config(
-            timezone=cal.timezone or desk.timezone,
-            hours=cal.hours,
-            country=cal.country,
-            subdivision=cal.subdivision,
-            add=cal.add,
-            remove=cal.remove,
-            always=cal.always,
-            name=name,
-        )
-        for name, cal in desk.calendars.items()
-    }
+    built = {name: cal.build(name, desk.timezone) for name, cal in desk.calendars.items()}
     built.setdefault(
         AROUND_THE_CLOCK,
         Calendar.from_config(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -367,11 +367,11 @@ class Spool:
 
     def pending_count(self) -> int:
         with reading(self.engine) as session:
-            return len(
-                session.exec(
-                    select(SpoolItem.id).where(col(SpoolItem.state) == SpoolState.received)
-                ).all()
-            )
+            return session.exec(
+                select(func.count())
+                .select_from(SpoolItem)
+                .where(col(SpoolItem.state) == SpoolState.received)
+            ).one()
 
 
 def finish(
