@@ -4,7 +4,7 @@ notice per clock reaching a real SMTP server, under a controlled clock (`--now`)
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,19 +24,14 @@ MAIL = (
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Path, Catcher]:
-    desks = tmp_path / "desks"
-    shutil.copytree(SHIPPED_DESKS, desks)
-    cleverbox = desks / "cleverbox.toml"
-    cleverbox.write_text(
-        cleverbox.read_text().replace(
-            'addresses = ["support@cleverbox.test"]',
-            'addresses = ["support@cleverbox.test"]\nagents = ["duty@cleverbox.test"]',
-        )
-    )
+def setup(tmp_path: Path) -> Iterator[tuple[Path, Catcher]]:
+    """The shipped desks (CleverBox's agent is duty@cleverbox.test), replies to a catcher."""
     catcher = Catcher(tmp_path / "caught")
     config = write_config(
-        tmp_path, f"sqlite:///{tmp_path / 'm.db'}", desks=desks, relay=("127.0.0.1", catcher.port)
+        tmp_path,
+        f"sqlite:///{tmp_path / 'm.db'}",
+        desks=SHIPPED_DESKS,
+        relay=("127.0.0.1", catcher.port),
     )
     (tmp_path / "m.eml").write_bytes(MAIL)
     yield config, catcher
