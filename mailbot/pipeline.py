@@ -21,7 +21,7 @@ from mailbot.errors import UnparseableMail
 from mailbot.language import detect, reply_language
 from mailbot.parse import header_recipients, parse
 from mailbot.replies import Renderer
-from mailbot.rules import Action, Context, Rule, load_rules, run
+from mailbot.rules import Action, Context, Rule, facts_read_by, load_rules, run
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
 from mailbot.store import utcnow
 from mailbot.textnorm import new_text
@@ -60,6 +60,7 @@ class Pipeline:
             name: load_rules(desk, config.desk_files.get(name, f"desk {name}"))
             for name, desk in config.desks.items()
         }
+        self.facts = {name: facts_read_by(rules) for name, rules in self.rules.items()}
 
     def warm_up(self) -> None:
         """Load what the first mail would otherwise wait for (the language model)."""
@@ -95,7 +96,7 @@ class Pipeline:
             return Outcome(item.id, "quarantined", "unparseable", str(exc), desk.name)
         customer, identified_by = desk.customer_for(mail.from_addr)
         detected = detect(f"{mail.subject}\n{new_text(mail.text)}", DETECTABLE)
-        history = gather(self.engine, desk, mail, customer, now)
+        history = gather(self.engine, desk, mail, customer, now, self.facts[desk.name])
         context = Context(
             desk=desk,
             envelope_from=item.mail_from,

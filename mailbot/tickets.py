@@ -25,7 +25,16 @@ from mailbot import deadlines, spool
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline, new_message_id
-from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, RecentMail, Thread, Verdict
+from mailbot.rules import (
+    ANNOTATION_KEYS,
+    HISTORY_FACTS,
+    Action,
+    History,
+    Judgement,
+    RecentMail,
+    Thread,
+    Verdict,
+)
 from mailbot.store import (
     DeskCounter,
     EventRow,
@@ -184,13 +193,19 @@ def _month_start(now: datetime, desk: DeskSettings) -> datetime:
 
 
 def gather(
-    engine: Engine, desk: DeskSettings, mail: Mail, customer: Customer | None, now: datetime
+    engine: Engine,
+    desk: DeskSettings,
+    mail: Mail,
+    customer: Customer | None,
+    now: datetime,
+    facts: frozenset[str] = HISTORY_FACTS,
 ) -> History:
-    """The facts rules may need, read in one short session before they run."""
+    """The facts the desk's rules read (`facts`), in one short session before they run."""
     with reading(engine) as session:
         thread = find_thread(session, desk, mail)
         duplicate_of = None
-        if mail.message_id:
+        recent: Sequence[tuple[str, str | None, datetime]] = ()
+        if mail.message_id and "duplicates" in facts:
             duplicate_of = session.exec(
                 select(Ticket.number)
                 .join(Message, col(Message.ticket_id) == col(Ticket.id))
@@ -200,27 +215,29 @@ def gather(
                     col(Message.direction) == "in",
                 )
             ).first()
-        recent = session.exec(
-            select(Ticket.number, Message.fingerprint, Message.received_at)
-            .join(Ticket, col(Message.ticket_id) == col(Ticket.id))
-            .where(
-                col(Message.desk) == desk.name,
-                col(Message.from_addr) == mail.from_addr,
-                col(Message.direction) == "in",
-                col(Message.received_at) >= mail.received_at - HISTORY_LOOKBACK,
-            )
-            .order_by(col(Message.received_at).desc())
-            .limit(50)
-        ).all()
+        if "duplicates" in facts:
+            recent = session.exec(
+                select(Ticket.number, Message.fingerprint, Message.received_at)
+                .join(Ticket, col(Message.ticket_id) == col(Ticket.id))
+                .where(
+                    col(Message.desk) == desk.name,
+                    col(Message.from_addr) == mail.from_addr,
+                    col(Message.direction) == "in",
+                    col(Message.received_at) >= mail.received_at - HISTORY_LOOKBACK,
+                )
+                .order_by(col(Message.received_at).desc())
+                .limit(50)
+            ).all()
         month_count = 0
         hours_logged = 0.0
-        if customer is not None:
+        if customer is not None and customer.package is not None and "hours_logged" in facts:
             minutes = session.exec(
                 select(func.coalesce(func.sum(TimeLog.minutes), 0)).where(
                     col(TimeLog.desk) == desk.name, col(TimeLog.customer) == customer.name
                 )
             ).one()
             hours_logged = int(minutes) / 60
+        if customer is not None and "month_count" in facts:
             month_count = session.exec(
                 select(func.count())
                 .select_from(Ticket)

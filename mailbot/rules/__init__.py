@@ -79,6 +79,16 @@ class Thread:
     """Sniffed types of attachments the customer sent earlier on this ticket."""
 
 
+HISTORY_FACTS = frozenset({"duplicates", "month_count", "hours_logged"})
+"""What a rule may ask the pipeline to read for it, by naming it in its `reads` attribute:
+duplicates (ticket_with_message_id, recent_from_sender), month_count (requests_this_month),
+hours_logged. Facts no rule of the desk reads are not read (each is a query per mail)."""
+
+
+def facts_read_by(rules: Sequence[Rule]) -> frozenset[str]:
+    return frozenset().union(*(getattr(rule, "reads", frozenset()) for rule in rules))
+
+
 @dataclass(frozen=True)
 class History:
     """Facts from the store, read before the rules run (rules themselves read nothing)."""

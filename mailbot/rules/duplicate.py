@@ -30,6 +30,7 @@ from mailbot.textnorm import fingerprint, new_text
 
 class Duplicate:
     name = "duplicate"
+    reads = frozenset({"duplicates"})
     description = "the same mail again (same Message-ID, or same sender, subject and text recently)"
 
     class Settings(RuleSettings):

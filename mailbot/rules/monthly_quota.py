@@ -20,6 +20,7 @@ from mailbot.rules import Action, Context, RuleSettings, Verdict
 
 class MonthlyQuota:
     name = "monthly_quota"
+    reads = frozenset({"month_count"})
     description = "the customer's requests this calendar month would exceed the limit"
 
     class Settings(RuleSettings):

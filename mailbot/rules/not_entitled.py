@@ -111,6 +111,7 @@ _EXPLAIN = {
 
 class NotEntitled:
     name = "not_entitled"
+    reads = frozenset({"hours_logged"})
     description = "a service is asked for that the customer's plan, dates or package do not give"
 
     class Settings(RuleSettings):
