@@ -66,8 +66,9 @@ def write_config(
     extra: str = "",
     desks: Path | None = None,
     max_size: int = 1048576,
+    templates: Path | None = None,
 ) -> Path:
-    """A mailbot.toml in `folder/config`, using the repository's desks and templates."""
+    """A mailbot.toml in `folder/config`: the given (or foundation) desks and templates."""
     listen = listen or f"127.0.0.1:{free_port()}"
     cfg_dir = folder / "config"
     cfg_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def write_config(
         )
     text = f'''
 desks_dir = "{desks_dir}"
-templates_dir = "{REPO / "templates"}"
+templates_dir = "{templates or REPO / "templates"}"
 [database]
 url = "{db_url}"
 [spool]

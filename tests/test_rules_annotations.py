@@ -28,7 +28,7 @@ from mailbot.rules.product import Product, detect, own_text
 from mailbot.rules.sla_level import coupon_check
 from mailbot.service import App
 from mailbot.store import Ticket
-from tests.conftest import free_port
+from tests.conftest import write_config
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -411,16 +411,13 @@ def app(tmp_path: Path) -> App:
     (tmp_path / "templates" / "en").mkdir(parents=True)
     for event, text in TEMPLATES.items():
         (tmp_path / "templates" / "en" / f"{event}.txt.j2").write_text(text)
-    cfg = tmp_path / "config"
-    cfg.mkdir()
-    (cfg / "mailbot.toml").write_text(
-        f'desks_dir = "{desks}"\ntemplates_dir = "{tmp_path / "templates"}"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "mailbot.db"}"\n'
-        f'[spool]\npath = "{tmp_path / "spool"}"\n'
-        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
-        f'[outbound]\nmaildir = "{tmp_path / "sent"}"\n[logging]\nlevel = "WARNING"\n'
+    path = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'mailbot.db'}",
+        desks=desks,
+        templates=tmp_path / "templates",
     )
-    return App.build(config_mod.load(cfg / "mailbot.toml", environ={}))
+    return App.build(config_mod.load(path, environ={}))
 
 
 def test_pipeline_fills_the_ticket_columns(app: App) -> None:

@@ -52,7 +52,7 @@ from mailbot.rules.distributive_attachment import DistributiveAttachment
 from mailbot.rules.oversized import Oversized
 from mailbot.service import App
 from mailbot.store import OutboxRow
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, write_config
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 MIB = 1024 * 1024
@@ -757,15 +757,8 @@ def app(tmp_path: Path, db_url: str) -> App:
         path = templates / "en" / f"{reason}.txt.j2"
         if not path.exists():  # the real templates are written elsewhere
             path.write_text(text)
-    cfg = tmp_path / "config"
-    cfg.mkdir()
-    (cfg / "mailbot.toml").write_text(
-        f'desks_dir = "{desks}"\ntemplates_dir = "{templates}"\n'
-        f'[database]\nurl = "{db_url}"\n[spool]\npath = "{tmp_path / "spool"}"\n'
-        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
-        f'[outbound]\nmaildir = "{tmp_path / "sent"}"\n[logging]\nlevel = "WARNING"\n'
-    )
-    return App.build(config_mod.load(cfg / "mailbot.toml", environ={}))
+    path = write_config(tmp_path, db_url, desks=desks, templates=templates)
+    return App.build(config_mod.load(path, environ={}))
 
 
 def run(app: App, raw: bytes) -> dict[str, Any]:

@@ -159,10 +159,7 @@ def build_app(folder: Path, db_url: str, desks: dict[str, str]) -> App:
             (templates / language / f"{reason}.txt.j2").write_text(
                 f"{text.replace('LANG', language)} lang={language}\n", encoding="utf-8"
             )
-    path = write_config(folder, db_url, desks=desks_dir)
-    text = path.read_text(encoding="utf-8")
-    text = text.replace(f'templates_dir = "{REPO / "templates"}"', f'templates_dir = "{templates}"')
-    path.write_text(text, encoding="utf-8")
+    path = write_config(folder, db_url, desks=desks_dir, templates=templates)
     return App.build(load_config(path, environ={}))
 
 

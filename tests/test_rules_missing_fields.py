@@ -34,7 +34,7 @@ from mailbot.rules import Action, Context, History, Thread, Verdict, load_rules
 from mailbot.rules.missing_fields import FIELD_CODES
 from mailbot.service import App
 from mailbot.store import OutboxRow, Ticket
-from tests.conftest import free_port
+from tests.conftest import write_config
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 SENDER = "i.petrov@romashka.test"
@@ -646,16 +646,10 @@ def app(tmp_path: Path) -> App:
     templates.mkdir(parents=True)
     for event, text in TEMPLATES.items():
         (templates / f"{event}.txt.j2").write_text(text)
-    cfg = tmp_path / "config"
-    cfg.mkdir()
-    (cfg / "mailbot.toml").write_text(
-        f'desks_dir = "{desks}"\ntemplates_dir = "{templates.parent}"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "mailbot.db"}"\n'
-        f'[spool]\npath = "{tmp_path / "spool"}"\n'
-        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
-        f'[outbound]\nmaildir = "{tmp_path / "sent"}"\n[logging]\nlevel = "WARNING"\n'
+    path = write_config(
+        tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}", desks=desks, templates=templates.parent
     )
-    return App.build(config_mod.load(cfg / "mailbot.toml", environ={}))
+    return App.build(config_mod.load(path, environ={}))
 
 
 def run(app: App, raw: bytes) -> dict[str, Any]:
