@@ -95,7 +95,12 @@ class Pipeline:
         except UnparseableMail as exc:
             return Outcome(item.id, "quarantined", "unparseable", str(exc), desk.name)
         customer, identified_by = desk.customer_for(mail.from_addr)
-        detected = detect(f"{mail.subject}\n{new_text(mail.text)}", DETECTABLE)
+        # only a desk that answers in the mail's language needs to know it (0.2 ms a mail)
+        detected = (
+            detect(f"{mail.subject}\n{new_text(mail.text)}", DETECTABLE)
+            if desk.reply_language == "mail"
+            else None
+        )
         history = gather(self.engine, desk, mail, customer, now, self.facts[desk.name])
         context = Context(
             desk=desk,

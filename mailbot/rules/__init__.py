@@ -114,6 +114,7 @@ class Context:
     identified_by: str | None = None
     """'contact' (a known address), 'domain', or None when the sender is unknown."""
     mail_language: str | None = None
+    """The language the mail is written in; detected only for desks with reply_language "mail"."""
     history: History = field(default_factory=History)
 
     @property
