@@ -95,9 +95,9 @@ TEXTS = {
     "ru": (
         "Не открывается модуль склада, заказ N {n}",
         "Добрый день!\n\nПосле вчерашнего обновления модуль склада не открывается, заказ "
-        "N {n} висит в статусе \"Новый\". Торговые представители не могут отгрузить товар, "
+        'N {n} висит в статусе "Новый". Торговые представители не могут отгрузить товар, '
         "а в журнале ошибка синхронизации.\nПросим помочь как можно скорее.\n\n"
-        "С уважением,\n{name}\nООО \"Ёлка и партнёры\"\n",
+        'С уважением,\n{name}\nООО "Ёлка и партнёры"\n',
     ),
     "fa": (
         "گزارش فروش شماره {n} باز نمی‌شود",
@@ -179,8 +179,15 @@ def _new_mail(run: str, j: int) -> Mail:
     ]
     kind = "multipart" if j % 8 == 7 else "plain"
     if kind == "plain":
-        return Mail(j, kind, sender, rcpt, message_id, charset,
-                    _raw(headers + text_part, _body(body, charset, cte)))
+        return Mail(
+            j,
+            kind,
+            sender,
+            rcpt,
+            message_id,
+            charset,
+            _raw(headers + text_part, _body(body, charset, cte)),
+        )
     boundary = f"=_bench_{run}_{j}"
     if j % 16 == 15:
         filename, ctype = f"faktura-{j}.pdf", "application/pdf"
@@ -192,11 +199,14 @@ def _new_mail(run: str, j: int) -> Mail:
         f"--{boundary}\r\n".encode(),
         _raw(text_part, _body(body, charset, cte)),
         f"\r\n--{boundary}\r\n".encode(),
-        _raw([
-            ("Content-Type", f'{ctype}; name="{filename}"'),
-            ("Content-Disposition", f'attachment; filename="{filename}"'),
-            ("Content-Transfer-Encoding", "base64"),
-        ], base64.encodebytes(payload).replace(b"\n", b"\r\n")),
+        _raw(
+            [
+                ("Content-Type", f'{ctype}; name="{filename}"'),
+                ("Content-Disposition", f'attachment; filename="{filename}"'),
+                ("Content-Transfer-Encoding", "base64"),
+            ],
+            base64.encodebytes(payload).replace(b"\n", b"\r\n"),
+        ),
         f"\r\n--{boundary}--\r\n".encode(),
     ]
     headers.append(("Content-Type", f'multipart/mixed; boundary="{boundary}"'))
@@ -207,8 +217,12 @@ def _reply(run: str, index: int, parent: Mail) -> Mail:
     """A customer's follow-up; its subject gets the parent's ticket number when it is sent."""
     lang = dict(DESKS)[parent.rcpt]
     subject = TEXTS[lang][0].format(n=parent.index)
-    body = REPLY_TEXT[lang].format(n=index) + "\n" + "".join(
-        f"> {line}\n" for line in TEXTS[lang][1].format(n=parent.index, name="").splitlines()
+    body = (
+        REPLY_TEXT[lang].format(n=index)
+        + "\n"
+        + "".join(
+            f"> {line}\n" for line in TEXTS[lang][1].format(n=parent.index, name="").splitlines()
+        )
     )
     message_id = f"<bench.{run}.r{index}@{parent.sender.partition('@')[2]}>"
     headers = [
@@ -223,8 +237,16 @@ def _reply(run: str, index: int, parent: Mail) -> Mail:
         ("Content-Type", f'text/plain; charset="{parent.charset}"'),
         ("Content-Transfer-Encoding", "8bit"),
     ]
-    return Mail(index, "reply", parent.sender, parent.rcpt, message_id, parent.charset,
-                _raw(headers, _body(body, parent.charset, "8bit")), parent)
+    return Mail(
+        index,
+        "reply",
+        parent.sender,
+        parent.rcpt,
+        message_id,
+        parent.charset,
+        _raw(headers, _body(body, parent.charset, "8bit")),
+        parent,
+    )
 
 
 def make_plans(n: int, clients: int) -> tuple[list[list[Mail]], list[Mail]]:
@@ -270,13 +292,18 @@ def shipped_desks(folder: Path) -> Path:
     shutil.copytree(SHIPPED_DESKS, target)
     domains = ", ".join(f'"client{k}.test"' for k in range(17))
     with (target / "cleverbox.toml").open("a") as fh:
-        fh.write(f'\n[[customers]]\nname = "Benchmark"\ndomains = [{domains}]\n'
-                 "monthly_limit = 1000000\n")
+        fh.write(
+            f'\n[[customers]]\nname = "Benchmark"\ndomains = [{domains}]\nmonthly_limit = 1000000\n'
+        )
     return target
 
 
 def write_config(
-    folder: Path, db_url: str, port: int, relay_port: int | None, workers: int = 1,
+    folder: Path,
+    db_url: str,
+    port: int,
+    relay_port: int | None,
+    workers: int = 1,
     desks: Path = FOUNDATION_DESKS,
 ) -> Path:
     """A mailbot.toml using the repository's desks and templates, everything else in `folder`."""
@@ -371,7 +398,8 @@ class Database:
             with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA {self.schema}")
             url = url.set(drivername="postgresql+psycopg").update_query_dict(
-                {"options": f"-csearch_path={self.schema}"})
+                {"options": f"-csearch_path={self.schema}"}
+            )
             self.url = url.render_as_string(hide_password=False)
             read_url = self.url
             self._read_args = {}
@@ -382,8 +410,9 @@ class Database:
     @property
     def engine(self) -> Engine:
         if self._engine is None:  # after serve created the database
-            self._engine = create_engine(self._read_url, pool_size=self._pool, max_overflow=4,
-                                         **self._read_args)
+            self._engine = create_engine(
+                self._read_url, pool_size=self._pool, max_overflow=4, **self._read_args
+            )
         return self._engine
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
@@ -411,7 +440,9 @@ class Database:
         found = self.rows(
             "SELECT t.number FROM message m JOIN ticket t ON t.id = m.ticket_id"
             " WHERE m.desk = :desk AND m.message_id = :mid AND m.direction = 'in'",
-            desk=desk, mid=message_id)
+            desk=desk,
+            mid=message_id,
+        )
         return str(found[0][0]) if found else None
 
     def close(self, keep: bool) -> None:
@@ -442,8 +473,9 @@ class Client:
     def run(self, start: threading.Barrier) -> None:
         smtp: smtplib.SMTP | None = None
         try:
-            smtp = smtplib.SMTP("127.0.0.1", self.port, local_hostname="bench.client.test",
-                                timeout=120)
+            smtp = smtplib.SMTP(
+                "127.0.0.1", self.port, local_hostname="bench.client.test", timeout=120
+            )
             smtp.ehlo()
             start.wait()
             for mail in self.plan:
@@ -509,8 +541,16 @@ def count_files(folder: Path, pattern: str) -> int:
     return sum(1 for p in folder.glob(pattern) if not p.name.startswith("."))
 
 
-def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
-             timeout: float, workers: int = 1, desks: str = "foundation") -> dict[str, Any]:
+def run_once(
+    n: int,
+    clients: int,
+    db_spec: str,
+    relay: bool,
+    keep: bool,
+    timeout: float,
+    workers: int = 1,
+    desks: str = "foundation",
+) -> dict[str, Any]:
     plans, mails = make_plans(n, clients)
     folder = Path(tempfile.mkdtemp(prefix=f"mailbot-bench-c{clients}-"))
     expected_new = sum(1 for m in mails if m.kind != "reply")
@@ -524,26 +564,49 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         outbox_dir = folder / "caught"
         catcher = subprocess.Popen(
             [sys.executable, str(CATCHER), str(relay_port), str(outbox_dir)],
-            stdout=subprocess.DEVNULL, stderr=open(folder / "catcher.log", "wb"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / "catcher.log", "wb"),  # noqa: SIM115
         )
-    config = write_config(folder, db.url, port, relay_port, workers,
-                          shipped_desks(folder) if desks == "shipped" else FOUNDATION_DESKS)
+    config = write_config(
+        folder,
+        db.url,
+        port,
+        relay_port,
+        workers,
+        shipped_desks(folder) if desks == "shipped" else FOUNDATION_DESKS,
+    )
     strict = desks == "foundation"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAILBOT_DATABASE_URL", "MAILBOT_RELAY_URL", "MAILBOT_CONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAILBOT_DATABASE_URL", "MAILBOT_RELAY_URL", "MAILBOT_CONFIG")
+    }
     log_path = folder / "serve.log"
-    serve = subprocess.Popen([str(MAILBOT), "--config", str(config), "serve"], cwd=folder,
-                             env=env, stdout=open(log_path, "ab"),  # noqa: SIM115
-                             stderr=subprocess.STDOUT)
-    result: dict[str, Any] = {"clients": clients, "n": n, "db": db_spec.split(":")[0],
-                              "relay": relay, "folder": str(folder), "serve_pid": serve.pid}
+    serve = subprocess.Popen(
+        [str(MAILBOT), "--config", str(config), "serve"],
+        cwd=folder,
+        env=env,
+        stdout=open(log_path, "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    result: dict[str, Any] = {
+        "clients": clients,
+        "n": n,
+        "db": db_spec.split(":")[0],
+        "relay": relay,
+        "folder": str(folder),
+        "serve_pid": serve.pid,
+    }
     problems: list[str] = []
     try:
         if catcher is not None and relay_port is not None:
             wait_for_port(relay_port, catcher, "the catcher (tests/catcher.py)")
         wait_for_port(port, serve, "mailbot serve")
-        print(f"# clients={clients} n={n}: mailbot serve pid {serve.pid}, folder {folder}",
-              file=sys.stderr, flush=True)
+        print(
+            f"# clients={clients} n={n}: mailbot serve pid {serve.pid}, folder {folder}",
+            file=sys.stderr,
+            flush=True,
+        )
         workers = [Client(plan, port, db) for plan in plans]
         timeline: list[dict[str, float]] = []
         stop_sampling = threading.Event()
@@ -554,9 +617,11 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         def sample() -> None:
             while not stop_sampling.is_set():
                 status = proc_status(serve.pid)
-                point: dict[str, float] = {"t": time.time() - t_start,
-                                           "got_250": sum(w.sent for w in workers),
-                                           "rss_kb": status.get("VmRSS", 0)}
+                point: dict[str, float] = {
+                    "t": time.time() - t_start,
+                    "got_250": sum(w.sent for w in workers),
+                    "rss_kb": status.get("VmRSS", 0),
+                }
                 with contextlib.suppress(Exception):  # a busy moment: skip this sample
                     point.update(db.counts())
                 timeline.append(point)
@@ -565,8 +630,10 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         sampler = threading.Thread(target=sample, name="sampler", daemon=True)
         sampler.start()
         barrier = threading.Barrier(clients)
-        threads = [threading.Thread(target=w.run, args=(barrier,), name=f"client{i}")
-                   for i, w in enumerate(workers)]
+        threads = [
+            threading.Thread(target=w.run, args=(barrier,), name=f"client{i}")
+            for i, w in enumerate(workers)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -583,12 +650,20 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
             counts = db.counts()
             files = count_files(outbox_dir, "*.eml" if relay else "new/*")
             if strict:
-                done = (counts["spool"] == n and counts["received"] == 0
-                        and counts["outbox"] == expected_new and counts["acked"] == expected_new
-                        and files >= expected_new)
+                done = (
+                    counts["spool"] == n
+                    and counts["received"] == 0
+                    and counts["outbox"] == expected_new
+                    and counts["acked"] == expected_new
+                    and files >= expected_new
+                )
             else:  # rules may ask again or refuse: every reply queued must be delivered
-                done = (counts["spool"] == n and counts["received"] == 0
-                        and counts["pending"] == 0 and files >= counts["acked"])
+                done = (
+                    counts["spool"] == n
+                    and counts["received"] == 0
+                    and counts["pending"] == 0
+                    and files >= counts["acked"]
+                )
             if done or counts["failed"] or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
@@ -597,21 +672,41 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
         sampler.join()
         status = proc_status(serve.pid)
         if not done:
-            raise Failed(f"not complete {timeout:.0f} s after the last 250 (or a reply failed): "
-                         f"{counts}, {files} files in {outbox_dir}; expected {n} spool items, "
-                         f"{expected_new} acknowledgements sent")
+            raise Failed(
+                f"not complete {timeout:.0f} s after the last 250 (or a reply failed): "
+                f"{counts}, {files} files in {outbox_dir}; expected {n} spool items, "
+                f"{expected_new} acknowledgements sent"
+            )
 
         # Check what became of every message.
-        outcomes = Counter({f"{o}:{r}" if r else str(o): int(c) for o, r, c in db.rows(
-            "SELECT outcome, reason, count(*) FROM spool_item GROUP BY outcome, reason")})
+        outcomes = Counter(
+            {
+                f"{o}:{r}" if r else str(o): int(c)
+                for o, r, c in db.rows(
+                    "SELECT outcome, reason, count(*) FROM spool_item GROUP BY outcome, reason"
+                )
+            }
+        )
         tickets = int(db.scalar("SELECT count(*) FROM ticket"))
-        in_msgs = {mid: tid for mid, tid in db.rows(
-            "SELECT message_id, ticket_id FROM message WHERE direction = 'in'")}
-        misthreaded = sum(1 for m in mails if m.parent is not None
-                          and in_msgs.get(m.message_id) != in_msgs.get(m.parent.message_id))
+        in_msgs = {
+            mid: tid
+            for mid, tid in db.rows(
+                "SELECT message_id, ticket_id FROM message WHERE direction = 'in'"
+            )
+        }
+        misthreaded = sum(
+            1
+            for m in mails
+            if m.parent is not None
+            and in_msgs.get(m.message_id) != in_msgs.get(m.parent.message_id)
+        )
         # The end: the last acknowledgement delivered or the last item committed (a reply).
-        last_done = max(_timestamp(v) for (v,) in db.rows(
-            "SELECT max(sent_at) FROM outbox UNION ALL SELECT max(finished_at) FROM spool_item"))
+        last_done = max(
+            _timestamp(v)
+            for (v,) in db.rows(
+                "SELECT max(sent_at) FROM outbox UNION ALL SELECT max(finished_at) FROM spool_item"
+            )
+        )
         if strict and files != expected_new:
             problems.append(f"{files} acknowledgement files, expected {expected_new}")
         if not strict and files != counts["acked"]:
@@ -636,40 +731,44 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
             rss_at[pct] = (point["rss_kb"] if point and point["rss_kb"] else rss_all_sent) / 1024
         send_s = last_250 - first_data
         e2e_s = last_done - first_data
-        result.update({
-            "mix": dict(Counter(m.kind for m in mails)),
-            "charsets": dict(Counter(m.charset for m in mails)),
-            "tickets": tickets,
-            "replies_threaded": n - tickets,
-            "dropped": sum(c for k, c in outcomes.items() if k.startswith("dropped")),
-            "quarantined": sum(c for k, c in outcomes.items() if k.startswith("quarantined")),
-            "acks_sent": counts["acked"],
-            "ack_files": files,
-            "send_phase_s": round(send_s, 3),
-            "accept_rate_per_s": round(n / send_s, 1),
-            "end_to_end_s": round(e2e_s, 3),
-            "end_to_end_per_s": round(n / e2e_s, 1),
-            "drain_after_last_250_s": round(last_done - last_250, 3),
-            "observed_done_after_s": round(observed_done - first_data, 3),
-            "data_to_250_ms": {
-                "p50": round(percentile(latencies, 50), 2),
-                "p95": round(percentile(latencies, 95), 2),
-                "p99": round(percentile(latencies, 99), 2),
-                "max": round(latencies[-1], 2),
-            },
-            "peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
-            "rss_mb_at_sent_pct": {str(k): round(v, 1) for k, v in rss_at.items()},
-            "rss_mb_at_end": round(status.get("VmRSS", 0) / 1024, 1),
-            "serve_cpu_s": round((status.get("cpu_ticks", 0) - cpu0) / os.sysconf("SC_CLK_TCK"), 1),
-            "client_cpu_s": round(client_cpu, 1),
-            "max_spool_backlog": max((int(p.get("received", 0)) for p in timeline), default=0),
-            "max_outbox_pending": max((int(p.get("pending", 0)) for p in timeline), default=0),
-            "replies_waited_for_parent": sum(1 for x in waits if x > 0.001),
-            "reply_wait_total_s": round(sum(waits), 2),
-            # the send phase minus the average time a client spent waiting for parents' tickets
-            "accept_rate_without_waits_per_s": round(n / (send_s - sum(waits) / clients), 1),
-            "timeline": [{k: round(v, 2) for k, v in p.items()} for p in timeline],
-        })
+        result.update(
+            {
+                "mix": dict(Counter(m.kind for m in mails)),
+                "charsets": dict(Counter(m.charset for m in mails)),
+                "tickets": tickets,
+                "replies_threaded": n - tickets,
+                "dropped": sum(c for k, c in outcomes.items() if k.startswith("dropped")),
+                "quarantined": sum(c for k, c in outcomes.items() if k.startswith("quarantined")),
+                "acks_sent": counts["acked"],
+                "ack_files": files,
+                "send_phase_s": round(send_s, 3),
+                "accept_rate_per_s": round(n / send_s, 1),
+                "end_to_end_s": round(e2e_s, 3),
+                "end_to_end_per_s": round(n / e2e_s, 1),
+                "drain_after_last_250_s": round(last_done - last_250, 3),
+                "observed_done_after_s": round(observed_done - first_data, 3),
+                "data_to_250_ms": {
+                    "p50": round(percentile(latencies, 50), 2),
+                    "p95": round(percentile(latencies, 95), 2),
+                    "p99": round(percentile(latencies, 99), 2),
+                    "max": round(latencies[-1], 2),
+                },
+                "peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
+                "rss_mb_at_sent_pct": {str(k): round(v, 1) for k, v in rss_at.items()},
+                "rss_mb_at_end": round(status.get("VmRSS", 0) / 1024, 1),
+                "serve_cpu_s": round(
+                    (status.get("cpu_ticks", 0) - cpu0) / os.sysconf("SC_CLK_TCK"), 1
+                ),
+                "client_cpu_s": round(client_cpu, 1),
+                "max_spool_backlog": max((int(p.get("received", 0)) for p in timeline), default=0),
+                "max_outbox_pending": max((int(p.get("pending", 0)) for p in timeline), default=0),
+                "replies_waited_for_parent": sum(1 for x in waits if x > 0.001),
+                "reply_wait_total_s": round(sum(waits), 2),
+                # the send phase minus the average time a client spent waiting for parents' tickets
+                "accept_rate_without_waits_per_s": round(n / (send_s - sum(waits) / clients), 1),
+                "timeline": [{k: round(v, 2) for k, v in p.items()} for p in timeline],
+            }
+        )
     except Failed as exc:
         problems.append(str(exc))
     finally:
@@ -705,8 +804,10 @@ def run_once(n: int, clients: int, db_spec: str, relay: bool, keep: bool,
 
 
 def report(r: dict[str, Any], timeline: bool) -> None:
-    print(f"\n== clients={r['clients']} n={r['n']} db={r['db']} "
-          f"outbound={'relay (tests/catcher.py)' if r['relay'] else 'maildir'}")
+    print(
+        f"\n== clients={r['clients']} n={r['n']} db={r['db']} "
+        f"outbound={'relay (tests/catcher.py)' if r['relay'] else 'maildir'}"
+    )
     if "send_phase_s" not in r:
         print(f"   FAILED: {'; '.join(r['problems'])}\n   folder kept: {r['folder']}")
         if r.get("serve_log_tail"):
@@ -715,35 +816,51 @@ def report(r: dict[str, Any], timeline: bool) -> None:
     lat = r["data_to_250_ms"]
     rss = r["rss_mb_at_sent_pct"]
     print(f"   mix: {r['mix']}  charsets: {r['charsets']}")
-    print(f"   outcome: {r['tickets']} tickets, {r['replies_threaded']} replies threaded, "
-          f"{r['dropped']} dropped, {r['quarantined']} quarantined; "
-          f"{r['acks_sent']} acknowledgements sent, {r['ack_files']} delivered files")
-    print(f"   end to end: {r['end_to_end_s']:.2f} s first DATA -> last reply delivered "
-          f"= {r['end_to_end_per_s']:.1f} msg/s")
-    print(f"   accept:     {r['send_phase_s']:.2f} s first DATA -> last 250 "
-          f"= {r['accept_rate_per_s']:.1f} msg/s; pipeline drained "
-          f"{r['drain_after_last_250_s']:.2f} s after the last 250")
-    print(f"   DATA->250 ms: p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
-          f"max {lat['max']:.2f}")
-    print(f"   serve RSS: peak (VmHWM) {r['peak_rss_mb']:.1f} MB; at 25/50/75/100 % sent "
-          f"{rss['25']:.1f} / {rss['50']:.1f} / {rss['75']:.1f} / {rss['100']:.1f} MB; "
-          f"at end {r['rss_mb_at_end']:.1f} MB")
-    print(f"   CPU: serve {r['serve_cpu_s']:.1f} s, benchmark clients {r['client_cpu_s']:.1f} s; "
-          f"max backlog: {r['max_spool_backlog']} spool items received, "
-          f"{r['max_outbox_pending']} outbox pending")
-    print(f"   replies: {r['replies_waited_for_parent']} waited for their parent's ticket "
-          f"({r['reply_wait_total_s']:.2f} s in all; accept rate without those waits "
-          f"{r['accept_rate_without_waits_per_s']:.1f} msg/s); "
-          f"serve log lines: {r['serve_log_lines']}")
+    print(
+        f"   outcome: {r['tickets']} tickets, {r['replies_threaded']} replies threaded, "
+        f"{r['dropped']} dropped, {r['quarantined']} quarantined; "
+        f"{r['acks_sent']} acknowledgements sent, {r['ack_files']} delivered files"
+    )
+    print(
+        f"   end to end: {r['end_to_end_s']:.2f} s first DATA -> last reply delivered "
+        f"= {r['end_to_end_per_s']:.1f} msg/s"
+    )
+    print(
+        f"   accept:     {r['send_phase_s']:.2f} s first DATA -> last 250 "
+        f"= {r['accept_rate_per_s']:.1f} msg/s; pipeline drained "
+        f"{r['drain_after_last_250_s']:.2f} s after the last 250"
+    )
+    print(
+        f"   DATA->250 ms: p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
+        f"max {lat['max']:.2f}"
+    )
+    print(
+        f"   serve RSS: peak (VmHWM) {r['peak_rss_mb']:.1f} MB; at 25/50/75/100 % sent "
+        f"{rss['25']:.1f} / {rss['50']:.1f} / {rss['75']:.1f} / {rss['100']:.1f} MB; "
+        f"at end {r['rss_mb_at_end']:.1f} MB"
+    )
+    print(
+        f"   CPU: serve {r['serve_cpu_s']:.1f} s, benchmark clients {r['client_cpu_s']:.1f} s; "
+        f"max backlog: {r['max_spool_backlog']} spool items received, "
+        f"{r['max_outbox_pending']} outbox pending"
+    )
+    print(
+        f"   replies: {r['replies_waited_for_parent']} waited for their parent's ticket "
+        f"({r['reply_wait_total_s']:.2f} s in all; accept rate without those waits "
+        f"{r['accept_rate_without_waits_per_s']:.1f} msg/s); "
+        f"serve log lines: {r['serve_log_lines']}"
+    )
     if r["problems"]:
         print(f"   FAILED: {'; '.join(r['problems'])}\n   folder kept: {r['folder']}")
     if timeline:
         print("   t(s)  got250  spool  received  outbox  pending  acked  rss(MB)")
         for p in r["timeline"]:
-            print(f"   {p['t']:5.1f} {int(p['got_250']):7d} {int(p.get('spool', 0)):6d} "
-                  f"{int(p.get('received', 0)):9d} {int(p.get('outbox', 0)):7d} "
-                  f"{int(p.get('pending', 0)):8d} {int(p.get('acked', 0)):6d} "
-                  f"{p['rss_kb'] / 1024:8.1f}")
+            print(
+                f"   {p['t']:5.1f} {int(p['got_250']):7d} {int(p.get('spool', 0)):6d} "
+                f"{int(p.get('received', 0)):9d} {int(p.get('outbox', 0)):7d} "
+                f"{int(p.get('pending', 0)):8d} {int(p.get('acked', 0)):6d} "
+                f"{p['rss_kb'] / 1024:8.1f}"
+            )
 
 
 def summary(results: list[dict[str, Any]]) -> None:
@@ -753,33 +870,59 @@ def summary(results: list[dict[str, Any]]) -> None:
             print(f"{r['clients']:7d} {r['n']:6d}   FAILED")
             continue
         lat = r["data_to_250_ms"]
-        print(f"{r['clients']:7d} {r['n']:6d} {r['end_to_end_per_s']:11.1f} "
-              f"{r['accept_rate_per_s']:13.1f} {lat['p50']:7.2f} {lat['p99']:7.2f} "
-              f"{lat['max']:7.2f} {r['peak_rss_mb']:12.1f}  {'no' if r['problems'] else 'yes'}")
+        print(
+            f"{r['clients']:7d} {r['n']:6d} {r['end_to_end_per_s']:11.1f} "
+            f"{r['accept_rate_per_s']:13.1f} {lat['p50']:7.2f} {lat['p99']:7.2f} "
+            f"{lat['max']:7.2f} {r['peak_rss_mb']:12.1f}  {'no' if r['problems'] else 'yes'}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="messages per run (default 5000)")
-    parser.add_argument("--clients", default="1,8",
-                        help="comma-separated numbers of concurrent SMTP clients; one run each")
-    parser.add_argument("--db", default="sqlite",
-                        help="'sqlite' (a file in the run's folder) or a postgresql+psycopg URL "
-                             "(a schema of its own is created and dropped)")
-    parser.add_argument("--relay", action="store_true",
-                        help="send replies to tests/catcher.py over SMTP instead of the maildir")
+    parser.add_argument(
+        "--clients",
+        default="1,8",
+        help="comma-separated numbers of concurrent SMTP clients; one run each",
+    )
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="'sqlite' (a file in the run's folder) or a postgresql+psycopg URL "
+        "(a schema of its own is created and dropped)",
+    )
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="send replies to tests/catcher.py over SMTP instead of the maildir",
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON object per run")
-    parser.add_argument("--desks", choices=("foundation", "shipped"), default="foundation",
-                        help="foundation: the five addresses with the loop rule only (tests/desks);"
-                        " shipped: config/desks with every regulation rule")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes serve starts ([worker] processes; 0 = in-process)")
-    parser.add_argument("--timeline", action="store_true",
-                        help="print the 0.5 s samples (sent, backlogs, RSS) of each run")
+    parser.add_argument(
+        "--desks",
+        choices=("foundation", "shipped"),
+        default="foundation",
+        help="foundation: the five addresses with the loop rule only (tests/desks);"
+        " shipped: config/desks with every regulation rule",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes serve starts ([worker] processes; 0 = in-process)",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print the 0.5 s samples (sent, backlogs, RSS) of each run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's temporary folder")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds after the last 250 for everything to be processed and "
-                             "delivered before the run fails (default 600)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds after the last 250 for everything to be processed and "
+        "delivered before the run fails (default 600)",
+    )
     args = parser.parse_args()
     if args.n < 10:
         parser.error("--n must be at least 10")
@@ -787,14 +930,19 @@ def main() -> int:
         parser.error(f"{MAILBOT} not found: run `make run` or install the package first")
     results = []
     for clients in (int(c) for c in args.clients.split(",")):
-        result = run_once(args.n, clients, args.db, args.relay, args.keep, args.timeout,
-                          args.workers, args.desks)
+        result = run_once(
+            args.n, clients, args.db, args.relay, args.keep, args.timeout, args.workers, args.desks
+        )
         results.append(result)
         report(result, args.timeline)
         if args.json:
-            print(json.dumps({k: v for k, v in result.items() if k != "timeline"}
-                             | ({"timeline": result.get("timeline")} if args.timeline else {}),
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {k: v for k, v in result.items() if k != "timeline"}
+                    | ({"timeline": result.get("timeline")} if args.timeline else {}),
+                    ensure_ascii=False,
+                )
+            )
         sys.stdout.flush()
         if result["problems"]:
             break

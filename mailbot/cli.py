@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 from mailbot import config as config_mod
 from mailbot import logs
+from mailbot.clock import Clock, fixed, parse_moment, system_clock
 from mailbot.errors import MailbotError, NotFound
 from mailbot.store import (
     EventRow,
@@ -60,8 +61,34 @@ def _app(ctx: click.Context) -> Any:
 
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
-        obj["app"] = App.build(_config(ctx))
+        obj["app"] = App.build(_config(ctx), clock=_clock(ctx))
     return obj["app"]
+
+
+def _clock(ctx: click.Context) -> Clock:
+    """The command's one clock: stopped at --now when given, else the system's."""
+    moment = ctx.ensure_object(dict).get("now")
+    return fixed(moment) if moment is not None else system_clock
+
+
+def _set_now(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        ctx.ensure_object(dict)["now"] = parse_moment(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+now_option = click.option(
+    "--now",
+    callback=_set_now,
+    expose_value=False,
+    is_eager=True,
+    metavar="ISO",
+    help="Act as of this time (ISO 8601 with its offset, e.g. 2026-11-23T10:00+02:00): for "
+    "replays and tests. Default: the system clock.",
+)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,6 +227,7 @@ def db_upgrade(ctx: click.Context) -> None:
     show_default=True,
     help="Seconds to wait for an item another process (mailbot serve) is working on.",
 )
+@now_option
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -470,6 +498,7 @@ def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) ->
 )
 @click.option("--desk", help="Route it to this desk (for reason no_desk).")
 @click.option("--by", default=None, help="Who releases it (default: $USER), kept in the history.")
+@now_option
 @click.pass_context
 def quarantine_release(
     ctx: click.Context, entry: str, force: bool, desk: str | None, by: str | None
@@ -674,18 +703,14 @@ def _who(by: str | None) -> str:
     return by or getpass.getuser()
 
 
-def _moment(value: str | None) -> Any:
-    """--now: an ISO 8601 time with its offset (for cron replays and tests), else now."""
-    from datetime import datetime
-
-    from mailbot.store import utcnow
-
+def _moment(ctx: click.Context, value: str | None = None) -> Any:
+    """A time given on the command line, else the command's clock (--now or the system's)."""
     if value is None:
-        return utcnow()
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no UTC offset (e.g. 2026-11-23T10:00+02:00)")
-    return moment
+        return _clock(ctx)()
+    try:
+        return parse_moment(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @tickets.command("reply")
@@ -701,6 +726,7 @@ def _moment(value: str | None) -> Any:
     "--wait", is_flag=True, help="It asks the customer something: the clocks wait for the answer."
 )
 @click.option("--by", help="The agent (default: $USER), kept in the history and the signature.")
+@now_option
 @click.pass_context
 def tickets_reply(
     ctx: click.Context,
@@ -724,7 +750,7 @@ def tickets_reply(
         number,
         by=_who(by),
         text=text,
-        now=_moment(None),
+        now=_moment(ctx),
         wait_for_customer=wait,
     )
     click.echo(json.dumps(result, ensure_ascii=False))
@@ -733,13 +759,14 @@ def tickets_reply(
 @tickets.command("solve")
 @click.argument("number")
 @click.option("--by", help="Who solved it (default: $USER).")
+@now_option
 @click.pass_context
 def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
     """Mark solved: the resolution clock stops; a later mail from the customer reopens it."""
     from mailbot.actions import solve
 
     app = _app(ctx)
-    result = solve(app.engine, app.config, number, by=_who(by), now=_moment(None))
+    result = solve(app.engine, app.config, number, by=_who(by), now=_moment(ctx))
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -748,6 +775,7 @@ def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
 @click.option("--hours", type=float, required=True, help="The new resolution target, in hours.")
 @click.option("--reason", required=True, help="Why; the customer's notice quotes it.")
 @click.option("--by", help="Who extends it (default: $USER).")
+@now_option
 @click.pass_context
 def tickets_extend(
     ctx: click.Context, number: str, hours: float, reason: str, by: str | None
@@ -767,7 +795,7 @@ def tickets_extend(
         hours=hours,
         reason=reason,
         by=_who(by),
-        now=_moment(None),
+        now=_moment(ctx),
     )
     click.echo(json.dumps(result, ensure_ascii=False))
 
@@ -777,6 +805,7 @@ def tickets_extend(
 @click.option("--minutes", type=click.IntRange(min=1), required=True, help="Time spent.")
 @click.option("--note", default="", help="What it was spent on.")
 @click.option("--by", help="Who (default: $USER).")
+@now_option
 @click.pass_context
 def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: str | None) -> None:
     """Log time spent on a ticket; it is deducted from the customer's prepaid package."""
@@ -784,7 +813,7 @@ def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: st
 
     app = _app(ctx)
     result = log_time(
-        app.engine, app.config, number, minutes=minutes, by=_who(by), note=note, now=_moment(None)
+        app.engine, app.config, number, minutes=minutes, by=_who(by), note=note, now=_moment(ctx)
     )
     click.echo(json.dumps(result, ensure_ascii=False))
 
@@ -798,6 +827,7 @@ def packages() -> None:
 @click.argument("customer")
 @click.option("--desk", help="The desk (default: the one desk that has this customer).")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@now_option
 @click.pass_context
 def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: bool) -> None:
     """A customer's package: hours bought, used, left, and expiry in both calendars."""
@@ -819,7 +849,7 @@ def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: 
     the_desk, the_customer = found[0]
     if the_customer.package is None:
         raise NotFound(f"customer {customer!r} ({the_desk.name}) has no package")
-    today = _moment(None).astimezone(the_desk.zone).date()
+    today = _moment(ctx).astimezone(the_desk.zone).date()
     result = balance(the_customer.package, logged_hours(app.engine, the_desk.name, customer), today)
     data = {
         "customer": customer,
@@ -844,9 +874,9 @@ def sla() -> None:
 
 
 @sla.command("check")
-@click.option("--now", "now_text", help="Check as of this time (ISO 8601 with offset).")
+@now_option
 @click.pass_context
-def sla_check(ctx: click.Context, now_text: str | None) -> None:
+def sla_check(ctx: click.Context) -> None:
     """Mail the agents each warning and breach notice that is due (each once); for cron.
 
     `mailbot serve` does the same every 30 seconds. Prints one JSON line per notice.
@@ -854,14 +884,14 @@ def sla_check(ctx: click.Context, now_text: str | None) -> None:
     from mailbot.escalation import check
 
     app = _app(ctx)
-    for notice in check(app.engine, app.config, app.renderer, _moment(now_text)):
+    for notice in check(app.engine, app.config, app.renderer, _moment(ctx)):
         click.echo(json.dumps(notice, ensure_ascii=False))
 
 
 @sla.command("report")
 @click.option("--desk", required=True, help="The desk to report on.")
 @click.option("--month", help="YYYY-MM in the desk's time zone (default: this month).")
-@click.option("--now", "now_text", help="Judge as of this time (ISO 8601 with offset).")
+@now_option
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.option(
@@ -875,7 +905,6 @@ def sla_report(
     ctx: click.Context,
     desk: str,
     month: str | None,
-    now_text: str | None,
     as_json: bool,
     as_csv: bool,
     html_path: Path | None,
@@ -888,7 +917,7 @@ def sla_report(
     the_desk = app.config.desks.get(desk)
     if the_desk is None:
         raise NotFound(f"--desk {desk}: no such desk")
-    now = _moment(now_text)
+    now = _moment(ctx)
     month = month or now.astimezone(the_desk.zone).strftime("%Y-%m")
     try:
         report = reports.build(app.engine, the_desk, month, now)
@@ -944,7 +973,7 @@ def sla_availability(
     the_desk = config.desks.get(desk)
     if the_desk is None:
         raise NotFound(f"--desk {desk}: no such desk")
-    spans = [(_moment(a), _moment(b)) for a, b in outages]
+    spans = [(_moment(ctx, a), _moment(ctx, b)) for a, b in outages]
     for a, b in spans:
         if b <= a:
             raise click.BadParameter(

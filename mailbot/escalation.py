@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import EventRow, Ticket, TicketState, reading, transaction, utcnow
+from mailbot.store import EventRow, Ticket, TicketState, reading, transaction
 from mailbot.tickets import queue_mail, record_event
 
 CLOCKS = {
@@ -126,7 +126,7 @@ def _notify(
                 ticket_id=None,
                 spool_id=None,
                 now=now,
-                send_after=min(now, utcnow()),  # `sla check --now` may look ahead
+                send_after=now,  # a look-ahead (`sla check --now` later) waits for its moment
             )
         record_event(
             session,

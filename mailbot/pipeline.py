@@ -12,10 +12,10 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from sqlalchemy import Engine
 
+from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import UnparseableMail
 from mailbot.language import detect, reply_language
@@ -23,7 +23,6 @@ from mailbot.parse import header_recipients, parse
 from mailbot.replies import Renderer
 from mailbot.rules import Action, Context, Rule, facts_read_by, load_rules, run
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
-from mailbot.store import utcnow
 from mailbot.textnorm import new_text
 from mailbot.tickets import (
     Outcome,
@@ -49,7 +48,7 @@ class Pipeline:
         engine: Engine,
         spool: Spool,
         renderer: Renderer,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
     ) -> None:
         self.config = config
         self.engine = engine

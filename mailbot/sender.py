@@ -28,8 +28,9 @@ from typing import Protocol
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
+from mailbot.clock import Clock, system_clock
 from mailbot.config import OutboundSettings, RelaySettings
-from mailbot.store import EventRow, OutboxRow, OutboxState, reading, transaction, utcnow
+from mailbot.store import EventRow, OutboxRow, OutboxState, reading, transaction
 
 log = logging.getLogger("mailbot.sender")
 
@@ -209,8 +210,10 @@ class Sender:
         outbound: OutboundSettings,
         transport: Transport,
         journal: Path | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.outbound = outbound
         self.transport = transport
         self.journal = SentJournal(journal) if journal is not None else None
@@ -260,7 +263,7 @@ class Sender:
         Recording in one go is safe because each relay acceptance is first noted in the
         journal: a crash before the commit marks those rows sent at the next start.
         """
-        rows = self.due(limit, utcnow())
+        rows = self.due(limit, self.clock())
         results = [self._attempt(row) for row in rows]
         if results:
             self._record(results)
@@ -302,7 +305,8 @@ class Sender:
                     "error": str(exc),
                 },
             )
-            return _Result(row, OutboxState.pending, str(exc), utcnow() + self._backoff(attempts))
+            retry_at = self.clock() + self._backoff(attempts)
+            return _Result(row, OutboxState.pending, str(exc), retry_at)
         if self.journal is not None:
             self.journal.record(row.message_id)
         log.debug(
@@ -312,7 +316,7 @@ class Sender:
         return _Result(row, OutboxState.sent)
 
     def _record(self, results: list[_Result]) -> None:
-        now = utcnow()
+        now = self.clock()
         with transaction(self.engine) as session:
             for result in results:
                 row = result.row

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
 from mailbot.errors import MailbotError
 from mailbot.ingest.smtp import SpoolHandler, make_server_factory
@@ -41,22 +42,26 @@ class App:
     spool: Spool
     renderer: Renderer
     pipeline: Pipeline
+    clock: Clock = system_clock
 
     @classmethod
-    def build(cls, config: Config, *, migrate: bool = True) -> App:
+    def build(cls, config: Config, *, migrate: bool = True, clock: Clock = system_clock) -> App:
         engine = make_engine(config.database_url)
         if migrate:
             upgrade(engine)
-        spool = Spool(config.spool_dir, engine)
+        spool = Spool(config.spool_dir, engine, clock)
         renderer = Renderer(config.templates_dir)
-        return cls(config, engine, spool, renderer, Pipeline(config, engine, spool, renderer))
+        pipeline = Pipeline(config, engine, spool, renderer, clock)
+        return cls(config, engine, spool, renderer, pipeline, clock)
 
     def sender(self) -> Sender:
         outbound = self.config.settings.outbound
         transport = make_transport(
             outbound, self.config.maildir, self.config.settings.smtp.hostname
         )
-        return Sender(self.engine, outbound, transport, journal=self.config.sent_journal)
+        return Sender(
+            self.engine, outbound, transport, journal=self.config.sent_journal, clock=self.clock
+        )
 
     def recover(self) -> None:
         adopted = self.spool.adopt_orphans()
@@ -211,10 +216,9 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
 
 def _escalate(app: App) -> None:
     from mailbot.escalation import check
-    from mailbot.store import utcnow
 
     try:
-        for notice in check(app.engine, app.config, app.renderer, utcnow()):
+        for notice in check(app.engine, app.config, app.renderer, app.clock()):
             log.warning("SLA notice sent", extra=notice)
     except Exception:
         log.exception("SLA check failed; trying again in 30 s")

@@ -28,9 +28,9 @@ Semantics, chosen so the arithmetic is exact and composes:
 - Pauses compose from the two primitives: elapsed = `working_time_between(start, paused)`;
   after the pause, due = `add(resumed, target - elapsed)`.
 
-Holidays come from the `holidays` package for the years asked (`from_config(years=...)`); a day
-outside those years is a working day unless `add=` names it. The package models Ukrainian
-martial law: from 2023 Ukraine has no public holidays off at all.
+Holidays come from the `holidays` package, expanded lazily year by year as dates are asked
+about (no year range is frozen in code: a deadline in 2031 meets 2031's holidays). The package
+models Ukrainian martial law: from 2023 Ukraine has no public holidays off at all.
 
 Cost: per-day working intervals (in UTC microseconds) and per-week totals are memoised on the
 calendar, so a computation costs the number of days it walks, and whole weeks are skipped by
@@ -40,6 +40,7 @@ their total: `add(t, 1000 h)` is a few dozen dictionary look-ups once the weeks 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -157,7 +158,8 @@ class Calendar:
 
     zone: ZoneInfo
     hours: Mapping[int, tuple[tuple[time, time], ...]] = field(hash=False)
-    holidays: frozenset[date]
+    holidays: Holidays | frozenset[date]
+    """Days off: a `Holidays` (a country's, expanding lazily) or a fixed set of dates."""
     always: bool = False
     name: str = ""
     _wall: _WallHours = field(init=False, repr=False, compare=False, default=())
@@ -170,10 +172,9 @@ class Calendar:
         wall = _normalise_hours(self.hours)
         if not self.always and not any(wall):
             raise ValueError("no working hours: give at least one interval, or always = true")
-        days_off = frozenset(self.holidays)
-        for day in days_off:
-            if isinstance(day, datetime) or not isinstance(day, date):
-                raise ValueError(f"holidays must be dates, not {day!r}")
+        days_off = (
+            self.holidays if isinstance(self.holidays, Holidays) else Holidays(added=self.holidays)
+        )
         hours = MappingProxyType(
             {
                 weekday: tuple((_us_time(s), _us_time(e)) for s, e in intervals)
@@ -195,7 +196,7 @@ class Calendar:
                 for weekday, intervals in enumerate(self._wall)
                 if intervals
             )
-            what = f"hours={{{hours}}}, holidays={len(self.holidays)} days"
+            what = f"hours={{{hours}}}, holidays={self.holidays!r}"
         zone = getattr(self.zone, "key", str(self.zone))
         return f"Calendar(name={self.name!r}, zone={zone!r}, {what})"
 
@@ -211,7 +212,6 @@ class Calendar:
         subdivision: str | None = None,
         add: Iterable[date] = (),
         remove: Iterable[date] = (),
-        years: range = range(2024, 2031),
         always: bool = False,
         name: str = "",
     ) -> Calendar:
@@ -220,7 +220,7 @@ class Calendar:
         Keys of `hours` are a day (`mon`..`sun`), a range that may wrap (`sat-wed` is Saturday to
         Wednesday) or a comma list of those; values one `"HH:MM-HH:MM"` or a list of them, an
         end of `24:00` (or `00:00`) meaning midnight. Holidays are the `holidays` package's public
-        holidays of `country` (ISO 3166-1 alpha-2) and `subdivision` for `years`, plus `add`,
+        holidays of `country` (ISO 3166-1 alpha-2) and `subdivision`, any year, plus `add`,
         minus `remove` (a removed date that is no holiday is ignored, so a config survives
         updates of the package's data). Raises ValueError with a message naming the bad value.
         """
@@ -245,20 +245,19 @@ class Calendar:
                     parsed.setdefault(day, []).extend(intervals)
         elif not always:
             raise ValueError('hours: give working hours (e.g. {"mon-fri" = "09:00-16:00"})')
-        if not isinstance(years, range) or len(years) == 0:
-            raise ValueError(f"years: give a non-empty range of years, not {years!r}")
-        days_off: set[date] = set()
-        if country is not None:
-            days_off |= _country_holidays(country, subdivision, years)
-        elif subdivision is not None:
+        if country is None and subdivision is not None:
             raise ValueError(f"subdivision {subdivision!r} given without a country")
-        days_off |= {_as_date(d, "add") for d in add}
-        days_off -= {_as_date(d, "remove") for d in remove}
+        days_off = Holidays(
+            country=_country_code(country, subdivision) if country is not None else None,
+            subdivision=subdivision,
+            added=frozenset(_as_date(d, "add") for d in add),
+            removed=frozenset(_as_date(d, "remove") for d in remove),
+        )
         try:
             return cls(
                 zone=zone,
                 hours={day: tuple(intervals) for day, intervals in parsed.items()},
-                holidays=frozenset(days_off),
+                holidays=days_off,
                 always=always,
                 name=name,
             )
@@ -497,14 +496,15 @@ def _as_date(value: object, what: str) -> date:
     return value
 
 
-def _country_holidays(country: str, subdivision: str | None, years: range) -> set[date]:
+def _country_code(country: str, subdivision: str | None) -> str:
+    """The country's code, checked against the `holidays` package now (at configuration time)."""
     if not isinstance(country, str):
         raise ValueError(f"country: {country!r} is not an ISO 3166-1 alpha-2 code such as 'PL'")
     code = country.strip().upper()
     if subdivision is not None and not isinstance(subdivision, str):
         raise ValueError(f"subdivision: {subdivision!r} is not a subdivision code")
     try:
-        found = holidays_pkg.country_holidays(code, subdiv=subdivision, years=years)
+        holidays_pkg.country_holidays(code, subdiv=subdivision, years=[])
     except NotImplementedError as exc:
         if subdivision is not None and code in holidays_pkg.list_supported_countries():
             raise ValueError(
@@ -514,4 +514,60 @@ def _country_holidays(country: str, subdivision: str | None, years: range) -> se
             f"country: {country!r} is not a country the holidays package knows (use an ISO "
             "3166-1 alpha-2 code such as 'PL')"
         ) from exc
-    return set(found.keys())
+    return code
+
+
+class Holidays:
+    """Days off: a country's public holidays, plus dates added, minus dates removed.
+
+    The country's days come from the `holidays` package, which computes a year the first time a
+    date in it is asked about: no range of years is fixed in advance. Equal when built from the
+    same settings, so two calendars from one configuration compare equal.
+    """
+
+    def __init__(
+        self,
+        *,
+        country: str | None = None,
+        subdivision: str | None = None,
+        added: Iterable[date] = (),
+        removed: Iterable[date] = (),
+    ) -> None:
+        self.country = country
+        self.subdivision = subdivision
+        self.added = frozenset(added)
+        for day in self.added | frozenset(removed):
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise ValueError(f"holidays must be dates, not {day!r}")
+        self._lock = threading.Lock()
+        self._official = (
+            holidays_pkg.country_holidays(country, subdiv=subdivision, years=[])
+            if country is not None
+            else None
+        )
+        # removing a day that is no holiday changes nothing (a config survives package updates)
+        official = self._official
+        self.removed = frozenset(d for d in removed if official is not None and d in official)
+
+    def __contains__(self, day: object) -> bool:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            return False
+        if day in self.added:
+            return True
+        if self._official is None or day in self.removed:
+            return False
+        with self._lock:  # the package fills a year in on first use; one thread at a time
+            return day in self._official
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.country, self.subdivision, self.added, self.removed)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Holidays) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        where = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
+        return f"Holidays({where or 'none'}, +{len(self.added)}, -{len(self.removed)})"

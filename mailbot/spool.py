@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from mailbot.clock import Clock, system_clock
 from mailbot.errors import NotFound, SpoolError
 from mailbot.store import (
     EventRow,
@@ -38,7 +39,6 @@ from mailbot.store import (
     is_postgres,
     reading,
     transaction,
-    utcnow,
     writing,
 )
 
@@ -84,9 +84,10 @@ class Claimed:
 
 
 class Spool:
-    def __init__(self, folder: Path, engine: Engine) -> None:
+    def __init__(self, folder: Path, engine: Engine, clock: Clock = system_clock) -> None:
         self.folder = folder
         self.engine = engine
+        self.clock = clock
         self._tmp = folder / "tmp"
         self._work = folder / "work"
         for path in (folder, self._tmp, self._work):
@@ -114,7 +115,7 @@ class Spool:
         spool_id = hashlib.sha256(raw).hexdigest()
         try:
             self._write_file(spool_id, raw)
-            self._insert_row(spool_id, raw, source, mail_from, rcpt_to, accepted_at or utcnow())
+            self._insert_row(spool_id, raw, source, mail_from, rcpt_to, accepted_at or self.clock())
         except OSError as exc:
             raise SpoolError(f"spool {self.folder}: cannot store message: {exc}") from exc
         except Exception as exc:  # the database refused: the sender must retry (451), not lose it
@@ -215,7 +216,7 @@ class Spool:
             raw = path.read_bytes()
             if hashlib.sha256(raw).hexdigest() != spool_id:
                 continue  # a torn file cannot exist after rename; leave anything odd for a human
-            self._insert_row(spool_id, raw, "recovered", None, (), utcnow())
+            self._insert_row(spool_id, raw, "recovered", None, (), self.clock())
             adopted += 1
         for tmp in self._tmp.iterdir():
             # temporaries belong to writes that never returned: nobody was told "accepted"
@@ -268,7 +269,7 @@ class Spool:
         ids: Sequence[str] | None = None,
     ) -> list[Claimed]:
         """Lease up to `limit` received items (oldest first), or exactly the `ids` given."""
-        now = utcnow()
+        now = self.clock()
         if ids is None and not self._anything_to_claim(now):
             return []  # idle polling must not take the write lock
         with transaction(self.engine) as session:
@@ -344,7 +345,7 @@ class Spool:
                 EventRow(
                     spool_id=spool_id,
                     kind="released",
-                    at=utcnow(),
+                    at=self.clock(),
                     detail=json.dumps(
                         {"by": by, "reason": item.reason, "skip_rule": skip_rule},
                         ensure_ascii=False,
@@ -384,6 +385,7 @@ def finish(
     detail: str | None,
     desk: str | None,
     ticket_id: int | None,
+    at: datetime,
 ) -> bool:
     """Move an item out of `received` inside the caller's transaction; False if already done.
 
@@ -400,7 +402,7 @@ def finish(
             detail=detail,
             desk=desk,
             ticket_id=ticket_id,
-            finished_at=utcnow(),
+            finished_at=at,
             claimed_by=None,
             claimed_until=None,
         )

@@ -316,6 +316,7 @@ def _record_without_ticket(
                 detail=detail,
                 desk=desk,
                 ticket_id=None,
+                at=now,
             )
             record_event(session, outcome, now, spool_id=spool_id, reason=reason, detail=detail)
     except _AlreadyDone:
@@ -498,6 +499,7 @@ def record_refusal(engine: Engine, plan: Plan, verdict: Verdict, renderer: Rende
                 detail=verdict.detail,
                 desk=desk.name,
                 ticket_id=duplicated.id if duplicated else None,
+                at=plan.now,
             )
             record_event(
                 session,
@@ -579,6 +581,7 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
             detail=None,
             desk=desk.name,
             ticket_id=ticket.id,
+            at=now,
         )
         session.add(
             Message(

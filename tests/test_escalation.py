@@ -133,6 +133,8 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
             "-m",
             "Подскажите, какой браузер вы используете?",
             "--wait",
+            "--now",
+            "2026-11-23T11:00+02:00",
         )
     )
     assert answered["state"] == "waiting_customer" and answered["sla_paused"] is True
@@ -141,24 +143,31 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
     assert "first_response" in kinds and kinds[-1] == "sla_paused"
     assert shown["first_responded_at"] is not None
     _send_all(config)
-    replies = {str(m["From"]): m for m in catcher.wait_for(2)}
-    agent_mail = [m for m in replies.values() if "Auto-Submitted" not in m]
+    agent_mail = [m for m in catcher.wait_for(2) if "Auto-Submitted" not in m]
     assert len(agent_mail) == 1  # the agent's answer is a person's mail, not an auto-reply
     assert "браузер" in agent_mail[0].get_content()  # type: ignore[attr-defined]
-    solved = json.loads(_run(config, "tickets", "solve", "CBX-000001", "--by", "anna"))
+    solved = json.loads(
+        _run(
+            config,
+            "tickets",
+            "solve",
+            "CBX-000001",
+            "--by",
+            "anna",
+            "--now",
+            "2026-11-23T12:00+02:00",
+        )
+    )
     assert solved["state"] == "solved"
 
 
 def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
     _run(config, "ingest", str(config.parent.parent / "m.eml"))
-    # `tickets extend` uses the real clock: the ticket's deadline (25 Nov 2026) is still ahead
-    # of today's date in this test only while the machine's date is before it
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(config),
+    # Tue 24 Nov 10:00, before the deadline (Wed 25 Nov 16:00): the extension is allowed
+    extended = json.loads(
+        _run(
+            config,
             "tickets",
             "extend",
             "CBX-000001",
@@ -168,15 +177,10 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
             "нужна помощь разработчиков",
             "--by",
             "anna",
-        ],
-        obj={},
+            "--now",
+            "2026-11-24T10:00+02:00",
+        )
     )
-    from datetime import UTC, datetime
-
-    if datetime.now(UTC) >= datetime(2026, 11, 25, 14, 0, tzinfo=UTC):
-        assert result.exit_code == 65 and "has passed" in result.stderr
-        return
-    extended = json.loads(result.stdout)
     # 72 working hours from Mon 10:00: 8 + 9*7 = 71 by Wed 2 Dec 18:00, Thu 09:00 + 1 = 10:00
     assert extended["resolution_due"] == "2026-12-03T10:00:00+02:00"
     _send_all(config)
@@ -186,6 +190,18 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
     assert any(
         "нужна помощь разработчиков" in t and "03.12.2026 10:00 (Kyiv)" in t for t in flat
     ), texts
+
+
+def test_an_extension_after_the_deadline_is_refused(setup: tuple[Path, Catcher]) -> None:
+    config, _ = setup
+    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    args = ["tickets", "extend", "CBX-000001", "--hours", "72", "--reason", "позже"]
+    late = CliRunner().invoke(
+        cli, ["--config", str(config), *args, "--now", "2026-11-25T16:30+02:00"], obj={}
+    )
+    assert late.exit_code == 65 and "has passed" in late.stderr
+    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    assert shown["resolution_due"] == "2026-11-25T16:00:00+02:00"  # unchanged
 
 
 def test_customer_answer_to_an_agent_question_resumes_the_clocks(
@@ -203,6 +219,8 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
         "--wait",
         "-m",
         "Какой браузер вы используете?",
+        "--now",
+        "2026-11-23T11:00+02:00",
     )
     answer = config.parent.parent / "answer.eml"
     answer.write_bytes(
@@ -213,9 +231,9 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
     )
     line = json.loads(_run(config, "ingest", str(answer)))
     assert (line["ticket"], line["sla_paused"]) == ("CBX-000001", False)
-    # the agent's question came before the mail's arrival time, so no working time was used:
-    # 24 h from Tue 12:00 (09:00-18:00): Tue 6 + Wed 9 = 15, Thu 09:00 + 9 = 18:00
-    assert line["resolution_due"] == "2026-11-26T18:00:00+02:00"
+    # Mon 10:00 -> the question at Mon 11:00 used 1 of 24 working hours; the answer resumes
+    # the clock at Tue 12:00 (09:00-18:00) with 23 h left: Tue 6 + Wed 9 = 15, Thu 09:00 + 8
+    assert line["resolution_due"] == "2026-11-26T17:00:00+02:00"
     shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
     assert shown["state"] == "open"
     assert [e["kind"] for e in shown["events"]][-2:] == ["customer_reply", "sla_resumed"]

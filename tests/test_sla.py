@@ -403,25 +403,27 @@ def test_from_config_days_and_holidays() -> None:
     assert touching.hours[0] == ((time(8), time(16)),)  # touching intervals merge
     assert date(2026, 12, 24) in SERWISANT.holidays
     assert date(2026, 4, 6) in SERWISANT.holidays
-    assert not CLEVERBOX.holidays  # martial law: no Ukrainian public holidays from 2023
+    # martial law: no Ukrainian public holidays off from 2023
+    assert date(2026, 1, 1) not in CLEVERBOX.holidays
+    assert date(2026, 5, 1) not in CLEVERBOX.holidays
     custom = Calendar.from_config(
         timezone="Europe/Warsaw",
         hours={"mon-fri": "09:00-16:00"},
         country="pl",
         add=[date(2026, 11, 10)],
         remove=[date(2026, 12, 24), date(2026, 12, 23)],  # 23rd is no holiday: ignored
-        years=range(2026, 2027),
     )
     assert date(2026, 11, 10) in custom.holidays
     assert date(2026, 12, 24) not in custom.holidays
-    assert date(2027, 1, 1) not in custom.holidays  # outside `years`
+    # no range of years is frozen: later years are computed when first asked about
+    assert date(2031, 1, 1) in custom.holidays and date(2031, 11, 11) in custom.holidays
+    assert date(2031, 11, 12) not in custom.holidays
     assert custom == Calendar.from_config(
         timezone="Europe/Warsaw",
         hours={"mon-fri": ["09:00-16:00"]},
         country="PL",
         add=[date(2026, 11, 10)],
         remove=[date(2026, 12, 24)],
-        years=range(2026, 2027),
     )
     assert hash(custom) == hash(custom)
     assert "holidays=" in repr(custom)
@@ -444,7 +446,6 @@ def test_from_config_days_and_holidays() -> None:
         ({"subdivision": "99"}, "subdivision: PL has no subdivision '99'"),
         ({"country": None, "subdivision": "14"}, "without a country"),
         ({"add": [datetime(2026, 1, 2, tzinfo=UTC)]}, "add: "),
-        ({"years": range(2026, 2026)}, "years: give a non-empty range"),
     ],
 )
 def test_from_config_errors(kwargs: dict[str, object], message: str) -> None:
