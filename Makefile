@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# libmagic for python-magic; swaks for the end-to-end tests. Installed only when missing.
+# libmagic for python-magic; swaks for the end-to-end tests; faketime to run the suite on another
+# date (docs: "the suite passes on any date"). Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] \
 	  || ldconfig -p 2>/dev/null | grep -q libmagic.so.1 || missing="$$missing libmagic1"; \
 	if [ -n "$$missing" ]; then \

@@ -39,7 +39,7 @@ from sqlmodel import SQLModel
 
 from mailbot import config as config_mod
 from mailbot import deadlines, reports
-from mailbot.store import make_engine, upgrade
+from mailbot.store import Database
 
 REPO = Path(__file__).resolve().parent.parent
 DESK = "cleverbox"
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="mailbot-report-bench-"))
-    engine = make_engine(f"sqlite:///{folder / 'm.db'}")
-    upgrade(engine)
+    engine = Database(f"sqlite:///{folder / 'm.db'}")
+    engine.upgrade()
     t0 = time.perf_counter()
     rows = generate(args.n, args.seed)
     t1 = time.perf_counter()

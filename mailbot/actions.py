@@ -7,18 +7,17 @@ history event that says who did what. Rules about time live in deadlines.py and 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import MailbotError, NotFound
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Message, Ticket, TicketState, TimeLog, reading, transaction
+from mailbot.store import Database, Message, Ticket, TicketState, TimeLog
 from mailbot.tickets import deadlines_json, queue_mail, record_event
 
 
@@ -39,7 +38,7 @@ def _load(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSe
 
 
 def _clock(ticket: Ticket) -> deadlines.Clock | None:
-    return deadlines.Clock.from_json(json.loads(ticket.sla_clock)) if ticket.sla_clock else None
+    return deadlines.Clock.of(ticket)
 
 
 def _stop_clocks(ticket: Ticket, desk: DeskSettings, now: datetime) -> None:
@@ -96,7 +95,7 @@ def _to_customer(
 
 
 def respond(
-    engine: Engine,
+    db: Database,
     config: Config,
     renderer: Renderer,
     number: str,
@@ -110,7 +109,7 @@ def respond(
 
     With `wait_for_customer` the agent asked a question: the clocks wait for the answer.
     """
-    with transaction(engine) as session:
+    with db.transaction() as session:
         ticket, desk = _load(session, config, number)
         if ticket.state == TicketState.solved:
             raise ActionRefused(
@@ -157,9 +156,9 @@ def respond(
         return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
 
 
-def solve(engine: Engine, config: Config, number: str, *, by: str, now: datetime) -> dict[str, Any]:
+def solve(db: Database, config: Config, number: str, *, by: str, now: datetime) -> dict[str, Any]:
     """The resolution clock stops; the history says whether the target was met."""
-    with transaction(engine) as session:
+    with db.transaction() as session:
         ticket, desk = _load(session, config, number)
         if ticket.state == TicketState.solved:
             raise ActionRefused(f"ticket {ticket.number} is already solved")
@@ -181,12 +180,12 @@ def solve(engine: Engine, config: Config, number: str, *, by: str, now: datetime
 
 
 def log_time(
-    engine: Engine, config: Config, number: str, *, minutes: int, by: str, note: str, now: datetime
+    db: Database, config: Config, number: str, *, minutes: int, by: str, note: str, now: datetime
 ) -> dict[str, Any]:
     """Time spent on a ticket; it comes off the customer's prepaid package (crmonline)."""
     if minutes <= 0:
         raise ActionRefused("log a positive number of minutes")
-    with transaction(engine) as session:
+    with db.transaction() as session:
         ticket, desk = _load(session, config, number)
         assert ticket.id is not None
         session.add(
@@ -206,8 +205,8 @@ def log_time(
         return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
 
 
-def logged_hours(engine: Engine, desk: str, customer: str) -> float:
-    with reading(engine) as session:
+def logged_hours(db: Database, desk: str, customer: str) -> float:
+    with db.reading() as session:
         minutes = session.exec(
             select(func.coalesce(func.sum(TimeLog.minutes), 0)).where(
                 col(TimeLog.desk) == desk, col(TimeLog.customer) == customer
@@ -217,7 +216,7 @@ def logged_hours(engine: Engine, desk: str, customer: str) -> float:
 
 
 def extend(
-    engine: Engine,
+    db: Database,
     config: Config,
     renderer: Renderer,
     number: str,
@@ -229,7 +228,7 @@ def extend(
 ) -> dict[str, Any]:
     """A longer resolution target (CleverBox: 24 h -> 72 h), only with a notice to the customer,
     and only before the old deadline: a notice after the fact is no notice."""
-    with transaction(engine) as session:
+    with db.transaction() as session:
         ticket, desk = _load(session, config, number)
         clock = _clock(ticket)
         old_due = ticket.resolution_due
@@ -250,7 +249,7 @@ def extend(
         )
         if new_due is None or new_due <= old_due:
             raise ActionRefused(f"ticket {ticket.number}: {hours} h is no extension")
-        ticket.sla_clock = json.dumps(longer.as_json())
+        ticket.sla_clock = longer.as_json()
         ticket.resolution_due = new_due
         ticket.updated_at = now
         language = ticket.language

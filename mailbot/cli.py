@@ -30,7 +30,6 @@ from mailbot.store import (
     SpoolItem,
     SpoolState,
     Ticket,
-    reading,
 )
 
 
@@ -207,10 +206,12 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version (safe to run any time)."""
-    from mailbot.store import make_engine, upgrade
+    from mailbot.store import Database
 
     config = _config(ctx)
-    upgrade(make_engine(config.database_url))
+    db = Database(config.database_url)
+    db.upgrade()
+    db.dispose()
     click.echo(f"database {config.database_url}: schema up to date")
 
 
@@ -281,7 +282,7 @@ def ingest(
 
 def _dry_run(app: Any, raw: bytes, desk: str | None) -> dict[str, Any]:
     """What ingest would print: the recorded outcome if these very bytes were taken before."""
-    item = _as_file_item(raw)
+    item = _as_file_item(app, raw)
     try:
         known = app.spool.get(item.id)
     except NotFound:
@@ -294,13 +295,12 @@ def _dry_run(app: Any, raw: bytes, desk: str | None) -> dict[str, Any]:
     return line
 
 
-def _as_file_item(raw: bytes) -> Any:
+def _as_file_item(app: Any, raw: bytes) -> Any:
     import hashlib
 
     from mailbot.spool import Claimed
-    from mailbot.store import utcnow
 
-    return Claimed(hashlib.sha256(raw).hexdigest(), "file", None, (), utcnow(), 0)
+    return Claimed(hashlib.sha256(raw).hexdigest(), "file", None, (), app.clock(), 0)
 
 
 def _process_now(
@@ -343,11 +343,11 @@ def _item_json(app: Any, item: SpoolItem) -> dict[str, Any]:
         **dict.fromkeys(ANNOTATION_KEYS),
     }
     if item.ticket_id is not None:
-        with reading(app.engine) as session:
+        with app.db.reading() as session:
             ticket = session.get(Ticket, item.ticket_id)
         if ticket is not None:
             line["ticket"] = ticket.number
-            line["missing"] = json.loads(ticket.missing) if item.outcome == "ticket" else []
+            line["missing"] = list(ticket.missing) if item.outcome == "ticket" else []
             if item.outcome == "ticket":
                 line.update({key: getattr(ticket, key) for key in ANNOTATION_KEYS})
     return line
@@ -359,7 +359,7 @@ def quarantine() -> None:
 
 
 def _find_quarantined(app: Any, prefix: str) -> SpoolItem:
-    with reading(app.engine) as session:
+    with app.db.reading() as session:
         rows = session.exec(
             select(SpoolItem).where(col(SpoolItem.id).startswith(prefix.lower())).limit(2)
         ).all()
@@ -367,7 +367,8 @@ def _find_quarantined(app: Any, prefix: str) -> SpoolItem:
         raise NotFound(f"quarantine entry {prefix}: not found (give at least 6 characters)")
     if len(rows) > 1:
         raise NotFound(f"quarantine entry {prefix}: ambiguous, give more characters")
-    return rows[0]
+    item: SpoolItem = rows[0]
+    return item
 
 
 def _sender_of(app: Any, item: SpoolItem) -> str:
@@ -392,7 +393,7 @@ def quarantine_list(
 ) -> None:
     """Quarantined mail, newest first: its id, reason and sender."""
     app = _app(ctx)
-    with reading(app.engine) as session:
+    with app.db.reading() as session:
         query = (
             select(SpoolItem)
             .where(col(SpoolItem.state) == SpoolState.quarantined)
@@ -452,7 +453,7 @@ def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) ->
     if raw:
         sys.stdout.buffer.write(app.spool.read(item.id))
         return
-    with reading(app.engine) as session:
+    with app.db.reading() as session:
         events = session.exec(
             select(EventRow).where(col(EventRow.spool_id) == item.id).order_by(col(EventRow.id))
         ).all()
@@ -467,9 +468,7 @@ def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) ->
         "from": _sender_of(app, item),
         "size": item.size,
         "raw_path": str(app.spool.path_of(item.id)),
-        "events": [
-            {"kind": e.kind, "at": e.at.isoformat(), **json.loads(e.detail)} for e in events
-        ],
+        "events": [{"kind": e.kind, "at": e.at.isoformat(), **e.detail} for e in events],
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -538,8 +537,6 @@ def _ticket_json(ticket: Ticket, app: Any) -> dict[str, Any]:
     from mailbot.tickets import deadlines_json
 
     data = {k: _iso(v) for k, v in ticket.model_dump().items()}
-    data["missing"] = json.loads(ticket.missing)
-    data["sla_clock"] = json.loads(ticket.sla_clock) if ticket.sla_clock else None
     desk = app.config.desks.get(ticket.desk)
     if desk is not None:
         data.update(deadlines_json(ticket, desk))
@@ -562,7 +559,7 @@ def tickets_list(
     """
     app = _app(ctx)
     due = func.coalesce(col(Ticket.first_response_due), col(Ticket.resolution_due))
-    with reading(app.engine) as session:
+    with app.db.reading() as session:
         query = (
             select(Ticket)
             .order_by(
@@ -637,7 +634,7 @@ def _short(text: str, width: int) -> str:
 def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     """Show one ticket (e.g. CBX-000042) with its messages, replies and history."""
     app = _app(ctx)
-    with reading(app.engine) as session:
+    with app.db.reading() as session:
         ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
         if ticket is None:
             raise NotFound(f"ticket {number}: not found")
@@ -654,15 +651,14 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         ).all()
     data = _ticket_json(ticket, app)
     data["messages"] = [
-        {k: _iso(v) for k, v in m.model_dump().items() if k != "notes"}
-        | {"notes": json.loads(m.notes)}
+        {k: _iso(v) for k, v in m.model_dump().items() if k != "notes"} | {"notes": m.notes}
         for m in messages
     ]
     data["replies"] = [
         {
             "kind": o.kind,
             "message_id": o.message_id,
-            "to": json.loads(o.rcpt_to),
+            "to": o.rcpt_to,
             "state": o.state,
             "attempts": o.attempts,
             "last_error": o.last_error,
@@ -670,7 +666,7 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         }
         for o in outbox
     ]
-    data["events"] = [{"kind": e.kind, "at": _iso(e.at), **json.loads(e.detail)} for e in events]
+    data["events"] = [{"kind": e.kind, "at": _iso(e.at), **e.detail} for e in events]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -744,7 +740,7 @@ def tickets_reply(
     text = message if message is not None else path.read_text()  # type: ignore[union-attr]
     app = _app(ctx)
     result = respond(
-        app.engine,
+        app.db,
         app.config,
         app.renderer,
         number,
@@ -766,7 +762,7 @@ def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
     from mailbot.actions import solve
 
     app = _app(ctx)
-    result = solve(app.engine, app.config, number, by=_who(by), now=_moment(ctx))
+    result = solve(app.db, app.config, number, by=_who(by), now=_moment(ctx))
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -788,7 +784,7 @@ def tickets_extend(
 
     app = _app(ctx)
     result = extend(
-        app.engine,
+        app.db,
         app.config,
         app.renderer,
         number,
@@ -813,7 +809,7 @@ def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: st
 
     app = _app(ctx)
     result = log_time(
-        app.engine, app.config, number, minutes=minutes, by=_who(by), note=note, now=_moment(ctx)
+        app.db, app.config, number, minutes=minutes, by=_who(by), note=note, now=_moment(ctx)
     )
     click.echo(json.dumps(result, ensure_ascii=False))
 
@@ -850,7 +846,7 @@ def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: 
     if the_customer.package is None:
         raise NotFound(f"customer {customer!r} ({the_desk.name}) has no package")
     today = _moment(ctx).astimezone(the_desk.zone).date()
-    result = balance(the_customer.package, logged_hours(app.engine, the_desk.name, customer), today)
+    result = balance(the_customer.package, logged_hours(app.db, the_desk.name, customer), today)
     data = {
         "customer": customer,
         "desk": the_desk.name,
@@ -884,7 +880,7 @@ def sla_check(ctx: click.Context) -> None:
     from mailbot.escalation import check
 
     app = _app(ctx)
-    for notice in check(app.engine, app.config, app.renderer, _moment(ctx)):
+    for notice in check(app.db, app.config, app.renderer, _moment(ctx)):
         click.echo(json.dumps(notice, ensure_ascii=False))
 
 
@@ -920,7 +916,7 @@ def sla_report(
     now = _moment(ctx)
     month = month or now.astimezone(the_desk.zone).strftime("%Y-%m")
     try:
-        report = reports.build(app.engine, the_desk, month, now)
+        report = reports.build(app.db, the_desk, month, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     if html_path is not None:

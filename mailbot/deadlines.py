@@ -17,6 +17,7 @@ from typing import Any
 
 from mailbot.config import Customer, DeskSettings, Hours
 from mailbot.sla import Calendar
+from mailbot.store import Ticket
 
 AROUND_THE_CLOCK = "around_the_clock"
 """The calendar of desks without [sla]: every hour counts (first_response_hours)."""
@@ -58,6 +59,11 @@ class Clock:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Clock:
         return cls(data["calendar"], data.get("first_response"), data.get("resolution"))
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Clock | None:
+        """The one decoder of a ticket's stored target (None: the ticket has no SLA clock)."""
+        return cls.from_json(ticket.sla_clock) if ticket.sla_clock else None
 
 
 def choose(

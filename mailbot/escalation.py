@@ -8,17 +8,15 @@ same transaction: that record is what makes them "once", across restarts and pro
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import EventRow, Ticket, TicketState, reading, transaction
+from mailbot.store import Database, EventRow, Ticket, TicketState
 from mailbot.tickets import queue_mail, record_event
 
 CLOCKS = {
@@ -29,7 +27,8 @@ CLOCKS = {
 
 def _share_used(desk: DeskSettings, ticket: Ticket, due: datetime, now: datetime) -> float:
     """Working time used of the whole target, as a fraction (1.0 at the due time)."""
-    clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock or "{}"))
+    clock = deadlines.Clock.of(ticket)
+    assert clock is not None
     assert ticket.sla_running_since is not None
     before = timedelta(seconds=ticket.sla_used_seconds)
     used = before + deadlines.used_between(desk, clock, ticket.sla_running_since, now)
@@ -37,15 +36,13 @@ def _share_used(desk: DeskSettings, ticket: Ticket, due: datetime, now: datetime
     return 1.0 if total <= timedelta(0) else used / total
 
 
-def check(
-    engine: Engine, config: Config, renderer: Renderer, now: datetime
-) -> list[dict[str, Any]]:
+def check(db: Database, config: Config, renderer: Renderer, now: datetime) -> list[dict[str, Any]]:
     """Queue every warning and breach notice due at `now`; return what was sent."""
     sent: list[dict[str, Any]] = []
     for desk in config.desks.values():
         if not desk.agents or desk.sla is None:
             continue
-        with reading(engine) as session:
+        with db.reading() as session:
             tickets = session.exec(
                 select(Ticket).where(
                     col(Ticket.desk) == desk.name,
@@ -62,7 +59,7 @@ def check(
                         col(EventRow.kind).in_(["sla_warning", "sla_breach"]),
                     )
                 )
-                for clock in json.loads(e.detail).get("clocks", [])
+                for clock in e.detail.get("clocks", [])
             }
         for ticket in tickets:
             due_now: dict[str, list[tuple[str, datetime]]] = {}
@@ -81,12 +78,12 @@ def check(
                 due_now.setdefault(kind, []).append((name, due))
             # clocks due together (first response and resolution alike) make one notice
             for kind, clocks in due_now.items():
-                sent.append(_notify(engine, desk, renderer, ticket, kind, clocks, now))
+                sent.append(_notify(db, desk, renderer, ticket, kind, clocks, now))
     return sent
 
 
 def _notify(
-    engine: Engine,
+    db: Database,
     desk: DeskSettings,
     renderer: Renderer,
     ticket: Ticket,
@@ -98,7 +95,7 @@ def _notify(
     names = [name for name, _ in clocks]
     share = round(_share_used(desk, ticket, due, now) * 100)
     label = " and ".join(CLOCKS[name][2] for name in names)
-    with transaction(engine) as session:
+    with db.transaction() as session:
         for agent in desk.agents:
             queue_mail(
                 session,

@@ -13,8 +13,6 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine
-
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import UnparseableMail
@@ -23,6 +21,7 @@ from mailbot.parse import header_recipients, parse
 from mailbot.replies import Renderer
 from mailbot.rules import Action, Context, Rule, facts_read_by, load_rules, run
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
+from mailbot.store import Database
 from mailbot.textnorm import new_text
 from mailbot.tickets import (
     Outcome,
@@ -45,13 +44,13 @@ class Pipeline:
     def __init__(
         self,
         config: Config,
-        engine: Engine,
+        db: Database,
         spool: Spool,
         renderer: Renderer,
         clock: Clock = system_clock,
     ) -> None:
         self.config = config
-        self.engine = engine
+        self.db = db
         self.spool = spool
         self.renderer = renderer
         self.clock = clock
@@ -100,7 +99,7 @@ class Pipeline:
             if desk.reply_language == "mail"
             else None
         )
-        history = gather(self.engine, desk, mail, customer, now, self.facts[desk.name])
+        history = gather(self.db, desk, mail, customer, now, self.facts[desk.name])
         context = Context(
             desk=desk,
             envelope_from=item.mail_from,
@@ -136,7 +135,7 @@ class Pipeline:
         if item.attempts >= max_attempts:
             detail = self.spool.get(item.id).detail or "no error recorded"
             return record_quarantine(
-                self.engine,
+                self.db,
                 item.id,
                 desk=None,
                 reason="processing_error",
@@ -146,7 +145,7 @@ class Pipeline:
         planned = self.plan(item, self.spool.read(item.id), forced_desk)
         if isinstance(planned, Outcome):
             return record_quarantine(
-                self.engine,
+                self.db,
                 item.id,
                 desk=planned.desk,
                 reason=planned.reason or "unknown",
@@ -159,7 +158,7 @@ class Pipeline:
         stop = plan.judgement.stopping
         if stop is not None and stop.action == Action.drop:
             return record_drop(
-                self.engine,
+                self.db,
                 plan.spool_id,
                 desk=plan.desk.name,
                 reason=stop.reason,
@@ -167,8 +166,8 @@ class Pipeline:
                 now=plan.now,
             )
         if stop is not None:
-            return record_refusal(self.engine, plan, stop, self.renderer)
-        return record_ticket(self.engine, plan, self.renderer)
+            return record_refusal(self.db, plan, stop, self.renderer)
+        return record_ticket(self.db, plan, self.renderer)
 
     def dry_run(self, item: Claimed, raw: bytes, forced_desk: str | None = None) -> Outcome:
         planned = self.plan(item, raw, forced_desk)

@@ -1,6 +1,6 @@
 """reports: the monthly SLA report of a desk — per level and per customer, plus a weekly trend.
 
-`build(engine, desk, month, now)` reads the month's tickets through `store.reading` and is
+`build(db, desk, month, now)` reads the month's tickets through `store.reading` and is
 otherwise pure; `as_text`, `as_json`, `as_csv` and `as_html` render the same `Report`.
 
 What is counted, exactly:
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import statistics
 import textwrap
@@ -60,13 +59,13 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from mailbot import deadlines
 from mailbot.config import DeskSettings
 from mailbot.sla import Calendar
-from mailbot.store import Ticket, reading
+from mailbot.store import Database, Ticket
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -209,7 +208,7 @@ _MET, _BREACHED, _PENDING, _NO_TARGET = range(4)
 _FIRST, _RESOLUTION = "first", "resolution"
 
 
-def build(engine: Engine, desk: DeskSettings, month: str, now: datetime) -> Report:
+def build(db: Database, desk: DeskSettings, month: str, now: datetime) -> Report:
     """The desk's SLA report for `month` (YYYY-MM, desk time), judged as of `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
@@ -218,11 +217,11 @@ def build(engine: Engine, desk: DeskSettings, month: str, now: datetime) -> Repo
     cals = deadlines.calendars(desk)
     clocks: dict[str, tuple[str | None, Calendar | None]] = {}
 
-    def clock_of(raw: str) -> tuple[str | None, Calendar | None]:
-        """(which target the ticket is judged on, its calendar), parsed once per distinct JSON."""
-        known = clocks.get(raw)
+    def clock_of(data: dict[str, Any]) -> tuple[str | None, Calendar | None]:
+        """(which target the ticket is judged on, its calendar), worked out once per target."""
+        key = repr(sorted(data.items()))
+        known = clocks.get(key)
         if known is None:
-            data = json.loads(raw)
             kind = (
                 _FIRST
                 if data.get("first_response") is not None
@@ -230,7 +229,7 @@ def build(engine: Engine, desk: DeskSettings, month: str, now: datetime) -> Repo
                 if data.get("resolution") is not None
                 else None
             )
-            known = clocks[raw] = (kind, cals.get(data.get("calendar")))
+            known = clocks[key] = (kind, cals.get(str(data.get("calendar"))))
         return known
 
     query = (
@@ -254,7 +253,7 @@ def build(engine: Engine, desk: DeskSettings, month: str, now: datetime) -> Repo
     levels: defaultdict[str, _Tally] = defaultdict(_Tally)
     customers: defaultdict[str, _Tally] = defaultdict(_Tally)
     weeks: defaultdict[date, _Tally] = defaultdict(_Tally)
-    with reading(engine) as session:
+    with db.reading() as session:
         result = session.connection().execute(query)
         for (
             level,

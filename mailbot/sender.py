@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import random
@@ -25,12 +24,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Engine, update
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from mailbot.clock import Clock, system_clock
 from mailbot.config import OutboundSettings, RelaySettings
-from mailbot.store import EventRow, OutboxRow, OutboxState, reading, transaction
+from mailbot.store import Database, EventRow, OutboxRow, OutboxState
 
 log = logging.getLogger("mailbot.sender")
 
@@ -120,7 +119,7 @@ class SmtpTransport:
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            refused = self._conn.sendmail(row.mail_from, json.loads(row.rcpt_to), row.raw)
+            refused = self._conn.sendmail(row.mail_from, row.rcpt_to, row.raw)
         except smtplib.SMTPRecipientsRefused as exc:
             self._reset_after_refusal()
             self._raise_for(exc.recipients)
@@ -206,13 +205,13 @@ class _Result:
 class Sender:
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         outbound: OutboundSettings,
         transport: Transport,
         journal: Path | None = None,
         clock: Clock = system_clock,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.clock = clock
         self.outbound = outbound
         self.transport = transport
@@ -224,7 +223,7 @@ class Sender:
         """Rows the relay accepted just before a crash: mark them sent, do not send them again."""
         accepted = journal.entries()
         if accepted:
-            with reading(self.engine) as session:
+            with self.db.reading() as session:
                 rows = session.exec(
                     select(OutboxRow).where(
                         col(OutboxRow.message_id).in_(accepted),
@@ -245,7 +244,7 @@ class Sender:
         return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
     def due(self, limit: int, now: datetime) -> list[OutboxRow]:
-        with reading(self.engine) as session:
+        with self.db.reading() as session:
             rows = session.exec(
                 select(OutboxRow)
                 .where(
@@ -317,7 +316,7 @@ class Sender:
 
     def _record(self, results: list[_Result]) -> None:
         now = self.clock()
-        with transaction(self.engine) as session:
+        with self.db.transaction() as session:
             for result in results:
                 row = result.row
                 values: dict[str, object] = {
@@ -346,7 +345,7 @@ class Sender:
                             spool_id=row.spool_id,
                             kind=f"reply_{result.state}",
                             at=now,
-                            detail=json.dumps(detail, ensure_ascii=False),
+                            detail=detail,
                         )
                     )
 

@@ -19,8 +19,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
 from mailbot.errors import MailbotError
@@ -29,7 +27,7 @@ from mailbot.pipeline import Pipeline, Worker
 from mailbot.replies import Renderer
 from mailbot.sender import Sender, make_transport
 from mailbot.spool import Spool
-from mailbot.store import make_engine, upgrade
+from mailbot.store import Database
 from mailbot.tickets import Outcome
 
 log = logging.getLogger("mailbot.serve")
@@ -38,7 +36,7 @@ log = logging.getLogger("mailbot.serve")
 @dataclass
 class App:
     config: Config
-    engine: Engine
+    db: Database
     spool: Spool
     renderer: Renderer
     pipeline: Pipeline
@@ -46,13 +44,13 @@ class App:
 
     @classmethod
     def build(cls, config: Config, *, migrate: bool = True, clock: Clock = system_clock) -> App:
-        engine = make_engine(config.database_url)
+        db = Database(config.database_url)
         if migrate:
-            upgrade(engine)
-        spool = Spool(config.spool_dir, engine, clock)
+            db.upgrade()
+        spool = Spool(config.spool_dir, db, clock)
         renderer = Renderer(config.templates_dir)
-        pipeline = Pipeline(config, engine, spool, renderer, clock)
-        return cls(config, engine, spool, renderer, pipeline, clock)
+        pipeline = Pipeline(config, db, spool, renderer, clock)
+        return cls(config, db, spool, renderer, pipeline, clock)
 
     def sender(self) -> Sender:
         outbound = self.config.settings.outbound
@@ -60,7 +58,7 @@ class App:
             outbound, self.config.maildir, self.config.settings.smtp.hostname
         )
         return Sender(
-            self.engine, outbound, transport, journal=self.config.sent_journal, clock=self.clock
+            self.db, outbound, transport, journal=self.config.sent_journal, clock=self.clock
         )
 
     def recover(self) -> None:
@@ -134,7 +132,7 @@ def run_worker(app: App) -> None:
         worker.run_forever(stop, wake, idle=IDLE_POLL_SECONDS)
     finally:
         worker.close()
-        app.engine.dispose()
+        app.db.dispose()
 
 
 async def _serve(app: App, ready: threading.Event | None = None) -> None:
@@ -210,7 +208,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         await loop.run_in_executor(None, thread.join)
     if worker is not None:
         worker.close()
-    app.engine.dispose()
+    app.db.dispose()
     log.info("stopped cleanly")
 
 
@@ -218,7 +216,7 @@ def _escalate(app: App) -> None:
     from mailbot.escalation import check
 
     try:
-        for notice in check(app.engine, app.config, app.renderer, app.clock()):
+        for notice in check(app.db, app.config, app.renderer, app.clock()):
             log.warning("SLA notice sent", extra=notice)
     except Exception:
         log.exception("SLA check failed; trying again in 30 s")

@@ -17,7 +17,6 @@ taking the service down in a loop.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import threading
@@ -26,20 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailbot.clock import Clock, system_clock
 from mailbot.errors import NotFound, SpoolError
 from mailbot.store import (
+    Database,
     EventRow,
     SpoolItem,
     SpoolState,
-    is_postgres,
-    reading,
-    transaction,
-    writing,
 )
 
 HOST = socket.gethostname()
@@ -84,9 +80,9 @@ class Claimed:
 
 
 class Spool:
-    def __init__(self, folder: Path, engine: Engine, clock: Clock = system_clock) -> None:
+    def __init__(self, folder: Path, db: Database, clock: Clock = system_clock) -> None:
         self.folder = folder
-        self.engine = engine
+        self.db = db
         self.clock = clock
         self._tmp = folder / "tmp"
         self._work = folder / "work"
@@ -165,7 +161,7 @@ class Spool:
                 "id": spool_id,
                 "source": source,
                 "mail_from": mail_from,
-                "rcpt_to": json.dumps(list(rcpt_to)),
+                "rcpt_to": list(rcpt_to),
                 "size": len(raw),
                 "accepted_at": accepted_at,
                 "state": SpoolState.received,
@@ -189,9 +185,9 @@ class Spool:
             raise pending.error
 
     def _commit_rows(self, rows: list[dict[str, object]]) -> None:
-        insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
+        insert = postgresql.insert if self.db.is_postgres else sqlite.insert
         statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
-        with writing(self.engine), self.engine.begin() as connection:
+        with self.db.writing(), self.db.engine.begin() as connection:
             connection.execute(statement, rows)
 
     def read(self, spool_id: str) -> bytes:
@@ -206,7 +202,7 @@ class Spool:
 
     def adopt_orphans(self) -> int:
         """Record spool files whose row was never committed (a crash between fsync and commit)."""
-        with reading(self.engine) as session:
+        with self.db.reading() as session:
             known = set(session.exec(select(SpoolItem.id)).all())
         adopted = 0
         for path in self.folder.glob("??/*.eml"):
@@ -235,7 +231,7 @@ class Spool:
             if host != HOST or not pid.isdigit() or _pid_alive(int(pid)):
                 continue  # alive, or another host's worker: only that host can tell
             current = marker.read_text().strip()
-            with transaction(self.engine) as session:
+            with self.db.transaction() as session:
                 if current:
                     session.execute(
                         update(SpoolItem)
@@ -272,7 +268,7 @@ class Spool:
         now = self.clock()
         if ids is None and not self._anything_to_claim(now):
             return []  # idle polling must not take the write lock
-        with transaction(self.engine) as session:
+        with self.db.transaction() as session:
             query = select(SpoolItem).where(
                 col(SpoolItem.state) == SpoolState.received,
                 or_(col(SpoolItem.claimed_until).is_(None), col(SpoolItem.claimed_until) < now),
@@ -280,7 +276,7 @@ class Spool:
             if ids is not None:
                 query = query.where(col(SpoolItem.id).in_(list(ids)))
             query = query.order_by(col(SpoolItem.accepted_at)).limit(limit)
-            if is_postgres(self.engine):
+            if self.db.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             rows = session.exec(query).all()
             for row in rows:
@@ -292,16 +288,16 @@ class Spool:
                     id=row.id,
                     source=row.source,
                     mail_from=row.mail_from,
-                    rcpt_to=tuple(json.loads(row.rcpt_to)),
+                    rcpt_to=tuple(row.rcpt_to),
                     accepted_at=row.accepted_at,
                     attempts=row.attempts,
-                    skip_rules=tuple(json.loads(row.skip_rules or "[]")),
+                    skip_rules=tuple(row.skip_rules or ()),
                 )
                 for row in rows
             ]
 
     def _anything_to_claim(self, now: datetime) -> bool:
-        with reading(self.engine) as session:
+        with self.db.reading() as session:
             found = session.exec(
                 select(SpoolItem.id)
                 .where(
@@ -317,7 +313,7 @@ class Spool:
 
     def note_failure(self, spool_id: str, error: str) -> None:
         """An attempt raised: charge it and free the lease so the item is tried again."""
-        with transaction(self.engine) as session:
+        with self.db.transaction() as session:
             session.execute(
                 update(SpoolItem)
                 .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
@@ -334,11 +330,11 @@ class Spool:
 
         `skip_rule` is the admin overriding a policy for this one mail (release --force).
         """
-        with transaction(self.engine) as session:
+        with self.db.transaction() as session:
             item = session.get(SpoolItem, spool_id)
             if item is None or item.state != SpoolState.quarantined:
                 raise NotFound(f"spool item {spool_id}: not in quarantine")
-            skip = set(json.loads(item.skip_rules or "[]"))
+            skip = set(item.skip_rules or ())
             if skip_rule:
                 skip.add(skip_rule)
             session.add(
@@ -346,28 +342,25 @@ class Spool:
                     spool_id=spool_id,
                     kind="released",
                     at=self.clock(),
-                    detail=json.dumps(
-                        {"by": by, "reason": item.reason, "skip_rule": skip_rule},
-                        ensure_ascii=False,
-                    ),
+                    detail={"by": by, "reason": item.reason, "skip_rule": skip_rule},
                 )
             )
             item.state = SpoolState.received
             item.outcome = item.reason = item.detail = None
             item.attempts = 0
             item.claimed_by = item.claimed_until = item.finished_at = None
-            item.skip_rules = json.dumps(sorted(skip))
+            item.skip_rules = sorted(skip)
             session.add(item)
 
     def get(self, spool_id: str) -> SpoolItem:
-        with reading(self.engine) as session:
+        with self.db.reading() as session:
             item = session.get(SpoolItem, spool_id)
             if item is None:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
 
     def pending_count(self) -> int:
-        with reading(self.engine) as session:
+        with self.db.reading() as session:
             return session.exec(
                 select(func.count())
                 .select_from(SpoolItem)

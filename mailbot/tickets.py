@@ -9,7 +9,6 @@ after commit leaves a finished item that nobody takes again.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from datetime import datetime, timedelta
 from email import policy
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -36,6 +35,7 @@ from mailbot.rules import (
     Verdict,
 )
 from mailbot.store import (
+    Database,
     DeskCounter,
     EventRow,
     Message,
@@ -44,9 +44,6 @@ from mailbot.store import (
     Ticket,
     TicketState,
     TimeLog,
-    is_postgres,
-    reading,
-    transaction,
 )
 from mailbot.textnorm import fingerprint
 
@@ -131,7 +128,7 @@ def record_event(
             ticket_id=ticket_id,
             spool_id=spool_id,
             kind=kind,
-            detail=json.dumps(detail, ensure_ascii=False, default=str),
+            detail=detail,
             at=at,
         )
     )
@@ -142,8 +139,8 @@ def _finish(session: Session, spool_id: str, **values: Any) -> None:
         raise _AlreadyDone
 
 
-def _next_number(session: Session, engine: Engine, desk: DeskSettings) -> str:
-    insert = postgresql.insert if is_postgres(engine) else sqlite.insert
+def _next_number(session: Session, db: Database, desk: DeskSettings) -> str:
+    insert = postgresql.insert if db.is_postgres else sqlite.insert
     statement = (
         insert(DeskCounter)
         .values(desk=desk.name, last_number=1)
@@ -193,7 +190,7 @@ def _month_start(now: datetime, desk: DeskSettings) -> datetime:
 
 
 def gather(
-    engine: Engine,
+    db: Database,
     desk: DeskSettings,
     mail: Mail,
     customer: Customer | None,
@@ -201,7 +198,7 @@ def gather(
     facts: frozenset[str] = HISTORY_FACTS,
 ) -> History:
     """The facts the desk's rules read (`facts`), in one short session before they run."""
-    with reading(engine) as session:
+    with db.reading() as session:
         thread = find_thread(session, desk, mail)
         duplicate_of = None
         recent: Sequence[tuple[str, str | None, datetime]] = ()
@@ -257,10 +254,10 @@ def gather(
             thread_info = Thread(
                 number=thread.number,
                 state=thread.state,
-                missing=tuple(json.loads(thread.missing)),
+                missing=tuple(thread.missing),
                 text_so_far="\n\n".join(body for body, _ in earlier),
                 attachments_so_far=tuple(
-                    a["type"] for _, attachments in earlier for a in json.loads(attachments)
+                    a["type"] for _, attachments in earlier for a in attachments
                 ),
             )
     return History(
@@ -278,25 +275,25 @@ def gather(
 
 
 def record_quarantine(
-    engine: Engine, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
+    db: Database, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
 ) -> Outcome:
     """Kept for a human, no reply: nobody to answer (no desk, unreadable, no sender)."""
     return _record_without_ticket(
-        engine, spool_id, SpoolState.quarantined, "quarantined", desk, reason, detail, now
+        db, spool_id, SpoolState.quarantined, "quarantined", desk, reason, detail, now
     )
 
 
 def record_drop(
-    engine: Engine, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
+    db: Database, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
 ) -> Outcome:
     """Recorded and kept, never answered (auto-replies, bounces, lists)."""
     return _record_without_ticket(
-        engine, spool_id, SpoolState.done, "dropped", desk, reason, detail, now
+        db, spool_id, SpoolState.done, "dropped", desk, reason, detail, now
     )
 
 
 def _record_without_ticket(
-    engine: Engine,
+    db: Database,
     spool_id: str,
     state: SpoolState,
     outcome: str,
@@ -306,7 +303,7 @@ def _record_without_ticket(
     now: datetime,
 ) -> Outcome:
     try:
-        with transaction(engine) as session:
+        with db.transaction() as session:
             _finish(
                 session,
                 spool_id,
@@ -438,7 +435,7 @@ def queue_mail(
             kind=event,
             message_id=message_id,
             mail_from=desk.sender_address,
-            rcpt_to=json.dumps([to]),
+            rcpt_to=[to],
             to_addr=to,
             raw=reply.as_bytes(policy=policy.SMTP),
             next_attempt_at=send_after or now,
@@ -480,11 +477,11 @@ def _text_of(reply: Any) -> str:
 # -- refusals --------------------------------------------------------------------------------
 
 
-def record_refusal(engine: Engine, plan: Plan, verdict: Verdict, renderer: Renderer) -> Outcome:
+def record_refusal(db: Database, plan: Plan, verdict: Verdict, renderer: Renderer) -> Outcome:
     """Quarantined with its reason, and the sender told plainly why and what to do."""
     desk = plan.desk
     try:
-        with transaction(engine) as session:
+        with db.transaction() as session:
             duplicated = None
             if verdict.ticket:
                 duplicated = session.exec(
@@ -536,33 +533,33 @@ def record_refusal(engine: Engine, plan: Plan, verdict: Verdict, renderer: Rende
 # -- tickets ---------------------------------------------------------------------------------
 
 
-def record_ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
+def record_ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     """Open a ticket (with its acknowledgement) or thread the mail into an existing one."""
     try:
-        return _ticket(engine, plan, renderer)
+        return _ticket(db, plan, renderer)
     except _AlreadyDone:
         return Outcome(plan.spool_id, "already_done", desk=plan.desk.name)
 
 
-def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
+def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     desk, mail, now = plan.desk, plan.mail, plan.now
     annotations = plan.judgement.annotations
     asking = plan.judgement.asking
     missing = asking.missing if asking is not None else ()
-    with transaction(engine) as session:
+    with db.transaction() as session:
         ticket = find_thread(session, desk, mail)
         threaded = ticket is not None
         if ticket is None:
             ticket = Ticket(
                 desk=desk.name,
-                number=_next_number(session, engine, desk),
+                number=_next_number(session, db, desk),
                 subject=mail.subject,
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
                 state=TicketState.waiting_customer if missing else TicketState.new,
                 customer=plan.customer.name if plan.customer else None,
                 language=plan.language,
-                missing=json.dumps(list(missing), ensure_ascii=False),
+                missing=list(missing),
                 received_at=mail.received_at,
                 created_at=now,
                 updated_at=now,
@@ -594,14 +591,11 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
                 subject=mail.subject,
                 body_text=mail.text,
                 received_at=mail.received_at,
-                notes=json.dumps(list(mail.notes), ensure_ascii=False),
-                attachments=json.dumps(
-                    [
-                        {"name": a.filename, "size": a.size, "type": a.sniffed_type}
-                        for a in mail.attachments
-                    ],
-                    ensure_ascii=False,
-                ),
+                notes=list(mail.notes),
+                attachments=[
+                    {"name": a.filename, "size": a.size, "type": a.sniffed_type}
+                    for a in mail.attachments
+                ],
                 fingerprint=fingerprint(mail.subject, mail.text),
             )
         )
@@ -637,7 +631,7 @@ def _ticket(engine: Engine, plan: Plan, renderer: Renderer) -> Outcome:
         desk=desk.name,
         ticket=ticket.number,
         annotations={k: v for k in ANNOTATION_KEYS if (v := getattr(ticket, k)) is not None},
-        missing=tuple(json.loads(ticket.missing)),
+        missing=tuple(ticket.missing),
         deadlines=deadlines_json(ticket, desk),
     )
 
@@ -656,7 +650,7 @@ def _start_clocks(
             why="no SLA target matches this ticket",
         )
         return
-    ticket.sla_clock = json.dumps(clock.as_json())
+    ticket.sla_clock = clock.as_json()
     ticket.sla_used_seconds = 0
     if paused:
         record_event(
@@ -710,7 +704,7 @@ def _follow_up(
     )
     if ticket.state == TicketState.waiting_customer:
         if asking is not None and asking.missing:
-            ticket.missing = json.dumps(list(asking.missing), ensure_ascii=False)
+            ticket.missing = list(asking.missing)
             _queue_reply(
                 session,
                 plan,
@@ -722,11 +716,12 @@ def _follow_up(
             )
             return
         # the answer we waited for: missing information, or an agent's question
-        completes_request = ticket.missing != "[]"
-        ticket.missing = "[]"
+        completes_request = bool(ticket.missing)
+        ticket.missing = []
         ticket.state = TicketState.open
         if ticket.sla_clock is not None:
-            clock = deadlines.Clock.from_json(json.loads(ticket.sla_clock))
+            clock = deadlines.Clock.of(ticket)
+            assert clock is not None
             _run_clocks(session, plan, ticket, clock, plan.mail.received_at, "sla_resumed")
         if not completes_request:
             return

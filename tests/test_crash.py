@@ -24,7 +24,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from mailbot import config as config_mod
-from mailbot.store import Message, OutboxRow, SpoolItem, Ticket, make_engine
+from mailbot.store import Database, Message, OutboxRow, SpoolItem, Ticket
 from tests.conftest import write_config
 from tests.servers import Catcher, Serve
 
@@ -112,10 +112,10 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
             serve.start()
         for thread in clients:
             thread.join(120)
-        engine = make_engine(config.database_url)
+        engine = Database(config.database_url)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            with Session(engine) as s:
+            with Session(engine.engine) as s:
                 left = s.exec(
                     select(func.count())
                     .select_from(SpoolItem)
@@ -137,7 +137,7 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
 
     assert kills >= 3
     assert len(got_250) == N_MESSAGES
-    with Session(engine) as s:
+    with Session(engine.engine) as s:
         inbound = s.exec(
             select(Message.message_id, Message.ticket_id).where(col(Message.direction) == "in")
         ).all()

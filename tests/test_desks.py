@@ -42,7 +42,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mailbot.cli import cli
-from mailbot.store import Ticket, make_engine, transaction, utcnow
+from mailbot.clock import system_clock
+from mailbot.store import Database, Ticket
 from tests.conftest import SHIPPED_DESKS, write_config
 
 MIB = 1024 * 1024
@@ -209,7 +210,7 @@ def modern(
     when: datetime | None = None,
 ) -> bytes:
     """A UTF-8 mail as Thunderbird, Outlook or Gmail send it (plain, HTML or both)."""
-    when = when or utcnow()
+    when = when or system_clock()
     msg = EmailMessage()
     msg["Received"] = _received(sender[1], when)
     msg["From"] = formataddr(sender)
@@ -247,7 +248,7 @@ def legacy(
 ) -> bytes:
     """A mail in a national 8-bit charset, headers as encoded words of that charset too,
     as The Bat!, Outlook Express and old webmails still send it."""
-    when = when or utcnow()
+    when = when or system_clock()
     body = MIMEText(text, subtype, charset)
     msg: Message
     if attachments:
@@ -275,7 +276,8 @@ def legacy(
 
 def with_received_on_top(raw: bytes, host: str) -> bytes:
     """The very same mail, delivered again through another relay: other bytes, same Message-ID."""
-    hop = f"Received: from {host} by mx.support.test with ESMTP; {format_datetime(utcnow())}\r\n"
+    when = format_datetime(system_clock())
+    hop = f"Received: from {host} by mx.support.test with ESMTP; {when}\r\n"
     return hop.encode() + raw
 
 
@@ -447,7 +449,12 @@ def test_duplicate_same_message_id_again_and_a_resend_name_the_first_ticket(
     first_raw = legacy(OLENA, CLEVERBOX, subject, text, charset="windows-1251")
     # the customer pressed "send" again an hour later: a new Message-ID, the same text
     resent_raw = legacy(
-        OLENA, CLEVERBOX, subject, text, charset="windows-1251", when=utcnow() + timedelta(hours=1)
+        OLENA,
+        CLEVERBOX,
+        subject,
+        text,
+        charset="windows-1251",
+        when=system_clock() + timedelta(hours=1),
     )
     first, again, resent = desks.ingest_many(
         ("first.eml", first_raw),
@@ -551,13 +558,13 @@ def test_missing_fields_napoleon_without_database_and_link_then_the_answer_compl
         "База с планшета во вложении, архив каталога обмена выложил сюда:\n"
         "https://disk.yandex.ru/d/Xq7mN3pL0aZk2w\n\n"
         "--\nИванов Сергей\nтел. +7 916 123-45-67\n\n"
-        f"{format_datetime(utcnow())}, GRSoft <info@grsoft.test> пишет:\n"
+        f"{format_datetime(system_clock())}, GRSoft <info@grsoft.test> пишет:\n"
         + "".join(f"> {row}\n" for row in plain(asked).splitlines()),
         headers=(("In-Reply-To", asked["Message-ID"]), ("References", asked["Message-ID"])),
         attachments=(
             ("napoleon_device.db", sqlite_database(desks.folder), "application/octet-stream"),
         ),
-        when=utcnow() + timedelta(minutes=20),
+        when=system_clock() + timedelta(minutes=20),
     )
     done = desks.ingest("answer.eml", answer)
     outcome(done, "ticket", desk="grsoft", ticket="GRS-000001", missing=[])
@@ -687,9 +694,9 @@ def test_abusive_language_ukrainian_is_refused_without_quoting_the_word(desks: D
 
 def test_monthly_quota_the_51st_request_of_the_month_is_refused(desks: Desks) -> None:
     assert desks.run("db", "upgrade").exit_code == 0
-    engine = make_engine(desks.url)
-    now = utcnow()
-    with transaction(engine) as session:
+    engine = Database(desks.url)
+    now = system_clock()
+    with engine.transaction() as session:
         for n in range(1, 51):
             session.add(
                 Ticket(
@@ -858,11 +865,11 @@ def test_auto_reply_out_of_office_and_bounce_are_dropped_and_never_answered(
     )
     bounce = (
         "Return-Path: <>\r\n"
-        f"Received: from mx.romashka.test by mx.support.test; {format_datetime(utcnow())}\r\n"
+        f"Received: from mx.romashka.test by mx.support.test; {format_datetime(system_clock())}\r\n"
         "From: Mail Delivery System <MAILER-DAEMON@mx.romashka.test>\r\n"
         f"To: {GRSOFT}\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Date: {format_datetime(utcnow())}\r\n"
+        f"Date: {format_datetime(system_clock())}\r\n"
         "Message-ID: <20261122.bounce.4711@mx.romashka.test>\r\n"
         "MIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="b0un"\r\n'

@@ -54,7 +54,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
 
 from mailbot import reports, store
 from mailbot.config import DeskSettings, load
@@ -63,9 +62,9 @@ from mailbot.reports import Report, Row, Week
 REPO = Path(__file__).resolve().parent.parent
 K = ZoneInfo("Europe/Kyiv")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=K)
-STANDARD = json.dumps({"calendar": "office", "first_response": 24, "resolution": 24})
-EMERGENCY = json.dumps({"calendar": "office", "first_response": 3, "resolution": 24})
-RESOLUTION_ONLY = json.dumps({"calendar": "office", "first_response": None, "resolution": 24})
+STANDARD = {"calendar": "office", "first_response": 24, "resolution": 24}
+EMERGENCY = {"calendar": "office", "first_response": 3, "resolution": 24}
+RESOLUTION_ONLY = {"calendar": "office", "first_response": None, "resolution": 24}
 
 
 def k(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -96,10 +95,10 @@ def _ticket(number: str, received: datetime, **fields: Any) -> store.Ticket:
     return store.Ticket(number=number, **values)
 
 
-def _engine(tmp_path: Path, tickets: list[store.Ticket]) -> Engine:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/m.db")
-    store.upgrade(engine)
-    with store.transaction(engine) as session:
+def _engine(tmp_path: Path, tickets: list[store.Ticket]) -> store.Database:
+    engine = store.Database(f"sqlite:///{tmp_path}/m.db")
+    engine.upgrade()
+    with engine.transaction() as session:
         session.add_all(tickets)
     return engine
 
@@ -196,7 +195,7 @@ def month_tickets() -> list[store.Ticket]:
             k(11, 10, 10),
             desk="serwisant",
             customer=vector,
-            sla_clock=json.dumps({"calendar": "office", "first_response": 8, "resolution": None}),
+            sla_clock={"calendar": "office", "first_response": 8, "resolution": None},
             first_response_due=k(11, 11, 10),
         ),
     ]

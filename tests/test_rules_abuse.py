@@ -316,7 +316,7 @@ contacts = ["olena@vector.test"]
 def app(tmp_path: Path, db_url: str) -> Iterator[App]:
     application = build_app(tmp_path, db_url, {"cleverbox": CLEVERBOX})
     yield application
-    application.engine.dispose()
+    application.db.dispose()
 
 
 def test_pipeline_abuse_is_quarantined_kept_and_answered_without_the_words(app: App) -> None:
@@ -343,7 +343,7 @@ def test_pipeline_an_abusive_follow_up_stays_out_of_the_ticket(app: App) -> None
     )
     outcome = deliver(app, rude)
     assert (outcome.outcome, outcome.reason) == ("quarantined", "abusive_language")
-    with Session(app.engine) as s:
+    with Session(app.db.engine) as s:
         inbound = s.exec(select(Message).where(col(Message.direction) == "in")).all()
     assert len(inbound) == 1
     polite = message(

@@ -451,6 +451,6 @@ def test_pipeline_fills_the_ticket_columns(app: App) -> None:
     }
     assert result["outcome"] == "ticket" and result["missing"] == []
     assert {key: result[key] for key in expected} == expected
-    with Session(app.engine) as session:
+    with Session(app.db.engine) as session:
         ticket = session.exec(select(Ticket).where(col(Ticket.number) == result["ticket"])).one()
     assert {key: getattr(ticket, key) for key in expected} == expected

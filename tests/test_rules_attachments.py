@@ -775,7 +775,7 @@ def run(app: App, raw: bytes) -> dict[str, Any]:
 
 
 def reply_text(app: App) -> str:
-    with Session(app.engine) as session:
+    with Session(app.db.engine) as session:
         row = session.exec(select(OutboxRow)).one()
     msg = email.message_from_bytes(row.raw, policy=policy.default)
     return str(msg.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]

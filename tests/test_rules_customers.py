@@ -182,7 +182,7 @@ def deliver(
 
 def replies(app: App) -> list[tuple[str, str]]:
     """(kind, body) of every queued reply, oldest first."""
-    with Session(app.engine) as s:
+    with Session(app.db.engine) as s:
         rows = s.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all()
     out = []
     for row in rows:
@@ -196,7 +196,7 @@ def replies(app: App) -> list[tuple[str, str]]:
 
 def ack_id(app: App, number: str) -> str:
     """The Message-ID of the acknowledgement of ticket `number` (what a reply answers)."""
-    with Session(app.engine) as s:
+    with Session(app.db.engine) as s:
         ticket = s.exec(select(Ticket).where(col(Ticket.number) == number)).one()
         return s.exec(
             select(OutboxRow.message_id).where(
@@ -611,7 +611,7 @@ designated_contact = "ivanov@romashka.test"
 def app(tmp_path: Path, db_url: str) -> Iterator[App]:
     application = build_app(tmp_path, db_url, {"cleverbox": CLEVERBOX, "grsoft": GRSOFT})
     yield application
-    application.engine.dispose()
+    application.db.dispose()
 
 
 @pytest.fixture
@@ -620,7 +620,7 @@ def sqlite_app(tmp_path: Path) -> Iterator[App]:
         tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}", {"cleverbox": CLEVERBOX}
     )
     yield application
-    application.engine.dispose()
+    application.db.dispose()
 
 
 def test_pipeline_one_mail_delivered_twice_and_to_two_addresses(app: App) -> None:
@@ -648,7 +648,7 @@ def test_pipeline_one_mail_delivered_twice_and_to_two_addresses(app: App) -> Non
         "sla_paused": False,
     }
     assert replies(app)[-1] == ("duplicate", "[duplicate] first_ticket=CBX-000001 lang=ru\n")
-    with Session(app.engine) as s:
+    with Session(app.db.engine) as s:
         assert len(s.exec(select(Ticket)).all()) == 1
         item = s.exec(select(SpoolItem).where(col(SpoolItem.id) == again.spool_id)).one()
         assert (item.state, item.reason) == ("quarantined", "duplicate")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import io
-import json
 import sqlite3
 import zipfile
 from collections.abc import Sequence
@@ -664,12 +663,12 @@ def run(app: App, raw: bytes) -> dict[str, Any]:
 
 
 def outbox(app: App) -> list[OutboxRow]:
-    with Session(app.engine) as session:
+    with Session(app.db.engine) as session:
         return list(session.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all())
 
 
 def ticket(app: App, number: str) -> Ticket:
-    with Session(app.engine) as session:
+    with Session(app.db.engine) as session:
         return session.exec(select(Ticket).where(col(Ticket.number) == number)).one()
 
 
@@ -693,7 +692,7 @@ def test_pipeline_the_answer_in_the_thread_completes_the_ticket(app: App, tmp_pa
     number = first["ticket"]
     opened = ticket(app, number)
     assert opened.state == "waiting_customer"
-    assert json.loads(opened.missing) == list(NAPOLEON_ONLY)
+    assert opened.missing == list(NAPOLEON_ONLY)
     (ask,) = outbox(app)
     assert ask.kind == "missing_fields"
     assert "mobile_database, exchange_archive_link" in body_of(ask)
@@ -711,7 +710,7 @@ def test_pipeline_the_answer_in_the_thread_completes_the_ticket(app: App, tmp_pa
     second = run(app, answer)
     assert (second["outcome"], second["ticket"], second["missing"]) == ("ticket", number, [])
     done = ticket(app, number)
-    assert done.state == "open" and json.loads(done.missing) == []
+    assert done.state == "open" and done.missing == []
     assert [row.kind for row in outbox(app)] == ["missing_fields", "ack"]
 
 
@@ -732,7 +731,7 @@ def test_pipeline_an_incomplete_answer_is_asked_again_for_what_remains(
     assert second["ticket"] == number and second["missing"] == ["exchange_archive_link"]
     still = ticket(app, number)
     assert still.state == "waiting_customer"
-    assert json.loads(still.missing) == ["exchange_archive_link"]
+    assert still.missing == ["exchange_archive_link"]
     rows = outbox(app)
     assert [row.kind for row in rows] == ["missing_fields", "missing_fields"]
     assert body_of(rows[1]).strip().endswith("needs: exchange_archive_link")

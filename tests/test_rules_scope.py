@@ -680,7 +680,7 @@ def app(tmp_path: Path) -> Iterator[App]:
         },
     )
     yield application
-    application.engine.dispose()
+    application.db.dispose()
 
 
 def test_pipeline_serwisant_training_and_exclusions(app: App) -> None:

@@ -62,11 +62,11 @@ def _customer_mail(app: App, sender: str = "olena@vector.test", subject: str = "
 
 def _sender(app: App, **outbound: object) -> Sender:
     settings = app.config.settings.outbound.model_copy(update=outbound)
-    return Sender(app.engine, settings, make_transport(settings, app.config.maildir, None))
+    return Sender(app.db, settings, make_transport(settings, app.config.maildir, None))
 
 
 def _row(app: App) -> OutboxRow:
-    with Session(app.engine) as session:
+    with Session(app.db.engine) as session:
         return session.exec(select(OutboxRow)).one()
 
 

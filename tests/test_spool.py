@@ -9,14 +9,14 @@ from pathlib import Path
 
 from mailbot.config import Config
 from mailbot.spool import Spool, SpoolState, WorkMarker, finish
-from mailbot.store import make_engine, transaction, upgrade
+from mailbot.store import Database
 
 RAW = b"From: a@x.test\r\nTo: support@cleverbox.test\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
 def _spool(config: Config) -> Spool:
-    engine = make_engine(config.database_url)
-    upgrade(engine)
+    engine = Database(config.database_url)
+    engine.upgrade()
     return Spool(config.spool_dir, engine)
 
 
@@ -53,7 +53,7 @@ def test_claim_gives_each_item_to_one_worker(config: Config) -> None:
 def test_finish_happens_once(config: Config) -> None:
     spool = _spool(config)
     spool_id = spool.accept(RAW, "smtp")
-    with transaction(spool.engine) as session:
+    with spool.db.transaction() as session:
         assert finish(
             session,
             spool_id,
@@ -63,8 +63,9 @@ def test_finish_happens_once(config: Config) -> None:
             detail=None,
             desk="cleverbox",
             ticket_id=None,
+            at=spool.clock(),
         )
-    with transaction(spool.engine) as session:
+    with spool.db.transaction() as session:
         assert not finish(
             session,
             spool_id,
@@ -74,6 +75,7 @@ def test_finish_happens_once(config: Config) -> None:
             detail=None,
             desk=None,
             ticket_id=None,
+            at=spool.clock(),
         )
     assert spool.get(spool_id).outcome == "ticket"
     assert not spool.claim("w", 10)

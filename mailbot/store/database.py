@@ -1,0 +1,159 @@
+"""store.database: one `Database` per URL owns the engine, the writers' lock and the read-only
+engine, and is the only thing that opens sessions.
+
+SQLite runs in WAL mode with every write transaction taken IMMEDIATE, so concurrent writers
+queue instead of failing half-way; readers take no write lock and wait for no writer.
+PostgreSQL needs nothing special.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+_READ_ONLY = "mailbot_read_only"
+
+
+def _to_json(value: Any) -> str:
+    """JSON columns keep text readable (no \\u escapes) and store times as ISO strings."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A writer takes the lock up front (IMMEDIATE): a deferred transaction that later
+    # upgrades to a writer fails at once with SQLITE_BUSY instead of waiting its turn.
+    # Readers begin deferred and, in WAL mode, never block or wait for a writer.
+    if conn.get_execution_options().get(_READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _WriterLock:
+    """One SQLite writer at a time across threads (a lock) and processes (flock).
+
+    A blocked flock wakes the moment the holder lets go, where SQLite's own busy handler
+    sleeps 1, 2, 5, 10... ms between retries: that sleeping was the long tail of SMTP
+    answers once the pipeline ran in worker processes beside the receiver.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640) if path is not None else None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Database:
+    """A database URL opened once: its engine, its read-only engine and its writers' lock."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self._lock: _WriterLock | None = None
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 60},
+                json_serializer=_to_json,
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+            self._lock = _WriterLock(
+                Path(database + ".writelock") if database and database != ":memory:" else None
+            )
+        else:
+            if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_to_json)
+        self._reader = self.engine.execution_options(**{_READ_ONLY: True})
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Writers of one process queue on a lock that wakes them at once (SQLite only).
+
+        Left to itself, a waiting SQLite writer sleeps in growing steps (up to 100 ms)
+        before retrying, which is what made the long tail of SMTP answers.
+        """
+        if self._lock is None:
+            yield
+            return
+        with self._lock:
+            yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        with (
+            self.writing(),
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session: on SQLite it takes no write lock and waits for no writer."""
+        with Session(self._reader, expire_on_commit=False) as session:
+            yield session
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (alembic), creating it on a fresh database."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
+        with self.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        """Close every pooled connection and the lock file (the object is done with)."""
+        self.engine.dispose()
+        if self._lock is not None:
+            self._lock.close()
