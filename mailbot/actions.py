@@ -2,7 +2,7 @@
 
 Each action is one transaction on the store: the ticket's new state, its clocks, the mail
 to the customer (as an outbox row, threaded under the customer's last message) and the
-history event that says who did what. Rules about time live in deadlines.py and sla.py.
+history event that says who did what. Rules about time live in deadlines.py and business_time.py.
 """
 
 from __future__ import annotations

@@ -830,7 +830,7 @@ def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: 
     from dataclasses import asdict
 
     from mailbot.actions import logged_hours
-    from mailbot.packages import balance
+    from mailbot.prepaid import balance
 
     app = _app(ctx)
     found = [
@@ -963,7 +963,7 @@ def sla_availability(
     as_json: bool,
 ) -> None:
     """The month's availability and, under the target, the credit owed (crmonline: 98 %, 3x)."""
-    from mailbot.packages import availability
+    from mailbot.prepaid import availability
 
     config = _config(ctx)
     the_desk = config.desks.get(desk)

@@ -27,7 +27,7 @@ from pydantic import (
 from mailbot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mailbot.sla import Calendar
+    from mailbot.business_time import Calendar
 
 DEFAULT_CONFIG = Path("config/mailbot.toml")
 ENV_CONFIG = "MAILBOT_CONFIG"
@@ -146,8 +146,8 @@ class CalendarSettings(_Strict):
     """24/7: every moment is working time."""
 
     def build(self, name: str, desk_timezone: str) -> Calendar:
-        """The calendar itself (sla.Calendar); raises ValueError naming the bad value."""
-        from mailbot.sla import Calendar
+        """The calendar itself (business_time.Calendar); raises ValueError naming the bad value."""
+        from mailbot.business_time import Calendar
 
         return Calendar.from_config(
             timezone=self.timezone or desk_timezone,

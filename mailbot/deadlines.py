@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from mailbot.business_time import Calendar
 from mailbot.config import Customer, DeskSettings, Hours
-from mailbot.sla import Calendar
 from mailbot.store import Ticket
 
 AROUND_THE_CLOCK = "around_the_clock"

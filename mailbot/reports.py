@@ -63,8 +63,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from mailbot import deadlines
+from mailbot.business_time import Calendar
 from mailbot.config import DeskSettings
-from mailbot.sla import Calendar
 from mailbot.store import Database, Ticket
 
 __all__ = [

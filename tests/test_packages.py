@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mailbot.cli import cli
 from mailbot.config import Package
-from mailbot.packages import availability, expiry
+from mailbot.prepaid import availability, expiry
 from tests.conftest import SHIPPED_DESKS, write_config
 
 

@@ -26,8 +26,8 @@ from datetime import date
 from pydantic import Field, field_validator
 
 from mailbot.config import Customer, Package
-from mailbot.packages import balance, expiry
 from mailbot.parse import Mail
+from mailbot.prepaid import balance, expiry
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
 

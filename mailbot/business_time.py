@@ -1,4 +1,4 @@
-"""sla: business-time arithmetic — calendars, holidays, deadlines, pauses; pure (no I/O, no clock).
+"""business_time: calendars, holidays, deadlines, pauses; pure (no I/O, no clock).
 
 A `Calendar` says when a desk works: a time zone, local wall-clock working intervals per weekday
 (several a day allowed), days off (local dates), or `always` (24/7). Every function takes the

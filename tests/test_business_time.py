@@ -1,4 +1,4 @@
-"""Tests of mailbot.sla: hand-checked tables for the five desks' clocks, DST nights, and properties.
+"""Tests of mailbot.business_time: hand-checked tables for the desks' clocks, DST, properties.
 
 Every expected answer in the tables was worked out by hand from the calendar and the `holidays`
 package's data (holidays 0.109); the reasoning is the comment on each row. Expected values are
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.sla import Calendar
+from mailbot.business_time import Calendar
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 BRATISLAVA = ZoneInfo("Europe/Bratislava")

@@ -14,8 +14,8 @@ timing, so a broken run is not timed as a fast one. Last, the cost of one 1,000-
 fresh calendar, where all ~200 days it spans are computed from the time zone for the first time.
 
 Run:
-    .venv/bin/python benchmarks/sla.py                # N = 20,000 per figure
-    .venv/bin/python benchmarks/sla.py --n 100000 --seed 7 --json
+    .venv/bin/python benchmarks/business_time.py                # N = 20,000 per figure
+    .venv/bin/python benchmarks/business_time.py --n 100000 --seed 7 --json
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from mailbot.sla import Calendar
+from mailbot.business_time import Calendar
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 2 * 365 * 86400  # 2026-2027

@@ -1,4 +1,4 @@
-"""packages: prepaid support hours (crmonline) — balance, expiry, availability credit. Pure.
+"""prepaid: prepaid support hours (crmonline) — balance, expiry, availability credit. Pure.
 
 A package is valid for one Solar Hijri year from its purchase and does not carry over; the
 time agents log on a customer's tickets is deducted from it. The availability promise is a
