@@ -10,15 +10,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
-from mailbot import deadlines
+from mailbot import clocks, deadlines
+from mailbot.clocks import deadlines_json
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import MailbotError, NotFound
+from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Database, Message, Ticket, TicketState, TimeLog
-from mailbot.tickets import deadlines_json, queue_mail, record_event
+from mailbot.store import (
+    Database,
+    Events,
+    Messages,
+    Session,
+    Ticket,
+    Tickets,
+    TicketState,
+    TimeLogs,
+)
 
 
 class ActionRefused(MailbotError):
@@ -28,28 +35,13 @@ class ActionRefused(MailbotError):
 
 
 def _load(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSettings]:
-    ticket = session.exec(select(Ticket).where(col(Ticket.number) == number.upper())).first()
+    ticket = Tickets(session).by_number(number.strip().upper())
     if ticket is None:
         raise NotFound(f"ticket {number}: not found")
     desk = config.desks.get(ticket.desk)
     if desk is None:
         raise NotFound(f"ticket {number}: its desk {ticket.desk!r} is no longer configured")
     return ticket, desk
-
-
-def _clock(ticket: Ticket) -> deadlines.Clock | None:
-    return deadlines.Clock.of(ticket)
-
-
-def _stop_clocks(ticket: Ticket, desk: DeskSettings, now: datetime) -> None:
-    """Keep the working time used so far; the clocks wait until started again."""
-    clock = _clock(ticket)
-    if clock is None or ticket.sla_running_since is None:
-        return
-    used = deadlines.used_between(desk, clock, ticket.sla_running_since, now)
-    ticket.sla_used_seconds += int(used.total_seconds())
-    ticket.sla_running_since = None
-    ticket.first_response_due = ticket.resolution_due = None
 
 
 def _to_customer(
@@ -62,11 +54,8 @@ def _to_customer(
     now: datetime,
     automatic: bool,
 ) -> str:
-    last = session.exec(
-        select(Message)
-        .where(col(Message.ticket_id) == ticket.id, col(Message.direction) == "in")
-        .order_by(col(Message.id).desc())
-    ).first()
+    assert ticket.id is not None
+    last = Messages(session).last_inbound(ticket.id)
     in_reply_to = last.message_id if last is not None else ""
     return queue_mail(
         session,
@@ -111,6 +100,7 @@ def respond(
     """
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
+        events = Events(session)
         if ticket.state == TicketState.solved:
             raise ActionRefused(
                 f"ticket {ticket.number} is solved; it reopens when the customer writes"
@@ -128,8 +118,7 @@ def respond(
         if ticket.first_responded_at is None:
             ticket.first_responded_at = now
             due = ticket.first_response_due
-            record_event(
-                session,
+            events.record(
                 "first_response",
                 now,
                 ticket_id=ticket.id,
@@ -137,12 +126,11 @@ def respond(
                 met=None if due is None else now <= due,
             )
             ticket.first_response_due = None
-        record_event(session, "agent_reply", now, ticket_id=ticket.id, by=by)
+        events.record("agent_reply", now, ticket_id=ticket.id, by=by)
         if wait_for_customer:
-            _stop_clocks(ticket, desk, now)
+            clocks.stop(ticket, desk, now)
             ticket.state = TicketState.waiting_customer
-            record_event(
-                session,
+            events.record(
                 "sla_paused",
                 now,
                 ticket_id=ticket.id,
@@ -160,15 +148,15 @@ def solve(db: Database, config: Config, number: str, *, by: str, now: datetime) 
     """The resolution clock stops; the history says whether the target was met."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
+        events = Events(session)
         if ticket.state == TicketState.solved:
             raise ActionRefused(f"ticket {ticket.number} is already solved")
         due = ticket.resolution_due
-        _stop_clocks(ticket, desk, now)
+        clocks.stop(ticket, desk, now)
         ticket.state = TicketState.solved
         ticket.solved_at = now
         ticket.updated_at = now
-        record_event(
-            session,
+        events.record(
             "solved",
             now,
             ticket_id=ticket.id,
@@ -187,32 +175,24 @@ def log_time(
         raise ActionRefused("log a positive number of minutes")
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
+        events = Events(session)
         assert ticket.id is not None
-        session.add(
-            TimeLog(
-                desk=desk.name,
-                customer=ticket.customer,
-                ticket_id=ticket.id,
-                minutes=minutes,
-                by=by,
-                note=note,
-                at=now,
-            )
+        TimeLogs(session).add(
+            desk=desk.name,
+            customer=ticket.customer,
+            ticket_id=ticket.id,
+            minutes=minutes,
+            by=by,
+            note=note,
+            at=now,
         )
-        record_event(
-            session, "time_logged", now, ticket_id=ticket.id, by=by, minutes=minutes, note=note
-        )
+        events.record("time_logged", now, ticket_id=ticket.id, by=by, minutes=minutes, note=note)
         return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
 
 
 def logged_hours(db: Database, desk: str, customer: str) -> float:
     with db.reading() as session:
-        minutes = session.exec(
-            select(func.coalesce(func.sum(TimeLog.minutes), 0)).where(
-                col(TimeLog.desk) == desk, col(TimeLog.customer) == customer
-            )
-        ).one()
-    return int(minutes) / 60
+        return TimeLogs(session).minutes(desk, customer) / 60
 
 
 def extend(
@@ -230,7 +210,8 @@ def extend(
     and only before the old deadline: a notice after the fact is no notice."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
-        clock = _clock(ticket)
+        events = Events(session)
+        clock = deadlines.Clock.of(ticket)
         old_due = ticket.resolution_due
         if clock is None or ticket.sla_running_since is None or old_due is None:
             raise ActionRefused(f"ticket {ticket.number} has no running resolution clock to extend")
@@ -267,8 +248,7 @@ def extend(
             now,
             automatic=True,
         )
-        record_event(
-            session,
+        events.record(
             "deadline_extended",
             now,
             ticket_id=ticket.id,

@@ -15,9 +15,9 @@ from sqlmodel import col, select
 
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
+from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Database, EventRow, Ticket, TicketState
-from mailbot.tickets import queue_mail, record_event
+from mailbot.store import Database, EventRow, Events, Ticket, TicketState
 
 CLOCKS = {
     "first_response": ("first_response_due", "first_responded_at", "first response"),
@@ -125,8 +125,7 @@ def _notify(
                 now=now,
                 send_after=now,  # a look-ahead (`sla check --now` later) waits for its moment
             )
-        record_event(
-            session,
+        Events(session).record(
             kind,
             now,
             ticket_id=ticket.id,

@@ -8,31 +8,34 @@ item that fails `max_attempts` times is quarantined with reason `processing_erro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, DeskSettings
-from mailbot.errors import UnparseableMail
+from mailbot.errors import NotFound, UnparseableMail
+from mailbot.history import gather
 from mailbot.language import detect, reply_language
-from mailbot.parse import header_recipients, parse
-from mailbot.replies import Renderer
-from mailbot.rules import Action, Context, Rule, facts_read_by, load_rules, run
-from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
-from mailbot.store import Database
-from mailbot.textnorm import new_text
-from mailbot.tickets import (
+from mailbot.outcomes import (
     Outcome,
     Plan,
-    gather,
     predict,
     record_drop,
     record_quarantine,
     record_refusal,
-    record_ticket,
 )
+from mailbot.parse import header_recipients, parse
+from mailbot.replies import Renderer
+from mailbot.rules import ANNOTATION_KEYS, Action, Context, Rule, facts_read_by, load_rules, run
+from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
+from mailbot.store import Database, SpoolItem, SpoolState, Tickets
+from mailbot.textnorm import new_text
+from mailbot.tickets import record_ticket
 
 DETECTABLE = ("en", "ru", "uk", "pl", "sk", "fa")
 """Languages mailbot has templates and word lists for; detection chooses among these."""
@@ -228,3 +231,69 @@ class Worker:
 
     def close(self) -> None:
         self.marker.close()
+
+
+def recorded_outcome(db: Database, item: SpoolItem) -> dict[str, Any]:
+    """An item finished earlier (the same bytes taken in again): its recorded outcome, in the
+    shape of a fresh outcome line."""
+    line: dict[str, Any] = {
+        "spool_id": item.id,
+        "desk": item.desk,
+        "outcome": item.outcome,
+        "ticket": None,
+        "reason": item.reason,
+        "detail": item.detail,
+        "missing": [],
+        **dict.fromkeys(ANNOTATION_KEYS),
+    }
+    if item.ticket_id is not None:
+        with db.reading() as session:
+            ticket = Tickets(session).get(item.ticket_id)
+        if ticket is not None:
+            line["ticket"] = ticket.number
+            line["missing"] = list(ticket.missing) if item.outcome == "ticket" else []
+            if item.outcome == "ticket":
+                line.update({key: getattr(ticket, key) for key in ANNOTATION_KEYS})
+    return line
+
+
+def process_now(worker: Worker, spool_id: str, desk: str | None, wait: float) -> dict[str, Any]:
+    """Process one item now and return its outcome line; if another worker (a running
+    `serve`) holds it, wait up to `wait` seconds for that worker's outcome instead."""
+    pipeline = worker.pipeline
+    deadline = time.monotonic() + wait
+    while True:
+        items = pipeline.spool.claim(worker.name, 1, ids=[spool_id])
+        if items:
+            outcomes = worker.run_items(items, forced_desk=desk)
+            if outcomes and outcomes[0].outcome != "already_done":
+                return dict(outcomes[0].as_json())
+        item = pipeline.spool.get(spool_id)
+        if item.state != SpoolState.received:
+            return recorded_outcome(pipeline.db, item)
+        if time.monotonic() > deadline:
+            return {
+                "spool_id": spool_id,
+                "desk": None,
+                "outcome": "pending",
+                "ticket": None,
+                "reason": "still being processed by another worker",
+                "detail": item.detail,
+            }
+        time.sleep(0.1)
+
+
+def dry_run_bytes(pipeline: Pipeline, raw: bytes, desk: str | None) -> dict[str, Any]:
+    """What taking `raw` in would print, writing nothing: the recorded outcome if these very
+    bytes were taken before, else what every rule would decide."""
+    item = Claimed(hashlib.sha256(raw).hexdigest(), "file", None, (), pipeline.clock(), 0)
+    try:
+        known: SpoolItem | None = pipeline.spool.get(item.id)
+    except NotFound:
+        known = None
+    if known is not None and known.state != SpoolState.received:
+        line = recorded_outcome(pipeline.db, known)
+    else:
+        line = pipeline.dry_run(item, raw, desk).as_json()
+    line["dry_run"] = True
+    return line

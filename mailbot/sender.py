@@ -24,12 +24,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import update
-from sqlmodel import col, select
-
 from mailbot.clock import Clock, system_clock
 from mailbot.config import OutboundSettings, RelaySettings
-from mailbot.store import Database, EventRow, OutboxRow, OutboxState
+from mailbot.store import Database, Events, Outbox, OutboxRow, OutboxState
 
 log = logging.getLogger("mailbot.sender")
 
@@ -224,12 +221,7 @@ class Sender:
         accepted = journal.entries()
         if accepted:
             with self.db.reading() as session:
-                rows = session.exec(
-                    select(OutboxRow).where(
-                        col(OutboxRow.message_id).in_(accepted),
-                        col(OutboxRow.state) == OutboxState.pending,
-                    )
-                ).all()
+                rows = Outbox(session).pending_with_ids(list(accepted))
             if rows:
                 self._record([_Result(row, OutboxState.sent) for row in rows])
                 log.warning(
@@ -245,16 +237,7 @@ class Sender:
 
     def due(self, limit: int, now: datetime) -> list[OutboxRow]:
         with self.db.reading() as session:
-            rows = session.exec(
-                select(OutboxRow)
-                .where(
-                    col(OutboxRow.state) == OutboxState.pending,
-                    col(OutboxRow.next_attempt_at) <= now,
-                )
-                .order_by(col(OutboxRow.next_attempt_at))
-                .limit(limit)
-            ).all()
-            return list(rows)
+            return Outbox(session).due(now, limit)
 
     def send_due(self, limit: int = 50) -> int:
         """Try every row that is due, then record all their results in one transaction.
@@ -269,9 +252,6 @@ class Sender:
             if self.journal is not None:
                 self.journal.trim()
         return len(rows)
-
-    def send_one(self, row: OutboxRow) -> None:
-        self._record([self._attempt(row)])
 
     def _attempt(self, row: OutboxRow) -> _Result:
         try:
@@ -317,36 +297,24 @@ class Sender:
     def _record(self, results: list[_Result]) -> None:
         now = self.clock()
         with self.db.transaction() as session:
+            outbox, events = Outbox(session), Events(session)
             for result in results:
                 row = result.row
-                values: dict[str, object] = {
-                    "state": result.state,
-                    "attempts": OutboxRow.attempts + 1,
-                    "last_error": result.error,
-                }
+                values: dict[str, object] = {"state": result.state, "last_error": result.error}
                 if result.state == OutboxState.sent:
                     values["sent_at"] = now
                 if result.retry_at is not None:
                     values["next_attempt_at"] = result.retry_at
-                session.execute(
-                    update(OutboxRow)
-                    .where(col(OutboxRow.id) == row.id, col(OutboxRow.state) == OutboxState.pending)
-                    .values(**values)
-                )
+                outbox.settle(row.id, **values)
                 if result.state != OutboxState.pending:
-                    detail = {
-                        "outbox_id": row.id,
-                        "message_id": row.message_id,
-                        "error": result.error,
-                    }
-                    session.add(
-                        EventRow(
-                            ticket_id=row.ticket_id,
-                            spool_id=row.spool_id,
-                            kind=f"reply_{result.state}",
-                            at=now,
-                            detail=detail,
-                        )
+                    events.record(
+                        f"reply_{result.state}",
+                        now,
+                        ticket_id=row.ticket_id,
+                        spool_id=row.spool_id,
+                        outbox_id=row.id,
+                        message_id=row.message_id,
+                        error=result.error,
                     )
 
     def close(self) -> None:

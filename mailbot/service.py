@@ -23,12 +23,12 @@ from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
 from mailbot.errors import MailbotError
 from mailbot.ingest.smtp import SpoolHandler, make_server_factory
+from mailbot.outcomes import Outcome
 from mailbot.pipeline import Pipeline, Worker
 from mailbot.replies import Renderer
 from mailbot.sender import Sender, make_transport
 from mailbot.spool import Spool
 from mailbot.store import Database
-from mailbot.tickets import Outcome
 
 log = logging.getLogger("mailbot.serve")
 

@@ -25,18 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
-
 from mailbot.clock import Clock, system_clock
 from mailbot.errors import NotFound, SpoolError
-from mailbot.store import (
-    Database,
-    EventRow,
-    SpoolItem,
-    SpoolState,
-)
+from mailbot.store import Database, SpoolItem, SpoolItems, SpoolState, record_received
 
 HOST = socket.gethostname()
 
@@ -185,10 +176,7 @@ class Spool:
             raise pending.error
 
     def _commit_rows(self, rows: list[dict[str, object]]) -> None:
-        insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
-        with self.db.writing(), self.db.engine.begin() as connection:
-            connection.execute(statement, rows)
+        record_received(self.db, rows)
 
     def read(self, spool_id: str) -> bytes:
         try:
@@ -203,7 +191,7 @@ class Spool:
     def adopt_orphans(self) -> int:
         """Record spool files whose row was never committed (a crash between fsync and commit)."""
         with self.db.reading() as session:
-            known = set(session.exec(select(SpoolItem.id)).all())
+            known = SpoolItems(session).known_ids()
         adopted = 0
         for path in self.folder.glob("??/*.eml"):
             spool_id = path.stem
@@ -232,26 +220,12 @@ class Spool:
                 continue  # alive, or another host's worker: only that host can tell
             current = marker.read_text().strip()
             with self.db.transaction() as session:
+                items = SpoolItems(session)
                 if current:
-                    session.execute(
-                        update(SpoolItem)
-                        .where(
-                            col(SpoolItem.id) == current,
-                            col(SpoolItem.state) == SpoolState.received,
-                        )
-                        .values(
-                            attempts=SpoolItem.attempts + 1, detail="worker died while processing"
-                        )
+                    items.charge_attempt(
+                        current, "worker died while processing", free_claim=False
                     )
-                result = session.execute(
-                    update(SpoolItem)
-                    .where(
-                        col(SpoolItem.claimed_by) == owner,
-                        col(SpoolItem.state) == SpoolState.received,
-                    )
-                    .values(claimed_by=None, claimed_until=None)
-                )
-                released += _rowcount(result)
+                released += items.free_claims_of(owner)
             marker.unlink(missing_ok=True)
         return released
 
@@ -269,20 +243,14 @@ class Spool:
         if ids is None and not self._anything_to_claim(now):
             return []  # idle polling must not take the write lock
         with self.db.transaction() as session:
-            query = select(SpoolItem).where(
-                col(SpoolItem.state) == SpoolState.received,
-                or_(col(SpoolItem.claimed_until).is_(None), col(SpoolItem.claimed_until) < now),
+            rows = SpoolItems(session).claim(
+                worker,
+                now=now,
+                until=now + lease,
+                limit=limit,
+                ids=ids,
+                skip_locked=self.db.is_postgres,
             )
-            if ids is not None:
-                query = query.where(col(SpoolItem.id).in_(list(ids)))
-            query = query.order_by(col(SpoolItem.accepted_at)).limit(limit)
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            rows = session.exec(query).all()
-            for row in rows:
-                row.claimed_by = worker
-                row.claimed_until = now + lease
-                session.add(row)
             return [
                 Claimed(
                     id=row.id,
@@ -298,32 +266,12 @@ class Spool:
 
     def _anything_to_claim(self, now: datetime) -> bool:
         with self.db.reading() as session:
-            found = session.exec(
-                select(SpoolItem.id)
-                .where(
-                    col(SpoolItem.state) == SpoolState.received,
-                    or_(
-                        col(SpoolItem.claimed_until).is_(None),
-                        col(SpoolItem.claimed_until) < now,
-                    ),
-                )
-                .limit(1)
-            ).first()
-        return found is not None
+            return SpoolItems(session).anything_to_claim(now)
 
     def note_failure(self, spool_id: str, error: str) -> None:
         """An attempt raised: charge it and free the lease so the item is tried again."""
         with self.db.transaction() as session:
-            session.execute(
-                update(SpoolItem)
-                .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
-                .values(
-                    attempts=SpoolItem.attempts + 1,
-                    detail=error[:4000],
-                    claimed_by=None,
-                    claimed_until=None,
-                )
-            )
+            SpoolItems(session).charge_attempt(spool_id, error[:4000], free_claim=True)
 
     def release(self, spool_id: str, *, by: str, skip_rule: str | None) -> None:
         """Put a quarantined item back in `received`, with who did it in the history.
@@ -331,76 +279,22 @@ class Spool:
         `skip_rule` is the admin overriding a policy for this one mail (release --force).
         """
         with self.db.transaction() as session:
-            item = session.get(SpoolItem, spool_id)
+            items = SpoolItems(session)
+            item = items.get(spool_id)
             if item is None or item.state != SpoolState.quarantined:
                 raise NotFound(f"spool item {spool_id}: not in quarantine")
-            skip = set(item.skip_rules or ())
-            if skip_rule:
-                skip.add(skip_rule)
-            session.add(
-                EventRow(
-                    spool_id=spool_id,
-                    kind="released",
-                    at=self.clock(),
-                    detail={"by": by, "reason": item.reason, "skip_rule": skip_rule},
-                )
-            )
-            item.state = SpoolState.received
-            item.outcome = item.reason = item.detail = None
-            item.attempts = 0
-            item.claimed_by = item.claimed_until = item.finished_at = None
-            item.skip_rules = sorted(skip)
-            session.add(item)
+            items.release(item, by=by, skip_rule=skip_rule, at=self.clock())
 
     def get(self, spool_id: str) -> SpoolItem:
         with self.db.reading() as session:
-            item = session.get(SpoolItem, spool_id)
+            item = SpoolItems(session).get(spool_id)
             if item is None:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
 
     def pending_count(self) -> int:
         with self.db.reading() as session:
-            return session.exec(
-                select(func.count())
-                .select_from(SpoolItem)
-                .where(col(SpoolItem.state) == SpoolState.received)
-            ).one()
-
-
-def finish(
-    session: Session,
-    spool_id: str,
-    *,
-    state: SpoolState,
-    outcome: str,
-    reason: str | None,
-    detail: str | None,
-    desk: str | None,
-    ticket_id: int | None,
-    at: datetime,
-) -> bool:
-    """Move an item out of `received` inside the caller's transaction; False if already done.
-
-    The state guard is what makes the pipeline idempotent: a second worker, or a replay after
-    a crash, finds the row already finished and must roll its own work back.
-    """
-    result = session.execute(
-        update(SpoolItem)
-        .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
-        .values(
-            state=state,
-            outcome=outcome,
-            reason=reason,
-            detail=detail,
-            desk=desk,
-            ticket_id=ticket_id,
-            finished_at=at,
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    return _rowcount(result) == 1
+            return SpoolItems(session).count_received()
 
 
 class WorkMarker:
@@ -420,11 +314,6 @@ class WorkMarker:
     def close(self) -> None:
         os.close(self._fd)
         self.path.unlink(missing_ok=True)
-
-
-def _rowcount(result: object) -> int:
-    """UPDATE results carry rowcount (CursorResult); the generic Result type hides it."""
-    return int(getattr(result, "rowcount", 0))
 
 
 def worker_name() -> str:

@@ -46,7 +46,7 @@ def _ingest(
     path = tmp_path / f"{name}.eml"
     path.write_bytes(raw)
     result = CliRunner().invoke(
-        cli, ["--config", str(config), "ingest", "--json", str(path)], obj={}
+        cli, ["--config", str(config), "ingest", str(path)], obj={}
     )
     assert result.exit_code == 0, result.output
     line: dict[str, object] = json.loads(result.stdout)

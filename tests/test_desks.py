@@ -2,7 +2,7 @@
 
 Each test writes mail the way real customers write it (the desk's language, signatures,
 quoted history, HTML-only bodies, KOI8-R / windows-1251 / ISO-8859-2 charsets, attachments),
-feeds it to `mailbot ingest --json` through click's CliRunner with a configuration that uses
+feeds it to `mailbot ingest` through click's CliRunner with a configuration that uses
 `config/desks/*.toml` as shipped, and checks two things a user sees: the JSON line (outcome,
 reason, ticket, missing, annotations) and the reply text the customer gets, read back from
 the outbox row of that spool item.
@@ -86,7 +86,7 @@ class Desks:
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(raw)
             paths.append(str(path))
-        result = self.run("ingest", "--json", *paths)
+        result = self.run("ingest", *paths)
         assert result.exit_code == 0, result.output
         lines = [json.loads(line) for line in result.stdout.splitlines()]
         assert [line["file"] for line in lines] == paths
@@ -489,7 +489,7 @@ def test_missing_fields_napoleon_without_database_and_link_then_the_answer_compl
     request = modern(IVANOV, GRSOFT, subject, NAPOLEON_REQUEST)
     # --dry-run judges it the same way and writes nothing
     (desks.folder / "request.eml").write_bytes(request)
-    dry = desks.run("ingest", "--json", "--dry-run", str(desks.folder / "request.eml"))
+    dry = desks.run("ingest", "--dry-run", str(desks.folder / "request.eml"))
     predicted = json.loads(dry.stdout)
     assert (predicted["dry_run"], predicted["outcome"], predicted["ticket"]) == (
         True,

@@ -192,7 +192,7 @@ def test_a_crash_inside_processing_leaves_nothing_half_done(
     import mailbot.tickets as tickets
 
     calls = {"n": 0}
-    original = tickets._queue_reply
+    original = tickets.queue_reply
 
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -200,7 +200,7 @@ def test_a_crash_inside_processing_leaves_nothing_half_done(
             raise RuntimeError("disk on fire")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(tickets, "_queue_reply", boom)
+    monkeypatch.setattr(tickets, "queue_reply", boom)
     spool_id = app.spool.accept(_mail(), "smtp", rcpt_to=["support@cleverbox.test"])
     worker = Worker(app.pipeline)
     assert worker.run_items(app.spool.claim(worker.name, 1)) == []

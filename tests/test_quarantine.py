@@ -45,7 +45,7 @@ def test_refused_mail_is_kept_listed_shown_and_released_with_history(tmp_path: P
     config = _setup(tmp_path)
     stranger = tmp_path / "stranger.eml"
     stranger.write_bytes(_mail("someone@elsewhere.test", "server down"))
-    code, out, _ = _run(config, "ingest", "--json", str(stranger))
+    code, out, _ = _run(config, "ingest", str(stranger))
     line = json.loads(out)
     assert (code, line["outcome"], line["reason"]) == (0, "quarantined", "unknown_customer")
     entry = line["spool_id"]

@@ -28,7 +28,7 @@ from mailbot.rules import Context, History, RecentMail, Thread, Verdict, load_ru
 from mailbot.service import App
 from mailbot.store import OutboxRow, SpoolItem, Ticket
 from mailbot.textnorm import fingerprint
-from mailbot.tickets import Outcome
+from mailbot.outcomes import Outcome
 from tests.conftest import REPO, write_config
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from mailbot.config import Config
-from mailbot.spool import Spool, SpoolState, WorkMarker, finish
-from mailbot.store import Database
+from mailbot.spool import Spool, SpoolState, WorkMarker
+from mailbot.store import Database, SpoolItems
 
 RAW = b"From: a@x.test\r\nTo: support@cleverbox.test\r\nSubject: hi\r\n\r\nbody\r\n"
 
@@ -54,8 +54,7 @@ def test_finish_happens_once(config: Config) -> None:
     spool = _spool(config)
     spool_id = spool.accept(RAW, "smtp")
     with spool.db.transaction() as session:
-        assert finish(
-            session,
+        assert SpoolItems(session).finish(
             spool_id,
             state=SpoolState.done,
             outcome="ticket",
@@ -66,8 +65,7 @@ def test_finish_happens_once(config: Config) -> None:
             at=spool.clock(),
         )
     with spool.db.transaction() as session:
-        assert not finish(
-            session,
+        assert not SpoolItems(session).finish(
             spool_id,
             state=SpoolState.quarantined,
             outcome="quarantined",

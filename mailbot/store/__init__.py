@@ -1,8 +1,15 @@
 """store: the data-access room. The tables (`tables.py`), the `Database` that opens sessions
 (`database.py`), and every query, as named methods of small query classes, one module per
-subject. Nothing outside this package builds SQL."""
+subject, each wrapping the caller's `Session` (so one transaction spans several of them).
+Nothing outside this package builds SQL or imports SQLAlchemy."""
+
+from sqlmodel import Session
 
 from mailbot.store.database import Database
+from mailbot.store.events import Events
+from mailbot.store.messages import Messages
+from mailbot.store.outbox import Outbox
+from mailbot.store.spool_items import SpoolItems, record_received
 from mailbot.store.tables import (
     DeskCounter,
     EventRow,
@@ -16,18 +23,28 @@ from mailbot.store.tables import (
     TimeLog,
     UTCDateTime,
 )
+from mailbot.store.tickets import Tickets
+from mailbot.store.time_log import TimeLogs
 
 __all__ = [
     "Database",
     "DeskCounter",
     "EventRow",
+    "Events",
     "Message",
+    "Messages",
+    "Outbox",
     "OutboxRow",
     "OutboxState",
+    "Session",
     "SpoolItem",
+    "SpoolItems",
     "SpoolState",
     "Ticket",
     "TicketState",
+    "Tickets",
     "TimeLog",
+    "TimeLogs",
     "UTCDateTime",
+    "record_received",
 ]

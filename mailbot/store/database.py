@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -151,6 +151,11 @@ class Database:
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+
+    def has_schema(self) -> bool:
+        """Whether migrations ever ran here (a read-only command needs the tables to exist)."""
+        with self.engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
 
     def dispose(self) -> None:
         """Close every pooled connection and the lock file (the object is done with)."""

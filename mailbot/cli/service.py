@@ -1,0 +1,105 @@
+"""`serve`, `worker`, `check-config`, `db upgrade`: running mailbot and setting it up."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from tabulate import tabulate
+
+from mailbot.cli import _context as c
+
+
+@click.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the SMTP receiver, the workers and the sender until SIGTERM or Ctrl-C.
+
+    Every message answered with 250 is already on disk; a stop at any moment loses nothing,
+    and work left over is taken up on the next start.
+    """
+    from mailbot.service import serve as run
+
+    run(c.config(ctx))
+
+
+@click.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Process spool items until SIGTERM (serve starts these; run more for more throughput).
+
+    Any number may run, on any host that sees the spool folder and the database: each item
+    is claimed by one worker and finished exactly once. On SQLite, keep them on one host.
+    """
+    from mailbot.service import App, run_worker
+
+    run_worker(App.build(c.config(ctx)))
+
+
+@click.command("check-config")
+@click.option("--json", "as_json", is_flag=True, help="Print the desks as JSON.")
+@click.pass_context
+def check_config(ctx: click.Context, as_json: bool) -> None:
+    """Validate the configuration, desk rules and templates; exit 78 on the first problem."""
+    from mailbot.replies import Renderer, sample_values
+    from mailbot.rules import load_rules
+
+    config = c.config(ctx)
+    renderer = Renderer(config.templates_dir)
+    for name, desk in config.desks.items():
+        load_rules(desk, config.desk_files.get(name, f"desk {name}"))
+        renderer.render_text(desk.language, "ack", sample_values(desk))
+    desks = [
+        {
+            "desk": d.name,
+            "addresses": d.addresses,
+            "language": d.language,
+            "timezone": d.timezone,
+            "prefix": d.ticket_prefix,
+            "rules": d.rules,
+        }
+        for d in config.desks.values()
+    ]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"config": str(config.path), "database": config.database_url, "desks": desks},
+                ensure_ascii=False,
+            )
+        )
+        return
+    click.echo(f"{config.path}: OK, {len(desks)} desk(s)")
+    click.echo(
+        tabulate(
+            [
+                [
+                    d["desk"],
+                    ", ".join(d["addresses"]),
+                    d["language"],
+                    d["timezone"],
+                    d["prefix"],
+                    ", ".join(d["rules"]),
+                ]
+                for d in desks
+            ],
+            headers=["desk", "addresses", "lang", "time zone", "prefix", "rules"],
+        )
+    )
+
+
+@click.group(cls=c.Group)
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the schema to the newest version (safe to run any time)."""
+    from mailbot.store import Database
+
+    config = c.config(ctx)
+    database = Database(config.database_url)
+    database.upgrade()
+    database.dispose()
+    click.echo(f"database {config.database_url}: schema up to date")

@@ -1,0 +1,148 @@
+"""outbox: the one way a mail leaves — rendered into an outbox row inside the caller's
+transaction, with its copy in the ticket's history; automatic replies are rate-limited per
+address so two robots answering each other cannot run away."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+from mailbot.config import DeskSettings
+from mailbot.replies import Renderer, new_message_id
+from mailbot.store import Events, Message, Messages, Outbox, OutboxRow, Session
+
+RATE_WINDOW = timedelta(hours=1)
+"""The window `auto_reply_limit_per_hour` counts in."""
+
+
+def queue_mail(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    *,
+    language: str,
+    event: str,
+    number: str | None,
+    to: str,
+    subject: str,
+    in_reply_to: str,
+    references: Sequence[str],
+    values: Mapping[str, Any],
+    ticket_id: int | None,
+    spool_id: str | None,
+    now: datetime,
+    automatic: bool = True,
+    send_after: datetime | None = None,
+) -> str:
+    """Render one mail into an outbox row (and, on a ticket, its history): the one way out."""
+    message_id = new_message_id(number or "reply", event, desk)
+    reply = renderer.reply(
+        desk=desk,
+        language=language,
+        event=event,
+        number=number,
+        to=to,
+        subject=subject,
+        in_reply_to=in_reply_to,
+        references=references,
+        message_id=message_id,
+        values=values,
+        now=now,
+        automatic=automatic,
+    )
+    Outbox(session).add(
+        OutboxRow(
+            ticket_id=ticket_id,
+            spool_id=spool_id,
+            kind=event,
+            message_id=message_id,
+            mail_from=desk.sender_address,
+            rcpt_to=[to],
+            to_addr=to,
+            raw=reply.as_bytes(policy=policy.SMTP),
+            next_attempt_at=send_after or now,
+            created_at=now,
+        )
+    )
+    if ticket_id is not None:
+        Messages(session).add(
+            Message(
+                ticket_id=ticket_id,
+                desk=desk.name,
+                direction="out",
+                message_id=message_id,
+                from_addr=desk.sender_address,
+                subject=str(reply["Subject"]),
+                body_text=_text_of(reply),
+                received_at=now,
+            )
+        )
+    Events(session).record(
+        "reply_queued",
+        now,
+        ticket_id=ticket_id,
+        spool_id=spool_id,
+        reply=event,
+        message_id=message_id,
+        to=to,
+        language=language,
+    )
+    return message_id
+
+
+def queue_automatic_reply(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    *,
+    language: str,
+    event: str,
+    number: str | None,
+    to: str,
+    subject: str,
+    in_reply_to: str,
+    references: Sequence[str],
+    values: Mapping[str, Any],
+    ticket_id: int | None,
+    spool_id: str | None,
+    now: datetime,
+) -> str | None:
+    """Queue an automatic reply, unless this address had enough this hour (then say so in
+    the history and send nothing)."""
+    recent = Outbox(session).queued_to_since(to, now - RATE_WINDOW)
+    if recent >= desk.auto_reply_limit_per_hour:
+        Events(session).record(
+            "reply_suppressed",
+            now,
+            ticket_id=ticket_id,
+            spool_id=spool_id,
+            reply=event,
+            to=to,
+            why=f"rate limit: {recent} automatic replies to {to} "
+            f"in the last hour (limit {desk.auto_reply_limit_per_hour})",
+        )
+        return None
+    return queue_mail(
+        session,
+        desk,
+        renderer,
+        language=language,
+        event=event,
+        number=number,
+        to=to,
+        subject=subject,
+        in_reply_to=in_reply_to,
+        references=references,
+        values=values,
+        ticket_id=ticket_id,
+        spool_id=spool_id,
+        now=now,
+    )
+
+
+def _text_of(reply: EmailMessage) -> str:
+    body = reply.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if body is not None else ""

@@ -1,0 +1,255 @@
+"""outcomes: what the pipeline decided for one spool item, and the outcomes that open no
+ticket (a drop, a quarantine, a refusal with its explanation), each applied in ONE transaction.
+
+Whatever the outcome, the spool item's move out of `received` is written in the same
+transaction as everything else, replies included (as outbox rows). A crash before commit
+leaves no trace and the item is taken again; a crash after commit leaves a finished item that
+nobody takes again; a second worker that finds the item already finished rolls its own work
+back (`AlreadyDone`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mailbot.config import Customer, DeskSettings
+from mailbot.outbox import queue_automatic_reply
+from mailbot.parse import Mail
+from mailbot.replies import Renderer, format_deadline
+from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, Verdict
+from mailbot.store import Database, Events, Session, SpoolItems, SpoolState, Ticket, Tickets
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before anything is written."""
+
+    spool_id: str
+    desk: DeskSettings
+    mail: Mail
+    judgement: Judgement
+    customer: Customer | None
+    language: str
+    history: History
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one spool item; the CLI prints it as a JSON line."""
+
+    spool_id: str
+    outcome: str
+    """ticket | quarantined | dropped | already_done (finished by another worker or earlier run)"""
+    reason: str | None = None
+    detail: str | None = None
+    desk: str | None = None
+    ticket: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    deadlines: Mapping[str, Any] = field(default_factory=dict)
+    """first_response_due, resolution_due (ISO 8601 in the desk's offset) and sla_paused."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "spool_id": self.spool_id,
+            "desk": self.desk,
+            "outcome": self.outcome,
+            "ticket": self.ticket,
+            "reason": self.reason,
+            "detail": self.detail,
+            "missing": list(self.missing),
+            **{key: self.annotations.get(key) for key in ANNOTATION_KEYS},
+            "first_response_due": self.deadlines.get("first_response_due"),
+            "resolution_due": self.deadlines.get("resolution_due"),
+            "sla_paused": self.deadlines.get("sla_paused", False),
+        }
+
+
+class AlreadyDone(Exception):
+    """The spool item left `received` before we committed: roll our work back, do nothing."""
+
+
+def finish_item(session: Session, spool_id: str, **values: Any) -> None:
+    """Move the spool item out of `received` in this transaction, or raise AlreadyDone."""
+    if not SpoolItems(session).finish(spool_id, **values):
+        raise AlreadyDone
+
+
+def reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> dict[str, Any]:
+    desk, mail = plan.desk, plan.mail
+    due = ticket.first_response_due if ticket is not None else None
+    values: dict[str, Any] = {
+        "desk_name": desk.display_name,
+        "customer_name": mail.from_name,
+        "customer": plan.customer.name if plan.customer else None,
+        "subject": mail.subject or "(no subject)",
+        "ticket_number": ticket.number if ticket is not None else None,
+        "deadline": format_deadline(due, desk, plan.language) if due is not None else None,
+        "received": format_deadline(mail.received_at, desk, plan.language),
+        "reason": verdict.reason if verdict else None,
+        "detail": verdict.detail if verdict else None,
+        "missing": list(verdict.missing) if verdict else [],
+    }
+    if verdict is not None:
+        values.update(verdict.values)
+    return values
+
+
+def queue_reply(
+    session: Session,
+    plan: Plan,
+    renderer: Renderer,
+    *,
+    event: str,
+    number: str | None,
+    values: Mapping[str, Any],
+    ticket_id: int | None,
+) -> str | None:
+    """The automatic reply to the mail this plan is about (to its Reply-To, if it set one)."""
+    mail = plan.mail
+    return queue_automatic_reply(
+        session,
+        plan.desk,
+        renderer,
+        language=plan.language,
+        event=event,
+        number=number,
+        to=(mail.reply_to[0] if mail.reply_to else mail.from_addr).lower(),
+        subject=mail.subject,
+        in_reply_to=mail.message_id,
+        references=mail.references,
+        values=values,
+        ticket_id=ticket_id,
+        spool_id=plan.spool_id,
+        now=plan.now,
+    )
+
+
+# -- outcomes without a ticket ------------------------------------------------------------
+
+
+def record_quarantine(
+    db: Database, spool_id: str, *, desk: str | None, reason: str, detail: str, now: datetime
+) -> Outcome:
+    """Kept for a human, no reply: nobody to answer (no desk, unreadable, no sender)."""
+    return _record_without_ticket(
+        db, spool_id, SpoolState.quarantined, "quarantined", desk, reason, detail, now
+    )
+
+
+def record_drop(
+    db: Database, spool_id: str, *, desk: str, reason: str, detail: str, now: datetime
+) -> Outcome:
+    """Recorded and kept, never answered (auto-replies, bounces, lists)."""
+    return _record_without_ticket(
+        db, spool_id, SpoolState.done, "dropped", desk, reason, detail, now
+    )
+
+
+def _record_without_ticket(
+    db: Database,
+    spool_id: str,
+    state: SpoolState,
+    outcome: str,
+    desk: str | None,
+    reason: str,
+    detail: str,
+    now: datetime,
+) -> Outcome:
+    try:
+        with db.transaction() as session:
+            finish_item(
+                session,
+                spool_id,
+                state=state,
+                outcome=outcome,
+                reason=reason,
+                detail=detail,
+                desk=desk,
+                ticket_id=None,
+                at=now,
+            )
+            Events(session).record(outcome, now, spool_id=spool_id, reason=reason, detail=detail)
+    except AlreadyDone:
+        return Outcome(spool_id, "already_done", desk=desk)
+    return Outcome(spool_id, outcome, reason, detail, desk)
+
+
+def record_refusal(db: Database, plan: Plan, verdict: Verdict, renderer: Renderer) -> Outcome:
+    """Quarantined with its reason, and the sender told plainly why and what to do."""
+    desk = plan.desk
+    try:
+        with db.transaction() as session:
+            duplicated = Tickets(session).by_number(verdict.ticket) if verdict.ticket else None
+            finish_item(
+                session,
+                plan.spool_id,
+                state=SpoolState.quarantined,
+                outcome="quarantined",
+                reason=verdict.reason,
+                detail=verdict.detail,
+                desk=desk.name,
+                ticket_id=duplicated.id if duplicated else None,
+                at=plan.now,
+            )
+            Events(session).record(
+                "quarantined",
+                plan.now,
+                spool_id=plan.spool_id,
+                ticket_id=duplicated.id if duplicated else None,
+                reason=verdict.reason,
+                detail=verdict.detail,
+                rule=verdict.rule,
+            )
+            queue_reply(
+                session,
+                plan,
+                renderer,
+                event=verdict.reason,
+                number=verdict.ticket,
+                values=reply_values(plan, verdict, duplicated),
+                ticket_id=None,
+            )
+    except AlreadyDone:
+        return Outcome(plan.spool_id, "already_done", desk=desk.name)
+    return Outcome(
+        plan.spool_id,
+        "quarantined",
+        verdict.reason,
+        verdict.detail,
+        desk.name,
+        ticket=verdict.ticket,
+        annotations=plan.judgement.annotations,
+    )
+
+
+def predict(plan: Plan) -> Outcome:
+    """What record_* would do with this plan, without writing (for `ingest --dry-run`)."""
+    stop = plan.judgement.stopping
+    annotations = plan.judgement.annotations
+    if stop is not None and stop.action == Action.drop:
+        return Outcome(plan.spool_id, "dropped", stop.reason, stop.detail, plan.desk.name)
+    if stop is not None:
+        return Outcome(
+            plan.spool_id,
+            "quarantined",
+            stop.reason,
+            stop.detail,
+            plan.desk.name,
+            ticket=stop.ticket,
+            annotations=annotations,
+        )
+    asking = plan.judgement.asking
+    thread = plan.history.thread
+    return Outcome(
+        plan.spool_id,
+        "ticket",
+        desk=plan.desk.name,
+        ticket=thread.number if thread else None,
+        annotations=annotations,
+        missing=asking.missing if asking else (),
+    )

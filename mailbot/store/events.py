@@ -1,0 +1,45 @@
+"""store.events: the history — who did what to a ticket or a spool item, and when."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from mailbot.store.tables import EventRow
+
+
+class Events:
+    """History rows, inside the caller's session (and so its transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        kind: str,
+        at: datetime,
+        *,
+        ticket_id: int | None = None,
+        spool_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        self.session.add(
+            EventRow(ticket_id=ticket_id, spool_id=spool_id, kind=kind, detail=detail, at=at)
+        )
+
+    def of_ticket(self, ticket_id: int) -> list[EventRow]:
+        query = select(EventRow).where(col(EventRow.ticket_id) == ticket_id)
+        return list(self.session.exec(query.order_by(col(EventRow.id))).all())
+
+    def of_spool_item(self, spool_id: str) -> list[EventRow]:
+        query = select(EventRow).where(col(EventRow.spool_id) == spool_id)
+        return list(self.session.exec(query.order_by(col(EventRow.id))).all())
+
+    def of_kinds(self, ticket_ids: Iterable[int], kinds: Iterable[str]) -> list[EventRow]:
+        query = select(EventRow).where(
+            col(EventRow.ticket_id).in_(list(ticket_ids)), col(EventRow.kind).in_(list(kinds))
+        )
+        return list(self.session.exec(query).all())

@@ -1,0 +1,176 @@
+"""store.spool_items: the spool's rows — recorded, claimed by a worker, finished once.
+
+Every state change is a guarded UPDATE (`state == received`), so whoever loses a race finds
+zero rows changed and knows it: that guard, not a lock, keeps each item to one outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from mailbot.store.database import Database
+from mailbot.store.tables import EventRow, SpoolItem, SpoolState
+
+
+def record_received(db: Database, rows: list[dict[str, object]]) -> None:
+    """Insert new `received` rows in one commit; a row already there (same bytes) is kept."""
+    insert = postgresql.insert if db.is_postgres else sqlite.insert
+    statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
+    with db.writing(), db.engine.begin() as connection:
+        connection.execute(statement, rows)
+
+
+def _claimable(now: datetime) -> list[object]:
+    return [
+        col(SpoolItem.state) == SpoolState.received,
+        or_(col(SpoolItem.claimed_until).is_(None), col(SpoolItem.claimed_until) < now),
+    ]
+
+
+def _rowcount(result: object) -> int:
+    """UPDATE results carry rowcount (CursorResult); the generic Result type hides it."""
+    return int(getattr(result, "rowcount", 0))
+
+
+class SpoolItems:
+    """The spool's rows, inside the caller's session (and so its transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, spool_id: str) -> SpoolItem | None:
+        return self.session.get(SpoolItem, spool_id)
+
+    def known_ids(self) -> set[str]:
+        return set(self.session.exec(select(SpoolItem.id)).all())
+
+    def by_prefix(self, prefix: str, limit: int = 2) -> list[SpoolItem]:
+        """Items whose id starts with `prefix` (at most `limit`, to tell ambiguity)."""
+        query = select(SpoolItem).where(col(SpoolItem.id).startswith(prefix.lower()))
+        return list(self.session.exec(query.limit(limit)).all())
+
+    def quarantined(self, *, desk: str | None, reason: str | None, limit: int) -> list[SpoolItem]:
+        """Quarantined items, newest first."""
+        query = (
+            select(SpoolItem)
+            .where(col(SpoolItem.state) == SpoolState.quarantined)
+            .order_by(col(SpoolItem.accepted_at).desc())
+            .limit(limit)
+        )
+        if desk:
+            query = query.where(col(SpoolItem.desk) == desk)
+        if reason:
+            query = query.where(col(SpoolItem.reason) == reason)
+        return list(self.session.exec(query).all())
+
+    def anything_to_claim(self, now: datetime) -> bool:
+        query = select(SpoolItem.id).where(*_claimable(now)).limit(1)  # type: ignore[arg-type]
+        return self.session.exec(query).first() is not None
+
+    def claim(
+        self,
+        worker: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        ids: Sequence[str] | None,
+        skip_locked: bool,
+    ) -> list[SpoolItem]:
+        """Lease the oldest claimable items (or exactly `ids`) to `worker` until `until`."""
+        query = select(SpoolItem).where(*_claimable(now))  # type: ignore[arg-type]
+        if ids is not None:
+            query = query.where(col(SpoolItem.id).in_(list(ids)))
+        query = query.order_by(col(SpoolItem.accepted_at)).limit(limit)
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        rows = list(self.session.exec(query).all())
+        for row in rows:
+            row.claimed_by = worker
+            row.claimed_until = until
+            self.session.add(row)
+        return rows
+
+    def charge_attempt(self, spool_id: str, detail: str, *, free_claim: bool) -> None:
+        """One failed attempt on a still-received item (and, if asked, its lease given back)."""
+        values: dict[str, object] = {"attempts": SpoolItem.attempts + 1, "detail": detail}
+        if free_claim:
+            values.update(claimed_by=None, claimed_until=None)
+        self.session.execute(
+            update(SpoolItem)
+            .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
+            .values(**values)
+        )
+
+    def free_claims_of(self, owner: str) -> int:
+        result = self.session.execute(
+            update(SpoolItem)
+            .where(
+                col(SpoolItem.claimed_by) == owner,
+                col(SpoolItem.state) == SpoolState.received,
+            )
+            .values(claimed_by=None, claimed_until=None)
+        )
+        return _rowcount(result)
+
+    def finish(
+        self,
+        spool_id: str,
+        *,
+        state: SpoolState,
+        outcome: str,
+        reason: str | None,
+        detail: str | None,
+        desk: str | None,
+        ticket_id: int | None,
+        at: datetime,
+    ) -> bool:
+        """Move an item out of `received`; False if it had already left."""
+        result = self.session.execute(
+            update(SpoolItem)
+            .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
+            .values(
+                state=state,
+                outcome=outcome,
+                reason=reason,
+                detail=detail,
+                desk=desk,
+                ticket_id=ticket_id,
+                finished_at=at,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        return _rowcount(result) == 1
+
+    def release(self, item: SpoolItem, *, by: str, skip_rule: str | None, at: datetime) -> None:
+        """Back to `received` for another run of the rules, with who did it in the history."""
+        skip = set(item.skip_rules or ())
+        if skip_rule:
+            skip.add(skip_rule)
+        self.session.add(
+            EventRow(
+                spool_id=item.id,
+                kind="released",
+                at=at,
+                detail={"by": by, "reason": item.reason, "skip_rule": skip_rule},
+            )
+        )
+        item.state = SpoolState.received
+        item.outcome = item.reason = item.detail = None
+        item.attempts = 0
+        item.claimed_by = item.claimed_until = item.finished_at = None
+        item.skip_rules = sorted(skip)
+        self.session.add(item)
+
+    def count_received(self) -> int:
+        return self.session.exec(
+            select(func.count())
+            .select_from(SpoolItem)
+            .where(col(SpoolItem.state) == SpoolState.received)
+        ).one()

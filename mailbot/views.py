@@ -1,0 +1,138 @@
+"""views: what operators look at — the ticket queue, one ticket with its history, the
+quarantine — as plain dicts the CLI prints as tables or JSON. Read-only: a `Database` and the
+configuration are enough (no rules loaded, no migrations run), so looking is fast and safe
+beside a running `serve`."""
+
+from __future__ import annotations
+
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+from typing import Any
+
+from mailbot.clocks import deadlines_json
+from mailbot.config import Config
+from mailbot.errors import NotFound
+from mailbot.spool import Spool
+from mailbot.store import (
+    Database,
+    Events,
+    Messages,
+    Outbox,
+    SpoolItem,
+    SpoolItems,
+    Ticket,
+    Tickets,
+)
+
+MIN_PREFIX = 6
+"""The fewest characters of a spool id a person must type to name a quarantine entry."""
+
+
+def iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
+    data = {k: iso(v) for k, v in ticket.model_dump().items()}
+    desk = config.desks.get(ticket.desk)
+    if desk is not None:
+        data.update(deadlines_json(ticket, desk))
+    return data
+
+
+def ticket_queue(
+    db: Database, *, desk: str | None, state: str | None, limit: int
+) -> list[Ticket]:
+    """The queue in working order (see `store.Tickets.queue`)."""
+    with db.reading() as session:
+        return Tickets(session).queue(desk=desk, state=state, limit=limit)
+
+
+def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
+    """One ticket with its messages, its replies and their delivery, and its history."""
+    with db.reading() as session:
+        ticket = Tickets(session).by_number(number.strip().upper())
+        if ticket is None or ticket.id is None:
+            raise NotFound(f"ticket {number}: not found")
+        messages = Messages(session).of_ticket(ticket.id)
+        events = Events(session).of_ticket(ticket.id)
+        outbox = Outbox(session).of_ticket(ticket.id)
+    data = ticket_json(ticket, config)
+    data["messages"] = [
+        {k: iso(v) for k, v in m.model_dump().items() if k != "notes"} | {"notes": m.notes}
+        for m in messages
+    ]
+    data["replies"] = [
+        {
+            "kind": o.kind,
+            "message_id": o.message_id,
+            "to": o.rcpt_to,
+            "state": o.state,
+            "attempts": o.attempts,
+            "last_error": o.last_error,
+            "sent_at": iso(o.sent_at),
+        }
+        for o in outbox
+    ]
+    data["events"] = [{"kind": e.kind, "at": iso(e.at), **e.detail} for e in events]
+    return data
+
+
+def find_quarantined(db: Database, prefix: str) -> SpoolItem:
+    """The quarantine entry whose id starts with `prefix`; NotFound names what is wrong."""
+    with db.reading() as session:
+        rows = SpoolItems(session).by_prefix(prefix)
+    if len(prefix) < MIN_PREFIX or not rows:
+        raise NotFound(
+            f"quarantine entry {prefix}: not found (give at least {MIN_PREFIX} characters)"
+        )
+    if len(rows) > 1:
+        raise NotFound(f"quarantine entry {prefix}: ambiguous, give more characters")
+    return rows[0]
+
+
+def sender_of(spool: Spool, item: SpoolItem) -> str:
+    """The From address of a spooled mail, for display (the envelope sender if unreadable)."""
+    try:
+        headers = BytesHeaderParser().parsebytes(spool.read(item.id)[:65536])
+        return parseaddr(str(headers.get("From", "")))[1] or item.mail_from or ""
+    except Exception:  # a display column must not stop the listing
+        return item.mail_from or ""
+
+
+def quarantine_entries(
+    spool: Spool, *, desk: str | None, reason: str | None, limit: int
+) -> list[dict[str, Any]]:
+    with spool.db.reading() as session:
+        rows = SpoolItems(session).quarantined(desk=desk, reason=reason, limit=limit)
+    return [
+        {
+            "id": r.id,
+            "accepted_at": r.accepted_at.isoformat(),
+            "desk": r.desk,
+            "reason": r.reason,
+            "detail": r.detail,
+            "from": sender_of(spool, r),
+            "size": r.size,
+        }
+        for r in rows
+    ]
+
+
+def quarantine_entry(spool: Spool, prefix: str) -> dict[str, Any]:
+    item = find_quarantined(spool.db, prefix)
+    with spool.db.reading() as session:
+        events = Events(session).of_spool_item(item.id)
+    return {
+        "id": item.id,
+        "state": item.state,
+        "accepted_at": item.accepted_at.isoformat(),
+        "source": item.source,
+        "desk": item.desk,
+        "reason": item.reason,
+        "detail": item.detail,
+        "from": sender_of(spool, item),
+        "size": item.size,
+        "raw_path": str(spool.path_of(item.id)),
+        "events": [{"kind": e.kind, "at": e.at.isoformat(), **e.detail} for e in events],
+    }
