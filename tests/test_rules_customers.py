@@ -22,13 +22,13 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Customer, DeskSettings
 from mailbot.config import load as load_config
+from mailbot.outcomes import Outcome
 from mailbot.parse import Mail, parse
 from mailbot.pipeline import Worker
 from mailbot.rules import Context, History, RecentMail, Thread, Verdict, load_rules
 from mailbot.service import App
 from mailbot.store import OutboxRow, SpoolItem, Ticket
 from mailbot.textnorm import fingerprint
-from mailbot.outcomes import Outcome
 from tests.conftest import REPO, write_config
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
