@@ -127,11 +127,11 @@ def generate(n: int, seed: int) -> list[dict[str, object]]:
                 "language": "ru",
                 "sla_level": level,
                 "priority": None,
-                "missing": "[]",
+                "missing": [],
                 "received_at": received,
                 "first_response_due": first_due,
                 "resolution_due": resolution_due,
-                "sla_clock": json.dumps(clock.as_json()),
+                "sla_clock": clock.as_json(),
                 "sla_running_since": running_since,
                 "sla_used_seconds": 0,
                 "first_responded_at": responded,
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = generate(args.n, args.seed)
     t1 = time.perf_counter()
-    with engine.begin() as conn:
+    with engine.engine.begin() as conn:
         conn.execute(insert(SQLModel.metadata.tables["ticket"]), rows)
     t2 = time.perf_counter()
     print(f"tickets: {args.n:,} generated in {t1 - t0:.1f} s, inserted in {t2 - t1:.1f} s")

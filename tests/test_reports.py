@@ -47,17 +47,22 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, date, datetime, timedelta
+from fnmatch import fnmatch
 from html import escape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
 from mailbot import reports, store
+from mailbot.cli import cli
 from mailbot.config import DeskSettings, load
 from mailbot.reports import Report, Row, Week
+from tests.conftest import SHIPPED_DESKS, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 K = ZoneInfo("Europe/Kyiv")
@@ -493,3 +498,90 @@ def test_colours_judge_the_figure_as_shown() -> None:
     assert '<td class="bad">80.0 %</td>' in html
     with pytest.raises(ValueError):
         reports.as_html(report, target=95)
+
+
+def test_only_the_chart_we_drew_is_trusted_markup() -> None:
+    """Names from config and data show as text on the page and in the chart's own texts."""
+    hostile = "<script>alert(1)</script>"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    rows = (Row("all", "all", 1, 1, 0, 0, 1.0, 1.0), Row("level", hostile, 1, 1, 0, 0, 1.0, 1.0))
+    weekly = (Week(date(2026, 11, 2), 1, 1, 0, 0, 1.0),)
+    report = Report(hostile, "2026-11", NOW, rows, weekly, hostile, "Europe/Kyiv")
+    html = reports.as_html(report)
+    assert "<script" not in html.lower()
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert escaped in svg  # the chart's title names the desk: matplotlib wrote it as text
+    assert f"<title>SLA report: {escaped}, November 2026</title>" in html
+    assert f"<h1>{escaped}: SLA report, November 2026</h1>" in html
+    assert f"Desk <b>{escaped}</b>" in html
+    assert f"<td>{escaped}</td>" in html
+
+
+CHART_NOT_DRAWN = (
+    "Chart not drawn: install mailbot[charts] (matplotlib) to see the weekly compliance chart."
+)
+
+
+def _without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without the charts extra: None in sys.modules makes the import fail."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_without_matplotlib_the_page_says_so_and_keeps_its_tables(
+    report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_matplotlib(monkeypatch)
+    with pytest.raises(ImportError, match=re.escape("mailbot[charts]")):
+        reports.chart_svg(report)
+    html = reports.as_html(report)
+    assert CHART_NOT_DRAWN in html
+    assert "<svg" not in html
+    for heading in ("By SLA level", "By customer", "Per ISO week (by the day received)"):
+        assert f"<h2>{heading}</h2>" in html, heading
+    assert '<td class="bad">57.1 %</td>' in html
+    assert "<td>W45 · 2–8 Nov</td>" in html
+
+
+def test_the_cli_writes_the_page_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", desks=SHIPPED_DESKS)
+    page = tmp_path / "report.html"
+    _without_matplotlib(monkeypatch)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(config),
+            "sla",
+            "report",
+            "--desk",
+            "cleverbox",
+            "--month",
+            "2026-11",
+            "--html",
+            str(page),
+            "--now",
+            "2026-11-20T12:00+02:00",
+        ],
+        obj={},
+    )
+    assert result.exit_code == 0, result.output
+    assert "CleverBox:CRM (cleverbox), November 2026" in result.stdout
+    html = page.read_text(encoding="utf-8")
+    assert CHART_NOT_DRAWN in html and "<svg" not in html
+    assert "<h2>Per ISO week (by the day received)</h2>" in html
+
+
+def test_the_chart_is_an_optional_extra_and_the_template_ships() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = project["project"]["optional-dependencies"]
+    assert not any(d.startswith("matplotlib") for d in project["project"]["dependencies"])
+    assert "matplotlib>=3.8" in extras["charts"]
+    assert "matplotlib>=3.8" in extras["dev"]  # the tests draw the chart
+    package_data = project["tool"]["setuptools"]["package-data"]["mailbot"]
+    folder = REPO / "mailbot" / "reports" / "templates"
+    templates = [p.relative_to(REPO / "mailbot").as_posix() for p in folder.iterdir()]
+    assert templates
+    for template in templates:
+        assert any(fnmatch(template, pattern) for pattern in package_data), template
