@@ -49,8 +49,7 @@ from zoneinfo import ZoneInfo
 from mailbot import deadlines
 from mailbot.business_time import Calendar
 from mailbot.config import DeskSettings
-from mailbot.store import Database
-from mailbot.store.report_queries import ReportQueries
+from mailbot.store import Database, ReportQueries
 
 DEFAULT_TARGET = 0.95
 """The compliance the chart draws as its target line (as_html's `target=`)."""

@@ -9,6 +9,7 @@ from mailbot.store.database import Database
 from mailbot.store.events import Events
 from mailbot.store.messages import Messages
 from mailbot.store.outbox import Outbox
+from mailbot.store.report_queries import ReceivedTicket, ReportQueries
 from mailbot.store.spool_items import SpoolItems, record_received
 from mailbot.store.tables import (
     DeskCounter,
@@ -36,6 +37,8 @@ __all__ = [
     "Outbox",
     "OutboxRow",
     "OutboxState",
+    "ReceivedTicket",
+    "ReportQueries",
     "Session",
     "SpoolItem",
     "SpoolItems",
