@@ -1,13 +1,14 @@
 # Two commands do everything on a fresh machine:
 #   make run    create the virtualenv, install mailbot, start `mailbot serve` (SQLite, 127.0.0.1:2525)
-#   make test   the same set-up plus test tools (swaks from Debian when root), then ruff, mypy, pytest
+#   make test   the same set-up plus test tools (swaks, faketime from Debian when root), then
+#               ruff, mypy, lint-imports, pytest
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest system-deps bench clean
+.PHONY: run test lint typecheck imports pytest system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mailbot needs Python 3.11+"'
@@ -42,10 +43,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# the rooms of docs/architecture.md as import contracts ([tool.importlinter] in pyproject.toml)
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
