@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from mailbot import deadlines, spool
+from mailbot.business_time import month_start
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline, new_message_id
@@ -185,8 +186,7 @@ def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | No
 
 
 def _month_start(now: datetime, desk: DeskSettings) -> datetime:
-    local = now.astimezone(desk.zone)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return month_start(now, desk.zone)
 
 
 def gather(
