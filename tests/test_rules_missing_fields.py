@@ -30,6 +30,7 @@ from mailbot.errors import ConfigError
 from mailbot.parse import Mail, parse
 from mailbot.pipeline import Worker
 from mailbot.rules import Action, Context, History, Thread, Verdict, load_rules
+from mailbot.rules._archives import member_names
 from mailbot.rules.missing_fields import FIELD_CODES
 from mailbot.service import App
 from mailbot.store import OutboxRow, Ticket
@@ -422,6 +423,13 @@ def test_the_database_may_come_packed(
     )
     asked = judge(mail).asked or ()
     assert ("mobile_database" not in asked) is given
+
+
+@pytest.mark.parametrize("packer", [zip_of, sevenzip_of])
+def test_an_archive_listing_more_entries_than_allowed_is_not_listed(packer: Any) -> None:
+    members = {f"f{i}.txt": b"" for i in range(5)}
+    assert member_names(packer(members), max_entries=5) == list(members)
+    assert member_names(packer(members), max_entries=4) == []
 
 
 def test_a_damaged_archive_holds_no_database() -> None:

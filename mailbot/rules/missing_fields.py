@@ -38,18 +38,15 @@ not waiting for the customer asks nothing.
 
 from __future__ import annotations
 
-import io
 import re
-import struct
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import py7zr
 from pydantic import Field, field_validator
 
 from mailbot.parse import Attachment, Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules._archives import member_names
 from mailbot.rules._keywords import fold
 from mailbot.rules.product import (
     PROJECT_LABELS,
@@ -431,7 +428,6 @@ _HREF = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]*>")
-_ZIP_EOCD = b"PK\x05\x06"
 
 
 # -- the material a decision is made on -------------------------------------------------------
@@ -599,31 +595,13 @@ def _employees(m: _Material) -> bool:
 # -- attachments and links -----------------------------------------------------------------------
 
 
-def _archive_names(data: bytes) -> list[str]:
-    """Member names of a ZIP or 7z, read from its directory only; [] when unreadable or huge."""
-    try:
-        if data.startswith(b"7z\xbc\xaf\x27\x1c"):
-            with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
-                names = archive.getnames()
-                return [str(n) for n in names[:MAX_ARCHIVE_ENTRIES]]
-        end = data.rfind(_ZIP_EOCD, max(0, len(data) - 22 - 65535))
-        if end >= 0 and end + 22 <= len(data):
-            (entries,) = struct.unpack("<H", data[end + 10 : end + 12])
-            if entries > MAX_ARCHIVE_ENTRIES:
-                return []
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.namelist()[:MAX_ARCHIVE_ENTRIES]
-    except Exception:  # a damaged or locked archive holds no database we can see
-        return []
-
-
 def _is_database(attachment: Attachment) -> bool:
     if attachment.sniffed_type in SQLITE_TYPES:
         return True
     if attachment.content.startswith(b"SQLite format 3\x00"):
         return True
     if attachment.sniffed_type in ARCHIVE_TYPES or attachment.content[:4] == b"PK\x03\x04":
-        names = _archive_names(attachment.content)
+        names = member_names(attachment.content, MAX_ARCHIVE_ENTRIES)
         return any(n.lower().endswith(DATABASE_SUFFIXES) for n in names)
     return False
 
