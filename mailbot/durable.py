@@ -31,11 +31,15 @@ def write_durably(final: Path, data: bytes, tmp: Path, mode: int = 0o640) -> Non
     """
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        view = memoryview(data)
-        while view:  # os.write may write less than asked (a signal, a full pipe of a FUSE fs)
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a signal, a FUSE file system)
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written temporary is no use to anyone
+        raise
     fsync_dir(final.parent)
