@@ -49,8 +49,9 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_pkg
+import jdatetime
 
-__all__ = ["DAY_NAMES", "Calendar"]
+__all__ = ["DAY_NAMES", "Calendar", "month_bounds", "month_start"]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -58,6 +59,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SOLAR_HIJRI_BEFORE = 1700
+"""A month `YYYY-MM` with a year below this is a Solar Hijri one (1405 is 2026/27)."""
 
 _WallHours = tuple[tuple[tuple[int, int], ...], ...]
 """Per weekday (0=Monday), sorted, merged (start, end) in microseconds after local midnight."""
@@ -571,3 +575,37 @@ class Holidays:
     def __repr__(self) -> str:
         where = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
         return f"Holidays({where or 'none'}, +{len(self.added)}, -{len(self.removed)})"
+
+
+# -- calendar months -----------------------------------------------------------------------------
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's first instant, local midnights in `zone`.
+
+    `2026-11` is a Gregorian month; `1405-08` (a year before 1700) a Solar Hijri one, which is
+    how a Persian desk's customers count the months they are billed and reported by.
+    """
+    match = _MONTH.match(month)
+    if match is None:
+        raise ValueError(f"month: expected YYYY-MM (e.g. 2026-11), got {month!r}")
+    year, number = int(match.group(1)), int(match.group(2))
+    first: date
+    following: date
+    if year < SOLAR_HIJRI_BEFORE:
+        first = jdatetime.date(year, number, 1).togregorian()
+        following = jdatetime.date(year + number // 12, number % 12 + 1, 1).togregorian()
+    else:
+        first = date(year, number, 1)
+        following = date(year + number // 12, number % 12 + 1, 1)
+    return _midnight(first, zone), _midnight(following, zone)
+
+
+def month_start(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant of the Gregorian month `moment` falls in, as `zone` counts months."""
+    local = moment.astimezone(zone)
+    return _midnight(date(local.year, local.month, 1), zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)

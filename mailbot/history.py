@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from mailbot.business_time import month_start
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import HISTORY_FACTS, History, RecentMail, Thread
@@ -40,12 +41,6 @@ def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | No
     return None
 
 
-def month_start(now: datetime, desk: DeskSettings) -> datetime:
-    """Midnight of the first day of `now`'s month, on the desk's own clock."""
-    local = now.astimezone(desk.zone)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
 def gather(
     db: Database,
     desk: DeskSettings,
@@ -72,7 +67,7 @@ def gather(
             hours_logged = TimeLogs(session).minutes(desk.name, customer.name) / 60
         if customer is not None and "month_count" in facts:
             month_count = Tickets(session).created_since(
-                desk.name, customer.name, month_start(now, desk)
+                desk.name, customer.name, month_start(now, desk.zone)
             )
         thread_info = None
         if thread is not None:

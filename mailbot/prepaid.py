@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 
+from mailbot.business_time import month_bounds
 from mailbot.config import Package
 
 
@@ -76,22 +77,6 @@ class Availability:
     availability: float
     target: float
     credit: timedelta
-
-
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """`1405-08` is a Solar Hijri month (years before 1700), `2026-11` a Gregorian one."""
-    year, number = (int(part) for part in month.split("-"))
-    if year < 1700:
-        first = jdatetime.date(year, number, 1).togregorian()
-        following = (
-            jdatetime.date(year + 1, 1, 1) if number == 12 else jdatetime.date(year, number + 1, 1)
-        ).togregorian()
-    else:
-        first = date(year, number, 1)
-        following = date(year + (number == 12), number % 12 + 1, 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=zone)
-    end = datetime(following.year, following.month, following.day, tzinfo=zone)
-    return start, end
 
 
 def availability(

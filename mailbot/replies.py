@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 from mailbot.config import DeskSettings
 from mailbot.errors import ConfigError
+from mailbot.headers import LOOP_HEADER
 
-LOOP_HEADER = "X-Mailbot-Loop"
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f]+")
 
 

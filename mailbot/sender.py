@@ -26,6 +26,7 @@ from typing import Protocol
 
 from mailbot.clock import Clock, system_clock
 from mailbot.config import OutboundSettings, RelaySettings
+from mailbot.durable import write_durably
 from mailbot.store import Database, Events, Outbox, OutboxRow, OutboxState
 
 log = logging.getLogger("mailbot.sender")
@@ -63,18 +64,7 @@ class MaildirTransport:
             return
         tmp = self.folder / "tmp" / name
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-            try:
-                os.write(fd, row.raw)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            dfd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            write_durably(final, row.raw, tmp)
         except OSError as exc:
             raise TemporaryFailure(f"maildir {self.folder}: {exc}") from exc
 

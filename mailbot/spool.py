@@ -26,18 +26,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from mailbot.clock import Clock, system_clock
+from mailbot.durable import fsync_dir, write_durably
 from mailbot.errors import NotFound, SpoolError
 from mailbot.store import Database, SpoolItem, SpoolItems, SpoolState, record_received
 
 HOST = socket.gethostname()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -117,19 +110,10 @@ class Spool:
         if bucket.name not in self._made_dirs:
             if not bucket.exists():
                 bucket.mkdir(exist_ok=True)
-                _fsync_dir(self.folder)
+                fsync_dir(self.folder)
             self._made_dirs.add(bucket.name)
         tmp = self._tmp / f"{spool_id}.{os.getpid()}.{threading.get_ident()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            view = memoryview(raw)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
-        _fsync_dir(bucket)
+        write_durably(final, raw, tmp)
 
     def _insert_row(
         self,

@@ -22,10 +22,17 @@ _QUOTE_HEADER = re.compile(
     re.IGNORECASE,
 )
 _SPACE = re.compile(r"\s+")
+_SIGNATURE_LINE = re.compile(r"^[ \t]*(?:--|__)[ \t]*$", re.MULTILINE)
 
 
-def new_text(text: str) -> str:
-    """The part of a body the sender wrote now: stops at the signature or quoted history."""
+def new_text(text: str, *, signature: bool = False) -> str:
+    """The part of a body the sender wrote now: stops at the signature or quoted history.
+
+    With `signature`, the signature is kept (only its `-- ` separator line is dropped): it is
+    noise for matching a request's topic, but a name, a phone or a project is often there.
+    """
+    if signature:
+        text = _SIGNATURE_LINE.sub("", text)
     kept = []
     for line in text.splitlines():
         stripped = line.strip()

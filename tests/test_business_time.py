@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.business_time import Calendar
+from mailbot.business_time import Calendar, month_bounds, month_start
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 BRATISLAVA = ZoneInfo("Europe/Bratislava")
@@ -680,3 +680,40 @@ def test_hours_around_the_clock_equal_always(t: datetime, d: timedelta, span: ti
         t, t + span
     )
     assert ALL_DAYS.end_of_working_day(t) == WARSAW_247.end_of_working_day(t)
+
+
+# -- calendar months (reports, availability credits, monthly quotas) ---------------------------
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+
+@pytest.mark.parametrize(
+    ("month", "first", "following"),
+    [
+        ("2026-11", date(2026, 11, 1), date(2026, 12, 1)),
+        ("2026-12", date(2026, 12, 1), date(2027, 1, 1)),
+        # Solar Hijri: Aban 1405 is 23 Oct - 21 Nov 2026; Esfand 1405 ends before Nowruz 1406
+        ("1405-08", date(2026, 10, 23), date(2026, 11, 22)),
+        ("1405-12", date(2027, 2, 20), date(2027, 3, 21)),
+    ],
+)
+def test_month_bounds_are_local_midnights(month: str, first: date, following: date) -> None:
+    start, end = month_bounds(month, TEHRAN)
+    assert (start, end) == (
+        datetime(first.year, first.month, first.day, tzinfo=TEHRAN),
+        datetime(following.year, following.month, following.day, tzinfo=TEHRAN),
+    )
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-11", "november"])
+def test_month_bounds_refuse_what_is_no_month(month: str) -> None:
+    with pytest.raises(ValueError, match="expected YYYY-MM"):
+        month_bounds(month, TEHRAN)
+
+
+def test_month_start_counts_the_month_in_the_zone() -> None:
+    # 31 Oct 22:00 UTC is already 1 November in Kyiv
+    kyiv = ZoneInfo("Europe/Kyiv")
+    moment = datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
+    assert month_start(moment, kyiv) == datetime(2026, 11, 1, tzinfo=kyiv)
+    assert month_start(moment, ZoneInfo("UTC")).month == 10

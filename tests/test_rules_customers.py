@@ -25,6 +25,7 @@ from mailbot.config import load as load_config
 from mailbot.outcomes import Outcome
 from mailbot.parse import Mail, parse
 from mailbot.pipeline import Worker
+from mailbot.replies import Renderer
 from mailbot.rules import Context, History, RecentMail, Thread, Verdict, load_rules
 from mailbot.service import App
 from mailbot.store import OutboxRow, SpoolItem, Ticket
@@ -211,6 +212,39 @@ def with_received(raw: bytes, hop: str) -> bytes:
         f"Received: from {hop} by mx.cleverbox.test; Fri, 20 Nov 2026 12:00:01 +0200\r\n".encode()
         + raw
     )
+
+
+# -- loops: our own replies -------------------------------------------------------------------
+
+
+def test_a_reply_of_another_mailbot_is_dropped_by_loops(tmp_path: Path) -> None:
+    """The header a reply is written with is the one `loops` reads: two desks never chat.
+
+    The reply is not marked Auto-Submitted (an agent's answer is not): only the loop header
+    can tell the rule who wrote it.
+    """
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "ack.txt.j2").write_text("Ticket {{ number }}\n")
+    other = desk(name="other", addresses=["support@other.test"], ticket_prefix="OTH")
+    reply = Renderer(tmp_path).reply(
+        desk=other,
+        language="en",
+        event="ack",
+        number="OTH-000001",
+        to="support@cleverbox.test",
+        subject="Printer",
+        in_reply_to="",
+        references=(),
+        message_id=email.utils.make_msgid(domain="other.test"),
+        values={"number": "OTH-000001"},
+        now=NOW,
+        automatic=False,
+    )
+    the_desk = desk(rules=["loops"])
+    mail = parsed(reply.as_bytes(policy=policy.SMTP))
+    verdict = check(the_desk, mail)
+    assert verdict is not None and verdict.reason == "auto_reply"
+    assert "support@other.test" in verdict.detail
 
 
 # -- duplicate ---------------------------------------------------------------------------------

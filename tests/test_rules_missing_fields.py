@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import io
 import sqlite3
+import tomllib
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,10 +31,11 @@ from mailbot.errors import ConfigError
 from mailbot.parse import Mail, parse
 from mailbot.pipeline import Worker
 from mailbot.rules import Action, Context, History, Thread, Verdict, load_rules
+from mailbot.rules._archives import member_names
 from mailbot.rules.missing_fields import FIELD_CODES
 from mailbot.service import App
 from mailbot.store import OutboxRow, Ticket
-from tests.conftest import write_config
+from tests.conftest import SHIPPED_DESKS, write_config
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 SENDER = "i.petrov@romashka.test"
@@ -55,6 +57,14 @@ DESK: dict[str, Any] = {
     "timezone": "Europe/Moscow",
     "ticket_prefix": "GRS",
     "rules": ["loops", "product", "missing_fields"],
+    # the products and the fields asked for are GRSoft's, as its desk file ships them
+    "rule": {
+        name: table
+        for name, table in tomllib.loads((SHIPPED_DESKS / "grsoft.toml").read_text())[
+            "rule"
+        ].items()
+        if name in ("product", "missing_fields")
+    },
     "customers": [
         {
             "name": "ООО Ромашка",
@@ -130,7 +140,9 @@ def make_mail(subject: str, body: str, **kwargs: Any) -> Mail:
 
 
 def desk(**changes: Any) -> DeskSettings:
-    return DeskSettings.model_validate({**DESK, **changes})
+    """The GRSoft desk; `rule` replaces the named rules' tables only."""
+    rule = {**DESK["rule"], **changes.pop("rule", {})}
+    return DeskSettings.model_validate({**DESK, **changes, "rule": rule})
 
 
 def context(d: DeskSettings, thread: Thread | None = None, sender: str = SENDER) -> Context:
@@ -424,6 +436,13 @@ def test_the_database_may_come_packed(
     assert ("mobile_database" not in asked) is given
 
 
+@pytest.mark.parametrize("packer", [zip_of, sevenzip_of])
+def test_an_archive_listing_more_entries_than_allowed_is_not_listed(packer: Any) -> None:
+    members = {f"f{i}.txt": b"" for i in range(5)}
+    assert member_names(packer(members), max_entries=5) == list(members)
+    assert member_names(packer(members), max_entries=4) == []
+
+
 def test_a_damaged_archive_holds_no_database() -> None:
     mail = make_mail(
         "Ромашка-Юг: обмен",
@@ -499,6 +518,23 @@ def test_settings_choose_the_fields_and_the_description_length() -> None:
     )
     mail = make_mail("AT-20417 не работает", "Не работает.\nИван, +7 916 123-45-67")
     assert judge(mail, d).asked == ("affected_employees",)
+
+
+def test_without_the_product_rule_only_the_customers_projects_tell_the_product() -> None:
+    """No products table to share: the product is known from the customer's own projects."""
+    alone = {
+        **DESK,
+        "rules": ["missing_fields"],
+        "rule": {"missing_fields": DESK["rule"]["missing_fields"]},
+    }
+    d = DeskSettings.model_validate(alone)
+    by_project = judge(make_mail("Ромашка-Юг: не работает обмен", "Не работает."), d)
+    by_word = judge(make_mail("Наполеон: не работает обмен", "Не работает."), d)
+    assert "mobile_database" in (by_project.asked or ())
+    assert "mobile_database" not in (by_word.asked or ())
+    assert "mobile_database" in (
+        judge(make_mail("Наполеон: не работает обмен", "Не работает.")).asked or ()
+    )
 
 
 @pytest.mark.parametrize(
@@ -626,6 +662,7 @@ keywords = { en = ["acepacer"] }
 subject_keywords = ["acepacer"]
 
 [rule.missing_fields]
+product_fields = { napoleon = ["mobile_database", "exchange_archive_link"] }
 min_description_words = 15
 """
 

@@ -7,7 +7,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from mailbot.config import Config
+from mailbot.durable import write_durably
 from mailbot.spool import Spool, SpoolState, WorkMarker
 from mailbot.store import Database, SpoolItems
 
@@ -126,3 +129,16 @@ def test_work_marker_names_the_current_item(config: Config, tmp_path: Path) -> N
     assert (config.spool_dir / "work" / "h:1:1").read_text().strip() == ""
     marker.close()
     assert not os.path.exists(config.spool_dir / "work" / "h:1:1")
+
+
+def test_a_durable_write_leaves_the_whole_file_or_nothing(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "new").mkdir()
+    data = os.urandom(3 * 1024 * 1024)  # more than one write(2) may take at once
+    write_durably(tmp_path / "new" / "a.eml", data, tmp_path / "tmp" / "a.eml")
+    assert (tmp_path / "new" / "a.eml").read_bytes() == data
+    assert list((tmp_path / "tmp").iterdir()) == []
+    with pytest.raises(OSError):
+        write_durably(tmp_path / "gone" / "b.eml", data, tmp_path / "tmp" / "b.eml")
+    assert not (tmp_path / "gone").exists()
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -7,6 +7,7 @@ JSON and CSV; `chart` draws the weekly compliance chart as SVG (matplotlib, the 
 
 from __future__ import annotations
 
+from mailbot.business_time import month_bounds
 from mailbot.reports._display import NEAR_MISS_POINTS
 from mailbot.reports.chart import ChartUnavailable, chart_svg
 from mailbot.reports.formats import CSV_FIELDS, as_csv, as_json, as_text
@@ -19,7 +20,6 @@ from mailbot.reports.model import (
     Row,
     Week,
     build,
-    month_bounds,
     nearest_rank,
 )
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from mailbot.reports.model import Report, Row, Week, month_bounds
+from mailbot.business_time import month_bounds
+from mailbot.reports.model import Report, Row, Week
 
 GROUP_TITLES = {"all": "All tickets", "level": "By SLA level", "customer": "By customer"}
 MONTHS = [

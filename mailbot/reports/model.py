@@ -37,17 +37,15 @@ What is counted, exactly:
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from mailbot import deadlines
-from mailbot.business_time import Calendar
+from mailbot.business_time import Calendar, month_bounds
 from mailbot.config import DeskSettings
 from mailbot.store import Database, ReportQueries
 
@@ -55,7 +53,6 @@ DEFAULT_TARGET = 0.95
 """The compliance the chart draws as its target line (as_html's `target=`)."""
 NO_CUSTOMER = "(no customer)"
 NO_LEVEL = "(no level)"
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -114,17 +111,6 @@ class Report:
     @property
     def display_name(self) -> str:
         return self.title or self.desk
-
-
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's first instant (aware, desk time zone)."""
-    match = _MONTH.match(month)
-    if match is None:
-        raise ValueError(f"month: expected YYYY-MM (e.g. 2026-11), got {month!r}")
-    year, mon = int(match.group(1)), int(match.group(2))
-    start = datetime(year, mon, 1, tzinfo=zone)
-    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=zone)
-    return start, end
 
 
 def nearest_rank(values: Sequence[float], percent: int) -> float:

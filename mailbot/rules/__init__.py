@@ -6,6 +6,10 @@ sender's recent mails, this month's count) arrives in the Context, gathered befo
 the pipeline. A new rule is one file here with `RULE = <class>` at the bottom and one name in
 a desk's `rules = [...]`; its settings are the desk's `[rule.<name>]` table, validated by the
 rule's own `Settings` model at start-up. An unknown name or a bad setting stops start-up.
+
+Rules never import each other: what two of them share (keywords, labelled lines, products,
+coupons, archives) is a `_*.py` module here, and whatever a rule derives from configuration
+(compiled patterns, word lists, another rule's table) is built once, in `load_rules`.
 """
 
 from __future__ import annotations
@@ -156,43 +160,60 @@ class Judgement:
 
 
 def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, ...]:
-    """Build the desk's rules, in order, each with its validated `[rule.<name>]` settings."""
-    rules = []
-    for name in desk.rules:
-        if not name.isidentifier():
-            raise ConfigError(f"{source}: rules: {name!r} is not a rule name")
-        try:
-            module = importlib.import_module(f"mailbot.rules.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"mailbot.rules.{name}":
-                raise  # the rule exists but something it imports is missing: say that
-            raise ConfigError(
-                f"{source}: rules: unknown rule {name!r} (no mailbot/rules/{name}.py)"
-            ) from exc
-        factory = getattr(module, "RULE", None)
-        if factory is None:
-            raise ConfigError(f"{source}: rules: mailbot/rules/{name}.py defines no RULE")
-        settings_model: type[RuleSettings] | None = getattr(factory, "Settings", None)
-        raw = desk.rule.get(name, {})
-        if settings_model is None:
-            if raw:
-                raise ConfigError(f"{source}: rule.{name}: this rule takes no settings")
-            rules.append(factory())
-            continue
-        try:
-            settings = settings_model.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            msg = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                msg = "unknown key"
-            raise ConfigError(f"{source}: rule.{name}.{key}: {msg}") from exc
-        rules.append(factory(settings))
+    """Build the desk's rules, in order, each with its validated `[rule.<name>]` settings.
+
+    Everything a rule reads from configuration is parsed here, once, not per mail. A rule
+    that needs more of its desk than its own table (the customers' coupons, the product
+    table `missing_fields` shares with `product`) is built by `RULE.for_desk(desk)` or
+    `RULE.for_desk(desk, settings)`; that runs after every rule's table was validated, so it
+    may read another rule's table knowing it is valid.
+    """
+    validated = [_settings(desk, name, source) for name in desk.rules]
     extra = sorted(set(desk.rule) - set(desk.rules))
     if extra:
         raise ConfigError(f"{source}: rule.{extra[0]}: settings for a rule not in `rules`")
+    rules = []
+    for factory, settings in validated:
+        for_desk = getattr(factory, "for_desk", None)
+        if settings is None:
+            rules.append(for_desk(desk) if for_desk else factory())
+        else:
+            rules.append(for_desk(desk, settings) if for_desk else factory(settings))
     return tuple(rules)
+
+
+def _settings(desk: DeskSettings, name: str, source: Path | str) -> tuple[Any, RuleSettings | None]:
+    """The rule's factory and its validated settings (None for a rule that takes none)."""
+    if not name.isidentifier():
+        raise ConfigError(f"{source}: rules: {name!r} is not a rule name")
+    try:
+        module = importlib.import_module(f"mailbot.rules.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"mailbot.rules.{name}":
+            raise  # the rule exists but something it imports is missing: say that
+        raise ConfigError(
+            f"{source}: rules: unknown rule {name!r} (no mailbot/rules/{name}.py)"
+        ) from exc
+    factory = getattr(module, "RULE", None)
+    if factory is None:
+        raise ConfigError(f"{source}: rules: mailbot/rules/{name}.py defines no RULE")
+    settings_model: type[RuleSettings] | None = getattr(factory, "Settings", None)
+    raw = desk.rule.get(name, {})
+    if settings_model is None:
+        if raw:
+            raise ConfigError(f"{source}: rule.{name}: this rule takes no settings")
+        return factory, None
+    try:
+        return factory, settings_model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif first["type"] == "missing":
+            msg += ": the desk file must give it (there is no built-in default)"
+        raise ConfigError(f"{source}: rule.{name}.{key}: {msg}") from exc
 
 
 def run(rules: Sequence[Rule], mail: Mail, context: Context, skip: Sequence[str] = ()) -> Judgement:

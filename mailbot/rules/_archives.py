@@ -548,6 +548,29 @@ def zip_package_kind(names: Sequence[str]) -> Finding | None:
     return None
 
 
+def member_names(data: bytes, max_entries: int) -> list[str]:
+    """The member names a ZIP or 7z archive lists in its directory, nothing unpacked.
+
+    [] when it is neither, is damaged or locked, or lists more than `max_entries`: a caller
+    asking what an archive holds (missing_fields looks for a database in one) learns nothing
+    from an archive it cannot list cheaply, and the entry count is read from the end record
+    before any directory is parsed, so a million declared entries cost nothing.
+    """
+    try:
+        if data.startswith(_SEVENZIP):
+            with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
+                names = [str(n) for n in archive.getnames()]
+        else:
+            end = _zip_end(data)
+            if end is not None and end[0] > max_entries:
+                return []
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+    except Exception:  # a damaged or locked archive lists nothing we can trust
+        return []
+    return names if len(names) <= max_entries else []
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 

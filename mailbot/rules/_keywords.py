@@ -103,28 +103,45 @@ def searchable(mail: Mail, *, quoted: bool = False) -> str:
     return fold(f"{clean_subject(mail.subject)}\n{body}")
 
 
-def find(text: str, words: Localized | Iterable[str], languages: Sequence[str] = ()) -> str | None:
-    """The first word or phrase found in already-folded `text`, or None.
+@dataclass(frozen=True)
+class Phrases:
+    """Words or phrases compiled once at start-up and tried in their order.
 
-    With a Localized mapping, only `languages` are searched (all when empty).
+    A Localized mapping is read language by language, in the desk file's order.
     """
-    if isinstance(words, Mapping):
-        chosen = [w for lang, ws in words.items() if not languages or lang in languages for w in ws]
-    else:
-        chosen = list(words)
-    for phrase in chosen:
-        if phrase.strip() and _compile(phrase).search(text):
-            return phrase
-    return None
+
+    compiled: tuple[tuple[str, re.Pattern[str]], ...]
+
+    @classmethod
+    def of(cls, words: Localized | Iterable[str]) -> Phrases:
+        if isinstance(words, Mapping):
+            chosen = [w for ws in words.values() for w in ws]
+        else:
+            chosen = list(words)
+        return cls(tuple((phrase, _compile(phrase)) for phrase in chosen if phrase.strip()))
+
+    def first(self, text: str) -> str | None:
+        """The first phrase found in already-folded `text`, or None."""
+        return next((phrase for phrase, p in self.compiled if p.search(text)), None)
 
 
-def first_of(text: str, tables: Mapping[str, Localized]) -> tuple[str, str] | None:
-    """The first code whose words stand in already-folded `text`, and the word found."""
-    for code, words in tables.items():
-        found = find(text, words)
-        if found is not None:
-            return code, found
-    return None
+@dataclass(frozen=True)
+class FirstOf:
+    """Code -> phrases (categories, types, levels), compiled once; tried in the table's order."""
+
+    codes: tuple[tuple[str, Phrases], ...]
+
+    @classmethod
+    def of(cls, tables: Mapping[str, Localized]) -> FirstOf:
+        return cls(tuple((code, Phrases.of(words)) for code, words in tables.items()))
+
+    def first(self, text: str) -> tuple[str, str] | None:
+        """The first code whose words stand in already-folded `text`, and the word found."""
+        for code, phrases in self.codes:
+            found = phrases.first(text)
+            if found is not None:
+                return code, found
+        return None
 
 
 def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
@@ -134,9 +151,9 @@ def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
 
 
 def any_of(words: Iterable[str]) -> re.Pattern[str]:
-    r"""One pattern finding any of the phrases `find` would find, for a mail read against hundreds.
+    r"""One pattern finding any of the phrases `Phrases` finds, for a mail read against hundreds.
 
-    The same patterns `find` tries one by one, merged by first letter, with the word-start
+    The same patterns `Phrases` tries one by one, merged by first letter, with the word-start
     test moved behind that letter (`к(?<!\w.)` is `(?<!\w)к`): the pattern then opens with
     plain letters, which lets `re` skip to the places where one could begin. A long mail is
     searched once, in well under a millisecond, not once per phrase.
@@ -159,13 +176,13 @@ def any_of(words: Iterable[str]) -> re.Pattern[str]:
 class KeywordSet:
     """One keyword table read once at start-up: its phrases and their merged pattern."""
 
-    words: tuple[str, ...]
+    words: Phrases
     pattern: re.Pattern[str]
 
     @classmethod
     def of(cls, table: Mapping[str, Iterable[str]]) -> KeywordSet:
         words = keyword_list(table)
-        return cls(tuple(words), any_of(words))
+        return cls(Phrases.of(words), any_of(words))
 
     def matches(self, text: str) -> bool:
         """Some phrase stands in already-folded `text` (one search, however many phrases)."""
@@ -173,14 +190,14 @@ class KeywordSet:
 
     def first(self, text: str) -> str | None:
         """Which phrase, for the detail line: the first found in already-folded `text`."""
-        return find(text, self.words)
+        return self.words.first(text)
 
 
 _Words = TypeVar("_Words", dict[str, list[str]], list[str])
 
 
 def check_phrases(value: _Words) -> _Words:
-    """Keywords (language -> phrases, or bare phrases) as `find` can match them.
+    """Keywords (language -> phrases, or bare phrases) as `Phrases` can match them.
 
     `*` only at the end of a word of two letters or more (a lone `*` would match everything)
     and braces balanced, in every phrase the braces stand for. None at all is allowed here
@@ -199,7 +216,7 @@ def check_phrases(value: _Words) -> _Words:
 
 
 def check_keywords(value: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A desk's keyword table as `find` can match it without matching everything or nothing."""
+    """A desk's keyword table as `Phrases` can match it without matching everything or nothing."""
     if not keyword_list(value):
         raise ValueError("no keywords")
     return check_phrases(value)

@@ -29,7 +29,8 @@ from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import any_of, check_keywords, keyword_list
 
 WORDLISTS = Path(__file__).with_name("wordlists")
-LANGUAGES = ("ru", "uk", "pl", "sk", "fa", "en")
+LANGUAGES = tuple(sorted(path.stem for path in WORDLISTS.glob("*.txt")))
+"""The languages with a list: a new list is one new file, no code."""
 
 
 def parse_wordlist(lines: Iterable[str]) -> list[str]:

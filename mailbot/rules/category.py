@@ -10,11 +10,11 @@ payment problem). Nothing found leaves the ticket without a category, or with `d
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import Tables, check_codes, check_tables
+from mailbot.rules._keywords import FirstOf, Tables, check_codes, check_tables
 
 
 class Category:
@@ -22,8 +22,9 @@ class Category:
     description = "the request's category, from the desk's keyword lists (first match wins)"
 
     class Settings(RuleSettings):
-        categories: Tables = Field(default_factory=dict)
-        """Category code -> language -> words (`*` any ending, `{a,b}` either); first found wins."""
+        categories: Tables
+        """Category code -> language -> words (`*` any ending, `{a,b}` either); first found wins.
+        Required (the words are the desk's); `{}` gives every mail the `default`."""
         default: str | None = None
         """The category when none is found; None leaves the ticket without one."""
 
@@ -35,10 +36,11 @@ class Category:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.categories = FirstOf.of(settings.categories)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
-        found = _keywords.first_of(text, self.settings.categories)
+        found = self.categories.first(text)
         if found is not None:
             code, word = found
             return self._verdict(code, f"category {code}: found {word!r}")

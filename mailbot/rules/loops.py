@@ -7,10 +7,10 @@ catches the case of a mailbot answering another mailbot (or itself).
 
 from __future__ import annotations
 
+from mailbot.headers import LOOP_HEADER
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, Verdict
 
-LOOP_HEADER = "X-Mailbot-Loop"
 _MACHINE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster", "noreply", "no-reply"})
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 _REPORT_TYPES = ("multipart/report", "message/delivery-status", "message/disposition-notification")

@@ -26,8 +26,10 @@ Decisions the regulation leaves open:
   line or the line before) — but not a website in the signature.
 - `mobile_database` is an attachment whose bytes are a SQLite database, or a ZIP/7z whose
   listing holds a .db/.sqlite file (only the listing is read, with an entry limit).
-- The product comes from `product.detect` with the desk's `[rule.product]` table, so the
-  `product` annotation and this rule never disagree.
+- The product comes from `_products.ProductTable`, built from the desk's `[rule.product]`
+  table at start-up, so the `product` annotation and this rule never disagree. A desk that
+  does not run `product` has no products table: then only its customers' projects
+  (`Customer.projects`) tell the product.
 
 On a follow-up in a ticket that waits for the customer, the customer's earlier text and
 attachments count together with this mail: a field given earlier (not among the ticket's
@@ -38,30 +40,25 @@ not waiting for the customer asks nothing.
 
 from __future__ import annotations
 
-import io
 import re
-import struct
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import py7zr
 from pydantic import Field, field_validator
 
+from mailbot.config import DeskSettings
 from mailbot.parse import Attachment, Mail
-from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import fold
-from mailbot.rules.product import (
+from mailbot.rules import Action, Context, RuleSettings, Verdict
+from mailbot.rules._archives import member_names
+from mailbot.rules._keywords import Phrases, fold
+from mailbot.rules._labels import Labels
+from mailbot.rules._products import (
     PROJECT_LABELS,
     ProductMatch,
-    ProductSpec,
-    detect,
-    labelled,
-    labelled_all,
+    ProductSettings,
+    ProductTable,
     own_text,
-    products_of,
     project_named,
-    without_blank_labels,
 )
 
 FIELD_CODES = (
@@ -87,258 +84,295 @@ MAX_ARCHIVE_ENTRIES = 10_000
 
 # -- labels and words ------------------------------------------------------------------------
 
-_NAME_LABELS = (
-    "имя",
-    "фио",
-    "ф.и.о",
-    "ф.и.о.",
-    "контактное лицо",
-    "автор",
-    "автор обращения",
-    "ваше имя",
-    "name",
-    "full name",
-    "your name",
-    "contact person",
-    "author",
+_NAME_LABELS = Labels.of(
+    (
+        "имя",
+        "фио",
+        "ф.и.о",
+        "ф.и.о.",
+        "контактное лицо",
+        "автор",
+        "автор обращения",
+        "ваше имя",
+        "name",
+        "full name",
+        "your name",
+        "contact person",
+        "author",
+    )
 )
-_CONTACT_LABELS = (
-    "контакт",
-    "контакты",
-    "контактные данные",
-    "контактная информация",
-    "имя и контактные данные",
-    "ваше имя и контактные данные",
-    "телефон",
-    "тел",
-    "тел.",
-    "моб",
-    "моб.",
-    "мобильный",
-    "сотовый",
-    "contact",
-    "contacts",
-    "contact details",
-    "contact info",
-    "contact information",
-    "your name and contact details",
-    "name and contact details",
-    "phone",
-    "tel",
-    "tel.",
-    "mobile",
-    "cell",
+_CONTACT_LABELS = Labels.of(
+    (
+        "контакт",
+        "контакты",
+        "контактные данные",
+        "контактная информация",
+        "имя и контактные данные",
+        "ваше имя и контактные данные",
+        "телефон",
+        "тел",
+        "тел.",
+        "моб",
+        "моб.",
+        "мобильный",
+        "сотовый",
+        "contact",
+        "contacts",
+        "contact details",
+        "contact info",
+        "contact information",
+        "your name and contact details",
+        "name and contact details",
+        "phone",
+        "tel",
+        "tel.",
+        "mobile",
+        "cell",
+    )
 )
-_MODULE_LABELS = (
-    "модуль",
-    "модули",
-    "приложение",
-    "приложения",
-    "раздел",
-    "подсистема",
-    "компонент",
-    "затронутые модули",
-    "затронутые приложения",
-    "приложения или модули",
-    "module",
-    "modules",
-    "application",
-    "applications",
-    "app",
-    "component",
-    "affected modules",
-    "affected applications",
-    "applications or modules affected",
-)
-_STEP_LABELS = (
-    "шаги",
-    "шаги воспроизведения",
-    "шаги для воспроизведения",
-    "порядок действий",
-    "порядок воспроизведения",
-    "как воспроизвести",
-    "воспроизведение",
-    "steps",
-    "steps to reproduce",
-    "how to reproduce",
-    "reproduction steps",
-    "repro steps",
-)
-_IMPACT_LABELS = (
-    "влияние",
-    "влияние на работу",
-    "на что влияет",
-    "чем мешает",
-    "чем мешает работать",
-    "последствия",
-    "impact",
-    "impact on work",
-    "business impact",
-    "effect",
-)
-_EMPLOYEE_LABELS = (
-    "затронуто сотрудников",
-    "количество сотрудников",
-    "кол-во сотрудников",
-    "число сотрудников",
-    "сколько сотрудников",
-    "количество затронутых сотрудников",
-    "сотрудников",
-    "сотрудники",
-    "затронуто пользователей",
-    "количество пользователей",
-    "кол-во пользователей",
-    "пользователей",
-    "affected employees",
-    "employees affected",
-    "number of employees",
-    "number of employees affected",
-    "employees",
-    "affected users",
-    "users affected",
-    "number of users",
-    "users",
-)
-_NOT_DESCRIPTION_LABELS = (*PROJECT_LABELS, *_NAME_LABELS, *_CONTACT_LABELS, *_EMPLOYEE_LABELS)
-_ALL_LABELS = (*_NOT_DESCRIPTION_LABELS, *_MODULE_LABELS, *_STEP_LABELS, *_IMPACT_LABELS)
-
-_MODULE_WORDS: dict[str, list[str]] = {
-    "ru": [
-        "модул*",
-        "раздел*",
-        "вкладк*",
-        "подсистем*",
-        "мобильн* приложени*",
-        "приложени* наполеон*",
-        "приложени* на телефон*",
-        "приложени* на планшет*",
-        "приложени* на устройств*",
-        "офисн* част*",
-        "личн* кабинет*",
-        "веб-кабинет*",
-        "админк*",
-        "панел* администратор*",
-    ],
-    "en": [
-        "module*",
-        "app",
-        "apps",
+_MODULE_LABELS = Labels.of(
+    (
+        "модуль",
+        "модули",
+        "приложение",
+        "приложения",
+        "раздел",
+        "подсистема",
+        "компонент",
+        "затронутые модули",
+        "затронутые приложения",
+        "приложения или модули",
+        "module",
+        "modules",
         "application",
         "applications",
-        "mobile app*",
-        "web portal",
-        "admin panel",
-        "back office",
-        "section",
-    ],
-}
-_STEP_WORDS: dict[str, list[str]] = {
-    "ru": [
-        "шаг*",
-        "порядок действий",
-        "последовательност* действий",
-        "чтобы воспроизвести",
-        "как воспроизвести",
-        "для воспроизведения",
-    ],
-    "en": ["steps", "step 1", "to reproduce", "reproduction steps", "repro steps"],
-}
-# Two different actions told in sequence ("открываем заказ, нажимаем «Отправить»") are steps.
-_ACTIONS: tuple[tuple[str, ...], ...] = (
-    ("открыва*", "открыл*", "открыть", "открою", "откройте", "open", "opens", "opened"),
-    ("нажима*", "нажал*", "нажать", "нажму", "нажмите", "жму", "жмем", "press", "pressed"),
-    ("кликаю", "кликаем", "кликнул*", "кликнуть", "click*", "tap", "tapped", "тапа*", "тапну*"),
-    ("выбира*", "выбрал*", "выбрать", "выберите", "select", "selected", "choose", "chose"),
-    ("ввожу", "вводим", "ввел*", "ввести", "введите", "enter", "entered", "type in"),
-    ("захожу", "заходим", "зашел", "зашли", "зайти", "зайдите", "go to", "went to", "log in"),
-    ("перехожу", "переходим", "перешел", "перешли", "перейти", "перейдите", "navigate*"),
-    ("запуска*", "запустил*", "запустить", "launch*", "start the", "started the"),
-    ("создаю", "создаем", "создал*", "создать", "create", "created"),
-    ("сохраняю", "сохраняем", "сохранил*", "сохранить", "save", "saved"),
-    ("отправляю", "отправляем", "отправил*", "отправить", "submit*", "send", "sent"),
-    ("синхронизиру*", "запускаю обмен", "запускаем обмен", "sync", "synced", "synchronise*"),
+        "app",
+        "component",
+        "affected modules",
+        "affected applications",
+        "applications or modules affected",
+    )
 )
-_IMPACT_WORDS: dict[str, list[str]] = {
-    "ru": [
-        "влия*",
-        "меша*",
-        "не мо* работать",
-        "не мо* нормально работать",
-        "невозможно работать",
-        "нельзя работать",
-        "работа сто*",
-        "работа останов*",
-        "работа парализ*",
-        "парализ*",
-        "простаива*",
-        "простой",
-        "простои",
-        "срыва*",
-        "сорва*",
-        "теря*",
-        "потер*",
-        "убыт*",
-        "штраф*",
-        "не мо* отгруж*",
-        "не мо* прин* заказ*",
-        "не мо* оформ*",
-        "не мо* отправ* заказ*",
-        "не получа* работать",
-        "не получа* прин* заказ*",
-        "не получа* отгруж*",
-        "не получа* оформ*",
-        "невозможно прин* заказ*",
-        "невозможно отгруж*",
-        "невозможно оформ*",
-        "заказы не уход*",
-        "заказы не доход*",
-        "критичн*",
-        "блокиру*",
-        "остановлен*",
-    ],
-    "en": [
-        "impact*",
-        "cannot work",
-        "can't work",
-        "can not work",
-        "unable to work",
-        "cannot take orders",
-        "can't take orders",
-        "cannot ship",
-        "can't ship",
-        "blocks",
-        "blocking",
-        "blocked",
-        "prevents",
-        "preventing",
-        "standstill",
-        "downtime",
-        "losing",
-        "lost orders",
-        "lost sales",
-        "delays",
-        "delayed",
-        "critical",
-        "halted",
-    ],
-}
-_EVERYONE_WORDS: dict[str, list[str]] = {
-    "ru": [
-        "у всех",
-        "у каждого",
-        "только у меня",
-        "у меня одного",
-        "только у одного",
-        "весь отдел",
-        "вся команда",
-        "все наши",
-    ],
-    "en": ["everyone", "everybody", "all of us", "only me", "just me", "whole team", "entire team"],
-}
-_LINK_HINT_WORDS: dict[str, list[str]] = {
-    "ru": ["архив*", "обмен*", "каталог*", "папк*", "ссылк*", "выгрузк*", "скача*", "выложил*"],
-    "en": ["exchange", "archive*", "folder", "link", "download*", "uploaded"],
-}
+_STEP_LABELS = Labels.of(
+    (
+        "шаги",
+        "шаги воспроизведения",
+        "шаги для воспроизведения",
+        "порядок действий",
+        "порядок воспроизведения",
+        "как воспроизвести",
+        "воспроизведение",
+        "steps",
+        "steps to reproduce",
+        "how to reproduce",
+        "reproduction steps",
+        "repro steps",
+    )
+)
+_IMPACT_LABELS = Labels.of(
+    (
+        "влияние",
+        "влияние на работу",
+        "на что влияет",
+        "чем мешает",
+        "чем мешает работать",
+        "последствия",
+        "impact",
+        "impact on work",
+        "business impact",
+        "effect",
+    )
+)
+_EMPLOYEE_LABELS = Labels.of(
+    (
+        "затронуто сотрудников",
+        "количество сотрудников",
+        "кол-во сотрудников",
+        "число сотрудников",
+        "сколько сотрудников",
+        "количество затронутых сотрудников",
+        "сотрудников",
+        "сотрудники",
+        "затронуто пользователей",
+        "количество пользователей",
+        "кол-во пользователей",
+        "пользователей",
+        "affected employees",
+        "employees affected",
+        "number of employees",
+        "number of employees affected",
+        "employees",
+        "affected users",
+        "users affected",
+        "number of users",
+        "users",
+    )
+)
+_NOT_DESCRIPTION_LABELS = Labels.of(
+    PROJECT_LABELS.names, _NAME_LABELS.names, _CONTACT_LABELS.names, _EMPLOYEE_LABELS.names
+)
+_ALL_LABELS = Labels.of(
+    _NOT_DESCRIPTION_LABELS.names, _MODULE_LABELS.names, _STEP_LABELS.names, _IMPACT_LABELS.names
+)
+
+_MODULE_WORDS = Phrases.of(
+    {
+        "ru": [
+            "модул*",
+            "раздел*",
+            "вкладк*",
+            "подсистем*",
+            "мобильн* приложени*",
+            "приложени* наполеон*",
+            "приложени* на телефон*",
+            "приложени* на планшет*",
+            "приложени* на устройств*",
+            "офисн* част*",
+            "личн* кабинет*",
+            "веб-кабинет*",
+            "админк*",
+            "панел* администратор*",
+        ],
+        "en": [
+            "module*",
+            "app",
+            "apps",
+            "application",
+            "applications",
+            "mobile app*",
+            "web portal",
+            "admin panel",
+            "back office",
+            "section",
+        ],
+    }
+)
+_STEP_WORDS = Phrases.of(
+    {
+        "ru": [
+            "шаг*",
+            "порядок действий",
+            "последовательност* действий",
+            "чтобы воспроизвести",
+            "как воспроизвести",
+            "для воспроизведения",
+        ],
+        "en": ["steps", "step 1", "to reproduce", "reproduction steps", "repro steps"],
+    }
+)
+# Two different actions told in sequence ("открываем заказ, нажимаем «Отправить»") are steps.
+_ACTIONS = tuple(
+    Phrases.of(group)
+    for group in (
+        ("открыва*", "открыл*", "открыть", "открою", "откройте", "open", "opens", "opened"),
+        ("нажима*", "нажал*", "нажать", "нажму", "нажмите", "жму", "жмем", "press", "pressed"),
+        ("кликаю", "кликаем", "кликнул*", "кликнуть", "click*", "tap", "tapped", "тапа*", "тапну*"),
+        ("выбира*", "выбрал*", "выбрать", "выберите", "select", "selected", "choose", "chose"),
+        ("ввожу", "вводим", "ввел*", "ввести", "введите", "enter", "entered", "type in"),
+        ("захожу", "заходим", "зашел", "зашли", "зайти", "зайдите", "go to", "went to", "log in"),
+        ("перехожу", "переходим", "перешел", "перешли", "перейти", "перейдите", "navigate*"),
+        ("запуска*", "запустил*", "запустить", "launch*", "start the", "started the"),
+        ("создаю", "создаем", "создал*", "создать", "create", "created"),
+        ("сохраняю", "сохраняем", "сохранил*", "сохранить", "save", "saved"),
+        ("отправляю", "отправляем", "отправил*", "отправить", "submit*", "send", "sent"),
+        ("синхронизиру*", "запускаю обмен", "запускаем обмен", "sync", "synced", "synchronise*"),
+    )
+)
+_IMPACT_WORDS = Phrases.of(
+    {
+        "ru": [
+            "влия*",
+            "меша*",
+            "не мо* работать",
+            "не мо* нормально работать",
+            "невозможно работать",
+            "нельзя работать",
+            "работа сто*",
+            "работа останов*",
+            "работа парализ*",
+            "парализ*",
+            "простаива*",
+            "простой",
+            "простои",
+            "срыва*",
+            "сорва*",
+            "теря*",
+            "потер*",
+            "убыт*",
+            "штраф*",
+            "не мо* отгруж*",
+            "не мо* прин* заказ*",
+            "не мо* оформ*",
+            "не мо* отправ* заказ*",
+            "не получа* работать",
+            "не получа* прин* заказ*",
+            "не получа* отгруж*",
+            "не получа* оформ*",
+            "невозможно прин* заказ*",
+            "невозможно отгруж*",
+            "невозможно оформ*",
+            "заказы не уход*",
+            "заказы не доход*",
+            "критичн*",
+            "блокиру*",
+            "остановлен*",
+        ],
+        "en": [
+            "impact*",
+            "cannot work",
+            "can't work",
+            "can not work",
+            "unable to work",
+            "cannot take orders",
+            "can't take orders",
+            "cannot ship",
+            "can't ship",
+            "blocks",
+            "blocking",
+            "blocked",
+            "prevents",
+            "preventing",
+            "standstill",
+            "downtime",
+            "losing",
+            "lost orders",
+            "lost sales",
+            "delays",
+            "delayed",
+            "critical",
+            "halted",
+        ],
+    }
+)
+_EVERYONE_WORDS = Phrases.of(
+    {
+        "ru": [
+            "у всех",
+            "у каждого",
+            "только у меня",
+            "у меня одного",
+            "только у одного",
+            "весь отдел",
+            "вся команда",
+            "все наши",
+        ],
+        "en": [
+            "everyone",
+            "everybody",
+            "all of us",
+            "only me",
+            "just me",
+            "whole team",
+            "entire team",
+        ],
+    }
+)
+_LINK_HINT_WORDS = Phrases.of(
+    {
+        "ru": ["архив*", "обмен*", "каталог*", "папк*", "ссылк*", "выгрузк*", "скача*", "выложил*"],
+        "en": ["exchange", "archive*", "folder", "link", "download*", "uploaded"],
+    }
+)
 _FILE_SHARING_HOSTS = (
     "disk.yandex.",
     "yadi.sk",
@@ -431,7 +465,6 @@ _HREF = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]*>")
-_ZIP_EOCD = b"PK\x05\x06"
 
 
 # -- the material a decision is made on -------------------------------------------------------
@@ -452,8 +485,8 @@ class _Material:
         return "\n\n".join(self.texts)
 
 
-def _words_found(text: str, words: Mapping[str, Sequence[str]]) -> str | None:
-    return _keywords.find(fold(text), words)
+def _words_found(text: str, words: Phrases) -> str | None:
+    return words.first(fold(text))
 
 
 def _words(text: str) -> int:
@@ -532,7 +565,7 @@ def _contact(m: _Material) -> bool:
     has_details = False
     for text in m.texts:
         lines = text.splitlines()
-        has_name = has_name or labelled(text, _NAME_LABELS) is not None
+        has_name = has_name or _NAME_LABELS.first(text) is not None
         for index, line in enumerate(lines):
             spans = _contact_spans(line)
             if spans:
@@ -544,7 +577,7 @@ def _contact(m: _Material) -> bool:
             if sign_off is not None and not has_name:
                 after = [sign_off.group("rest"), *lines[index + 1 : index + 3]]
                 has_name = any(_person(_SEGMENT_SPLIT.split(a)[0].strip(" .:")) for a in after)
-        for _label, value in labelled_all(text, _CONTACT_LABELS):
+        for _label, value in _CONTACT_LABELS.all(text):
             # the label says it is a contact: "Контакты: 123-45-67" needs no phone format
             digits = sum(ch.isdigit() for ch in value)
             has_details = has_details or digits >= 5 or bool(_contact_spans(value))
@@ -561,60 +594,42 @@ def _description_words(m: _Material) -> int:
     count = 0
     for text in m.texts:
         for line in _body_lines(text):
-            if labelled(line, _NOT_DESCRIPTION_LABELS) is None:
+            if _NOT_DESCRIPTION_LABELS.first(line) is None:
                 count += _words(line)
     return count
 
 
 def _modules(m: _Material) -> bool:
-    if any(labelled(t, _MODULE_LABELS) for t in m.texts):
+    if any(_MODULE_LABELS.first(t) for t in m.texts):
         return True
     return _words_found(f"{m.subject}\n{m.text}", _MODULE_WORDS) is not None
 
 
 def _steps(m: _Material) -> bool:
     text = m.text
-    if labelled(text, _STEP_LABELS) or _numbered_list(text) or _ARROWS.search(text):
+    if _STEP_LABELS.first(text) or _numbered_list(text) or _ARROWS.search(text):
         return True
     folded = fold(text)
-    if _keywords.find(folded, _STEP_WORDS) is not None:
+    if _STEP_WORDS.first(folded) is not None:
         return True
-    actions = sum(1 for group in _ACTIONS if _keywords.find(folded, group) is not None)
+    actions = sum(1 for group in _ACTIONS if group.first(folded) is not None)
     return actions >= 2
 
 
 def _impact(m: _Material) -> bool:
-    if labelled(m.text, _IMPACT_LABELS) is not None:
+    if _IMPACT_LABELS.first(m.text) is not None:
         return True
     return _words_found(m.text, _IMPACT_WORDS) is not None
 
 
 def _employees(m: _Material) -> bool:
-    if labelled(m.text, _EMPLOYEE_LABELS) is not None:
+    if _EMPLOYEE_LABELS.first(m.text) is not None:
         return True
     folded = "\n".join(fold(line) for line in m.text.splitlines())
-    return bool(_COUNT.search(folded)) or _keywords.find(fold(m.text), _EVERYONE_WORDS) is not None
+    return bool(_COUNT.search(folded)) or _EVERYONE_WORDS.first(fold(m.text)) is not None
 
 
 # -- attachments and links -----------------------------------------------------------------------
-
-
-def _archive_names(data: bytes) -> list[str]:
-    """Member names of a ZIP or 7z, read from its directory only; [] when unreadable or huge."""
-    try:
-        if data.startswith(b"7z\xbc\xaf\x27\x1c"):
-            with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
-                names = archive.getnames()
-                return [str(n) for n in names[:MAX_ARCHIVE_ENTRIES]]
-        end = data.rfind(_ZIP_EOCD, max(0, len(data) - 22 - 65535))
-        if end >= 0 and end + 22 <= len(data):
-            (entries,) = struct.unpack("<H", data[end + 10 : end + 12])
-            if entries > MAX_ARCHIVE_ENTRIES:
-                return []
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.namelist()[:MAX_ARCHIVE_ENTRIES]
-    except Exception:  # a damaged or locked archive holds no database we can see
-        return []
 
 
 def _is_database(attachment: Attachment) -> bool:
@@ -623,7 +638,7 @@ def _is_database(attachment: Attachment) -> bool:
     if attachment.content.startswith(b"SQLite format 3\x00"):
         return True
     if attachment.sniffed_type in ARCHIVE_TYPES or attachment.content[:4] == b"PK\x03\x04":
-        names = _archive_names(attachment.content)
+        names = member_names(attachment.content, MAX_ARCHIVE_ENTRIES)
         return any(n.lower().endswith(DATABASE_SUFFIXES) for n in names)
     return False
 
@@ -673,10 +688,9 @@ class MissingFields:
     class Settings(RuleSettings):
         fields: list[str] = Field(default_factory=lambda: list(FIELD_CODES[:7]))
         """Fields every request must hold."""
-        product_fields: dict[str, list[str]] = Field(
-            default_factory=lambda: {"napoleon": ["mobile_database", "exchange_archive_link"]}
-        )
-        """Product -> further fields its requests must hold (the product as `product` finds it)."""
+        product_fields: dict[str, list[str]] = Field(default_factory=dict)
+        """Product -> further fields its requests must hold (the product as `product` finds it);
+        none unless the desk says (GRSoft: Napoleon's mobile database and exchange archive)."""
         min_description_words: int = Field(15, ge=0)
         """Fewer words than this, greeting and signature left out, is no detailed description."""
 
@@ -692,16 +706,23 @@ class MissingFields:
                 _known(codes)
             return value
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, products: ProductTable) -> None:
         self.settings = settings
+        self.products = products
+
+    @classmethod
+    def for_desk(cls, desk: DeskSettings, settings: Settings) -> MissingFields:
+        """The product is judged with the desk's `[rule.product]` table, as `product` judges it."""
+        table = desk.rule.get("product") if "product" in desk.rules else None
+        products = ProductSettings.model_validate(table).products if table is not None else {}
+        return cls(settings, ProductTable(products, desk.customers))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         thread = context.history.thread
-        products = products_of(context)
         text = own_text(mail.text)
         if thread is None:
             material = self._material(mail, (text,), ())
-            missing, product = self._missing(material, context, products, given=set())
+            missing, product = self._missing(material, context, given=set())
             follow = ""
         else:
             if thread.state != "waiting_customer":
@@ -710,12 +731,10 @@ class MissingFields:
             material = self._material(mail, (text, earlier), thread.attachments_so_far)
             # what was required when the customer was asked, less what they still owed, was
             # given then; a product found only now may add its own fields
-            then = detect(mail.subject, earlier, context.customer, products)
+            then = self.products.detect(mail.subject, earlier, context.customer)
             required_then = self._required(then.product if then else None)
             given = {code for code in required_then if code not in thread.missing}
-            missing, product = self._missing(
-                material, context, products, given=given, owed=thread.missing
-            )
+            missing, product = self._missing(material, context, given=given, owed=thread.missing)
             follow = f"; follow-up on {thread.number}"
         if not missing:
             return None
@@ -731,7 +750,7 @@ class MissingFields:
     def _material(mail: Mail, texts: tuple[str, ...], earlier: tuple[str, ...]) -> _Material:
         return _Material(
             subject=mail.subject,
-            texts=tuple(without_blank_labels(t, _ALL_LABELS) for t in texts if t),
+            texts=tuple(_ALL_LABELS.without_blanks(t) for t in texts if t),
             attachments=mail.attachments,
             earlier_types=earlier,
             html=mail.html,
@@ -747,7 +766,6 @@ class MissingFields:
         self,
         m: _Material,
         context: Context,
-        products: Mapping[str, ProductSpec],
         given: set[str],
         owed: Sequence[str] = (),
     ) -> tuple[tuple[str, ...], str | None]:
@@ -756,7 +774,7 @@ class MissingFields:
         What the customer was asked for stays asked for until found, whatever this mail
         says of the product.
         """
-        match = detect(m.subject, m.text, context.customer, products)
+        match = self.products.detect(m.subject, m.text, context.customer)
         product = match.product if match else None
         missing = [
             code

@@ -16,8 +16,8 @@ where "учет*" would also be "учетная запись", a user account.
 An exclusion may yield to a service level: CleverBox consults on accounting for clients with
 an emergency contract, proven by an unexpired coupon of that customer's contract written
 anywhere in the mail (subject, text, signature). A coupon is valid through its
-`valid_until` day in the desk's time zone; `sla_level.coupon_check` decides, for this rule
-and for the `sla_level` annotation alike.
+`valid_until` day in the desk's time zone; `_coupons` decides, for this rule and for the
+`sla_level` annotation alike.
 
 New requests only: an agent who is already talking about something in a ticket decides on
 the customer's answers.
@@ -29,10 +29,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from mailbot.config import DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
+from mailbot.rules._coupons import Coupons
 from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
-from mailbot.rules.sla_level import coupon_check
 
 
 class Exclusion(RuleSettings):
@@ -63,8 +64,13 @@ class OutOfScope:
         def _unique(cls, value: list[Exclusion]) -> list[Exclusion]:
             return listed_once(value, "exclusion")
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, coupons: Coupons) -> None:
         self.exclusions = [(e, KeywordSet.of(e.keywords)) for e in settings.exclusions]
+        self.coupons = coupons
+
+    @classmethod
+    def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
+        return cls(settings, Coupons(desk.customers))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
@@ -74,7 +80,7 @@ class OutOfScope:
             if not keywords.matches(text):
                 continue
             level = exclusion.unless_sla_level
-            if level is not None and coupon_check(mail, context).level == level:
+            if level is not None and self.coupons.check(mail, context).level == level:
                 continue
             return Verdict(
                 self.name,

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import Tables, check_tables
+from mailbot.rules._keywords import FirstOf, Tables, check_tables
 
 LEVELS = ("high", "medium", "low")
 Level = Literal["high", "medium", "low"]
@@ -33,141 +33,6 @@ def _itil_matrix() -> dict[str, dict[str, str]]:
         "high": {"high": "P1", "medium": "P2", "low": "P3"},
         "medium": {"high": "P2", "medium": "P3", "low": "P4"},
         "low": {"high": "P3", "medium": "P4", "low": "P4"},
-    }
-
-
-def _impact_keywords() -> Tables:
-    return {
-        "high": {
-            "sk": [
-                "cel* firm*",
-                "cel* spoločnos*",
-                "cel* organizáci*",
-                "cel* výrob*",
-                "celý systém",
-                "všetci používatel*",
-                "všetkých používateľov",
-                "všetci zamestnanci",
-                "všetky pobočk*",
-                "nikto nemôže",
-                "nikto nevie",
-                "nemôžeme fakturovať",
-                "nemôžeme expedovať",
-                "výroba stojí",
-            ],
-            "cs": [
-                "cel* firm*",
-                "cel* společnost*",
-                "všichni uživatel*",
-                "všechny pobočk*",
-                "nikdo nemůže",
-                "nemůžeme fakturovat",
-            ],
-            "en": [
-                "whole company",
-                "entire company",
-                "company-wide",
-                "whole organisation",
-                "whole organization",
-                "all users",
-                "all employees",
-                "all branches",
-                "nobody can",
-                "no one can",
-                "cannot invoice",
-                "production stopped",
-            ],
-        },
-        "medium": {
-            "sk": [
-                "oddeleni*",
-                "viacer* používatel*",
-                "niekoľk* používatel*",
-                "niektor* používatel*",
-                "pobočk*",
-            ],
-            "cs": ["oddělení", "několik uživatel*", "více uživatel*", "někter* uživatel*"],
-            "en": ["department", "several users", "some users", "multiple users", "a team"],
-        },
-        "low": {
-            "sk": [
-                "jed* používateľ*",
-                "jed* používatel*",
-                "iba mne",
-                "len mne",
-                "iba jeden",
-                "len jeden",
-                "jeden počítač",
-                "kozmetick*",
-            ],
-            "cs": ["jed* uživatel*", "jen mně", "pouze mně", "pouze jeden", "kosmetick*"],
-            "en": ["one user", "single user", "only me", "just me", "only one user", "cosmetic"],
-        },
-    }
-
-
-def _urgency_keywords() -> Tables:
-    return {
-        "low": {
-            "sk": [
-                "nie je to urgentn*",
-                "nie je to súrn*",
-                "nie je to naliehav*",
-                "nesúrn*",
-                "nesurn*",
-                "neponáhľa sa",
-                "keď budete mať čas",
-                "nízk* priorit*",
-            ],
-            "cs": [
-                "není to urgentní",
-                "není to naléhav*",
-                "nespěchá",
-                "až budete mít čas",
-                "nízk* priorit*",
-            ],
-            "en": [
-                "not urgent",
-                "no rush",
-                "no hurry",
-                "when you have time",
-                "whenever you can",
-                "low priority",
-            ],
-        },
-        "high": {
-            "sk": [
-                "ihneď",
-                "ihned",
-                "okamžit*",
-                "okamzit*",
-                "urgentn*",
-                "kritick*",
-                "súrn*",
-                "surn*",
-                "naliehav*",
-                "čo najskôr",
-                "co najskor",
-                "hneď",
-                "havári*",
-                "dnes musíme",
-            ],
-            "cs": ["okamžitě", "urgentní", "kritick*", "naléhav*", "co nejdřív*", "spěchá"],
-            "en": [
-                "urgent*",
-                "immediately",
-                "asap",
-                "critical",
-                "right now",
-                "emergency",
-                "as soon as possible",
-            ],
-        },
-        "medium": {
-            "sk": ["tento týždeň", "do zajtra", "v najbližších dňoch"],
-            "cs": ["tento týden", "do zítřka"],
-            "en": ["this week", "by tomorrow", "in the next few days"],
-        },
     }
 
 
@@ -185,10 +50,12 @@ class Priority:
     class Settings(RuleSettings):
         matrix: dict[str, dict[str, str]] = Field(default_factory=_itil_matrix)
         """Impact -> urgency -> priority; all nine cells (ITIL's by default)."""
-        impact_keywords: Tables = Field(default_factory=_impact_keywords)
-        """Level -> language -> words; levels tried in this order, the first found wins."""
-        urgency_keywords: Tables = Field(default_factory=_urgency_keywords)
-        """Level -> language -> words; levels tried in this order, the first found wins."""
+        impact_keywords: Tables
+        """Level -> language -> words; levels tried in this order, the first found wins.
+        Required (the words are the desk's); `{}` leaves every mail at `default_impact`."""
+        urgency_keywords: Tables
+        """Level -> language -> words; levels tried in this order, the first found wins.
+        Required (the words are the desk's); `{}` leaves every mail at `default_urgency`."""
         default_impact: Level = "medium"
         default_urgency: Level = "medium"
 
@@ -211,12 +78,14 @@ class Priority:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.impact = FirstOf.of(settings.impact_keywords)
+        self.urgency = FirstOf.of(settings.urgency_keywords)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
         settings = self.settings
-        impact, impact_why = _level(text, settings.impact_keywords, settings.default_impact)
-        urgency, urgency_why = _level(text, settings.urgency_keywords, settings.default_urgency)
+        impact, impact_why = _level(text, self.impact, settings.default_impact)
+        urgency, urgency_why = _level(text, self.urgency, settings.default_urgency)
         priority = settings.matrix[impact][urgency]
         return Verdict(
             self.name,
@@ -227,8 +96,8 @@ class Priority:
         )
 
 
-def _level(text: str, table: Tables, default: str) -> tuple[str, str]:
-    found = _keywords.first_of(text, table)
+def _level(text: str, levels: FirstOf, default: str) -> tuple[str, str]:
+    found = levels.first(text)
     if found is None:
         return default, "the default"
     level, word = found

@@ -12,127 +12,13 @@ found means `default`. The annotation key is `type` (the ticket's column).
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import Tables, check_tables
+from mailbot.rules._keywords import FirstOf, Tables, check_tables
 
 TYPES = ("request", "incident", "problem", "change")
-
-
-def _default_keywords() -> Tables:
-    return {
-        "change": {
-            "sk": [
-                "požiadavk* na zmen*",
-                "poziadavk* na zmen*",
-                "žiadosť o zmen*",
-                "ziadost o zmen*",
-                "zmenov* požiadav*",
-                "prosím o úprav*",
-                "prosíme o úprav*",
-                "chceli by sme zmeniť",
-                "potrebujeme zmeniť",
-                "potrebujeme upraviť",
-                "nov* funkci*",
-                "doplniť funkci*",
-            ],
-            "cs": [
-                "požadav* na změn*",
-                "žádost o změn*",
-                "změnov* požadav*",
-                "chtěli bychom změnit",
-                "potřebujeme změnit",
-                "potřebujeme upravit",
-                "nov* funkc*",
-            ],
-            "en": [
-                "change request",
-                "request for change",
-                "please change",
-                "could you change",
-                "we would like to change",
-                "new feature",
-                "feature request",
-            ],
-        },
-        "problem": {
-            "sk": [
-                "opakovan*",
-                "opakuj* sa",
-                "znova a znova",
-                "stále dokola",
-                "zakaždým",
-                "každý deň",
-                "každé ráno",
-                "príčin*",
-                "znovu sa",
-                "opäť nefunguj*",
-                "opäť padá",
-                "opäť chyb*",
-                "zase nefunguj*",
-            ],
-            "cs": ["opakovaně", "opakuje se", "znovu a znovu", "pořád dokola", "příčin*", "zase"],
-            "en": [
-                "recurring",
-                "again and again",
-                "keeps happening",
-                "keeps failing",
-                "every time",
-                "each time",
-                "root cause",
-                "repeatedly",
-                "intermittent*",
-                "once again",
-            ],
-        },
-        "incident": {
-            "sk": [
-                "nefunguj*",
-                "nejde",
-                "nejdú",
-                "chyb*",
-                "padá",
-                "spadol",
-                "spadla",
-                "spadlo",
-                "výpadok",
-                "vypadok",
-                "nedostupn*",
-                "nemôž*",
-                "nemoz*",
-                "zlyh*",
-                "havári*",
-                "nereaguj*",
-                "zamrz*",
-                "nenačít*",
-            ],
-            "cs": ["nefunguje", "nejde", "chyba", "chybu", "spadl*", "výpadek", "nelze", "nemůž*"],
-            "en": [
-                "not working",
-                "doesn't work",
-                "does not work",
-                "broken",
-                "error",
-                "fails",
-                "failed",
-                "failing",
-                "is down",
-                "outage",
-                "crash*",
-                "cannot",
-                "can't",
-                "unable",
-                "unavailable",
-            ],
-        },
-        "request": {
-            "sk": ["otázk*", "dotaz*", "ako nastaviť", "ako sa", "prosím o informáci*", "prístup*"],
-            "cs": ["dotaz*", "jak nastavit", "prosím o informac*", "přístup*"],
-            "en": ["question", "how to", "how do i", "how can i", "access", "new user"],
-        },
-    }
 
 
 class TicketType:
@@ -142,8 +28,9 @@ class TicketType:
     class Settings(RuleSettings):
         default: str = "request"
         """The type when no word of any type is found."""
-        keywords: Tables = Field(default_factory=_default_keywords)
-        """Type -> language -> words; tried in this order, the first type found wins."""
+        keywords: Tables
+        """Type -> language -> words; tried in this order, the first type found wins.
+        Required (the words are the desk's); `{}` gives every mail the `default` type."""
 
         _keywords_ok = field_validator("keywords")(check_tables)
 
@@ -156,10 +43,11 @@ class TicketType:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.types = FirstOf.of(settings.keywords)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
-        found = _keywords.first_of(text, self.settings.keywords)
+        found = self.types.first(text)
         if found is not None:
             kind, word = found
             return self._verdict(kind, f"type {kind}: found {word!r}")

@@ -1,0 +1,45 @@
+"""durable: a file that is either whole on disk or absent, even across a power cut. Disk only.
+
+The spool's promise ("accepted" means the bytes survive) and the maildir's (a reader never
+sees half a mail) are the same sequence, and each step matters: bytes written to a
+temporary name and fsynced, so the data is on disk before it has a name; renamed, so the
+final name appears at once, whole; the folder fsynced, so the rename itself survives.
+Skipping the last step is the classic loss: the file was written, but its name was not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the names in `path` (a file created, renamed or removed) survive a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(final: Path, data: bytes, tmp: Path, mode: int = 0o640) -> None:
+    """Write `data` to `tmp`, fsync it, rename it to `final`, fsync `final`'s folder.
+
+    `tmp` must be on the same file system as `final` (rename is atomic only there), and a
+    name no other writer uses at the same time. OSError on any failure; then `final` is
+    either absent or a complete earlier copy, never a partial one.
+    """
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a signal, a FUSE file system)
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written temporary is no use to anyone
+        raise
+    fsync_dir(final.parent)
