@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from mailbot.config import Config
 from mailbot.spool import Spool, SpoolState, WorkMarker, finish
@@ -14,8 +17,20 @@ from mailbot.store import Database
 RAW = b"From: a@x.test\r\nTo: support@cleverbox.test\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
+_opened: list[Database] = []
+"""The databases `_spool` opened for the running test, disposed when it ends."""
+
+
+@pytest.fixture(autouse=True)
+def _dispose_what_the_test_opened() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().dispose()
+
+
 def _spool(config: Config) -> Spool:
     engine = Database(config.database_url)
+    _opened.append(engine)
     engine.upgrade()
     return Spool(config.spool_dir, engine)
 
