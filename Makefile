@@ -42,8 +42,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# branch coverage of mailbot/, the `mailbot` processes the end-to-end tests start included
+# ([tool.coverage.run] patch = subprocess). The floor is where it stood (91.90 % on 2026-12-03,
+# test_crash.py left out), rounded down: raise it as tests are added, never lower it
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --cov --cov-branch --cov-report=term:skip-covered --cov-fail-under=91
 
 test: lint typecheck pytest
 
