@@ -96,10 +96,14 @@ class SmtpTransport:
             conn = smtplib.SMTP(
                 relay.host, relay.port, local_hostname=self.local_hostname, timeout=relay.timeout
             )
+        try:
             if relay.tls == "starttls":
                 conn.starttls(context=context)
-        if relay.username:
-            conn.login(relay.username, relay.password or "")
+            if relay.username:
+                conn.login(relay.username, relay.password or "")
+        except BaseException:
+            conn.close()  # not yet ours to close later: a refused login must not leak the socket
+            raise
         return conn
 
     def deliver(self, row: OutboxRow) -> None:

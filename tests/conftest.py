@@ -11,12 +11,20 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
+from click.testing import CliRunner, Result
 
 from mailbot import config as config_mod
+from mailbot.pipeline import Worker
+
+if TYPE_CHECKING:
+    from mailbot.outcomes import Outcome
+    from mailbot.service import App
+    from tests.servers import Catcher
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -113,7 +121,72 @@ def sqlite_config(tmp_path: Path) -> config_mod.Config:
     )
 
 
+@pytest.fixture
+def catcher(tmp_path: Path) -> Iterator[Catcher]:
+    """An SMTP server in this process catching outbound mail into `tmp_path/caught`."""
+    from tests.servers import Catcher  # servers.py imports this module
+
+    with Catcher(tmp_path / "caught") as running:
+        yield running
+
+
 def copy_desks(folder: Path) -> Path:
     target = folder / "desks"
     shutil.copytree(REPO / "config" / "desks", target)
     return target
+
+
+class Ran(NamedTuple):
+    """What one command left behind, in the order a test unpacks it: `code, out, err = run(...)`."""
+
+    code: int
+    out: str
+    err: str
+
+
+def invoke(config: Path, *args: str, env: Mapping[str, str] | None = None) -> Result:
+    """`mailbot --config <config> <args>` in this process, as click's CliRunner runs it.
+
+    An exception that is not an exit is raised again: a crash shows its traceback in the
+    test's report instead of passing for exit code 1.
+    """
+    # imported here, not at the top: a CLI that fails to import fails the tests that use it,
+    # not the collection of every test
+    from mailbot.cli import cli
+
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], obj={}, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def run(config: Path, *args: str, env: Mapping[str, str] | None = None) -> Ran:
+    """A command's exit code, standard output and standard error (see `invoke`)."""
+    result = invoke(config, *args, env=env)
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def stdout_of(config: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """The standard output of a command that must succeed; else what it said, as the failure."""
+    code, out, err = run(config, *args, env=env)
+    assert code == 0, out + err
+    return out
+
+
+def deliver(
+    app: App,
+    raw: bytes,
+    rcpt: str | Sequence[str] = "support@cleverbox.test",
+    mail_from: str | None = None,
+    source: str = "smtp",
+) -> Outcome:
+    """Accept one mail as the SMTP receiver would, and process it in this process."""
+    rcpt_to = [rcpt] if isinstance(rcpt, str) else list(rcpt)
+    spool_id = app.spool.accept(raw, source, mail_from=mail_from, rcpt_to=rcpt_to)
+    worker = Worker(app.pipeline)
+    try:
+        outcomes = worker.run_items(app.spool.claim(worker.name, 1, ids=[spool_id]))
+    finally:
+        worker.close()
+    assert len(outcomes) == 1, "the item failed; see the log"
+    return outcomes[0]

@@ -1,4 +1,5 @@
-"""Real processes for end-to-end tests: `mailbot serve` and the SMTP catcher, with their helpers."""
+"""Servers for end-to-end tests: `mailbot serve` as a process, the SMTP catcher in this process
+or as a process of its own, and their helpers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
+
+from tests.catcher import CatchingHandler, smtp_options
 from tests.conftest import REPO, free_port
 
 
@@ -31,23 +35,14 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
-class Catcher:
-    """tests/catcher.py in its own process: the outside world's SMTP server."""
+class _Caught:
+    """What a catcher wrote to its folder: the mails, oldest first, and waiting for them."""
 
-    def __init__(self, folder: Path, tls: tuple[Path, Path, str, str] | None = None) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "tests" / "catcher.py"), str(self.port), str(folder)]
-            + [str(arg) for arg in tls or ()],
-            stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().strip() == b"ready"
+    folder: Path
 
     def messages(self) -> list[EmailMessage]:
         return [
-            email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted(self.folder.glob("*.eml"))
         ]
 
@@ -60,9 +55,58 @@ class Catcher:
             time.sleep(0.05)
         raise TimeoutError(f"catcher got {len(self.messages())} messages, expected {count}")
 
+
+class Catcher(_Caught):
+    """The outside world's SMTP server in this process: real SMTP over loopback, no process.
+
+    aiosmtpd's `Controller` serves from a thread of its own, so a test can block on
+    `wait_for` while mail arrives.
+    """
+
+    def __init__(self, folder: Path, tls: tuple[Path, Path, str, str] | None = None) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        options = smtp_options(tls)
+        self._controller = Controller(
+            CatchingHandler(folder),
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=20.0,
+            server_hostname=options.pop("hostname"),
+            **options,
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> Catcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CatcherProcess(_Caught):
+    """tests/catcher.py in its own process: for tests where processes are the point."""
+
+    def __init__(self, folder: Path, tls: tuple[Path, Path, str, str] | None = None) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "catcher.py"), str(self.port), str(folder)]
+            + [str(arg) for arg in tls or ()],
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == b"ready"
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
 
 class Serve:

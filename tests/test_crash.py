@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from mailbot import config as config_mod
 from mailbot.store import Database, Message, OutboxRow, SpoolItem, Ticket
 from tests.conftest import write_config
-from tests.servers import Catcher, Serve
+from tests.servers import CatcherProcess, Serve
 
 N_MESSAGES = 2000
 N_CLIENTS = 4
@@ -82,7 +82,7 @@ def _client(
 
 @pytest.mark.slow
 def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str) -> None:
-    catcher = Catcher(tmp_path / "caught")
+    catcher = CatcherProcess(tmp_path / "caught")
     config_path = write_config(tmp_path, db_url, relay=("127.0.0.1", catcher.port))
     config = config_mod.load(config_path, environ={})
     serve = Serve(config_path, config.settings.smtp.port, tmp_path / "serve.log").start()
@@ -151,6 +151,7 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path, db_url: str
         assert len(outbox) == N_MESSAGES
         items = s.exec(select(SpoolItem.state, SpoolItem.outcome)).all()
         assert Counter(items) == Counter({("done", "ticket"): N_MESSAGES})
+    engine.dispose()
 
     delivered: dict[str, list[bytes]] = defaultdict(list)
     answered: dict[str, set[str]] = defaultdict(set)

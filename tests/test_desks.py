@@ -39,12 +39,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from mailbot.cli import cli
 from mailbot.clock import system_clock
 from mailbot.store import Database, Ticket
-from tests.conftest import SHIPPED_DESKS, write_config
+from tests.conftest import SHIPPED_DESKS, invoke, write_config
 
 MIB = 1024 * 1024
 
@@ -75,9 +74,7 @@ class Desks:
         return f"sqlite:///{self.db}"
 
     def run(self, *args: str) -> Result:
-        result = CliRunner().invoke(cli, ["--config", str(self.config), *args], obj={})
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-        return result
+        return invoke(self.config, *args)
 
     def ingest_many(self, *mails: tuple[str, bytes]) -> list[dict[str, Any]]:
         paths = []

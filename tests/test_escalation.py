@@ -4,14 +4,11 @@ notice per clock reaching a real SMTP server, under a controlled clock (`--now`)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mailbot.cli import cli
-from tests.conftest import SHIPPED_DESKS, write_config
+from tests.conftest import SHIPPED_DESKS, run, stdout_of, write_config
 from tests.servers import Catcher
 
 MAIL = (
@@ -24,9 +21,8 @@ MAIL = (
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Path, Catcher]]:
+def setup(tmp_path: Path, catcher: Catcher) -> tuple[Path, Catcher]:
     """The shipped desks (CleverBox's agent is duty@cleverbox.test), replies to a catcher."""
-    catcher = Catcher(tmp_path / "caught")
     config = write_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'm.db'}",
@@ -34,14 +30,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Path, Catcher]]:
         relay=("127.0.0.1", catcher.port),
     )
     (tmp_path / "m.eml").write_bytes(MAIL)
-    yield config, catcher
-    catcher.stop()
-
-
-def _run(config: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], obj={})
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    return config, catcher
 
 
 def _send_all(config: Path) -> None:
@@ -53,30 +42,31 @@ def _send_all(config: Path) -> None:
     while sender.send_due():
         pass
     sender.close()
+    app.db.dispose()
 
 
 def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
-    line = json.loads(_run(config, "ingest", str(config.parent.parent / "m.eml")))
+    line = json.loads(stdout_of(config, "ingest", str(config.parent.parent / "m.eml")))
     # Mon 10:00 + 24 working hours (09:00-18:00): Mon 8 + Tue 9 = 17, Wed 09:00 + 7 = 16:00
     assert line["first_response_due"] == "2026-11-25T16:00:00+02:00"
     assert line["resolution_due"] == "2026-11-25T16:00:00+02:00"
-    assert _run(config, "sla", "check", "--now", "2026-11-24T10:00+02:00") == ""  # 9 of 24 h
+    assert stdout_of(config, "sla", "check", "--now", "2026-11-24T10:00+02:00") == ""  # 9 of 24 h
     warning = [
         json.loads(x)
-        for x in _run(config, "sla", "check", "--now", "2026-11-25T12:00+02:00").splitlines()
+        for x in stdout_of(config, "sla", "check", "--now", "2026-11-25T12:00+02:00").splitlines()
     ]
     # Wed 12:00: 8 + 9 + 3 = 20 of 24 working hours = 83 % >= 80 %: one notice for both clocks
     assert [(w["kind"], w["clocks"], w["share"]) for w in warning] == [
         ("sla_warning", ["first_response", "resolution"], 83)
     ]
-    assert _run(config, "sla", "check", "--now", "2026-11-25T12:30+02:00") == ""  # once
+    assert stdout_of(config, "sla", "check", "--now", "2026-11-25T12:30+02:00") == ""  # once
     breach = [
         json.loads(x)
-        for x in _run(config, "sla", "check", "--now", "2026-11-25T16:01+02:00").splitlines()
+        for x in stdout_of(config, "sla", "check", "--now", "2026-11-25T16:01+02:00").splitlines()
     ]
     assert [(b["kind"], b["ticket"]) for b in breach] == [("sla_breach", "CBX-000001")]
-    assert _run(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
+    assert stdout_of(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
     _send_all(config)
     caught = catcher.wait_for(3)
     to_agents = sorted(str(m["Subject"]) for m in caught if m["To"] == "duty@cleverbox.test")
@@ -86,7 +76,7 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
     ]
     assert len([m for m in caught if m["To"] == "olena@vector.test"]) == 1  # the ack
     # and the month's report counts it as breached
-    out = _run(
+    out = stdout_of(
         config,
         "sla",
         "report",
@@ -101,7 +91,7 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
     total = next(r for r in json.loads(out)["rows"] if r["group"] == "all")
     assert (total["tickets"], total["met"], total["breached"]) == (1, 0, 1)
     html = config.parent.parent / "report.html"
-    _run(
+    stdout_of(
         config,
         "sla",
         "report",
@@ -121,9 +111,9 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
     setup: tuple[Path, Catcher],
 ) -> None:
     config, catcher = setup
-    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
     answered = json.loads(
-        _run(
+        stdout_of(
             config,
             "tickets",
             "reply",
@@ -138,7 +128,7 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
         )
     )
     assert answered["state"] == "waiting_customer" and answered["sla_paused"] is True
-    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
     kinds = [e["kind"] for e in shown["events"]]
     assert "first_response" in kinds and kinds[-1] == "sla_paused"
     assert shown["first_responded_at"] is not None
@@ -147,7 +137,7 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
     assert len(agent_mail) == 1  # the agent's answer is a person's mail, not an auto-reply
     assert "браузер" in agent_mail[0].get_content()  # type: ignore[attr-defined]
     solved = json.loads(
-        _run(
+        stdout_of(
             config,
             "tickets",
             "solve",
@@ -163,10 +153,10 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
 
 def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
-    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
     # Tue 24 Nov 10:00, before the deadline (Wed 25 Nov 16:00): the extension is allowed
     extended = json.loads(
-        _run(
+        stdout_of(
             config,
             "tickets",
             "extend",
@@ -194,13 +184,11 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
 
 def test_an_extension_after_the_deadline_is_refused(setup: tuple[Path, Catcher]) -> None:
     config, _ = setup
-    _run(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
     args = ["tickets", "extend", "CBX-000001", "--hours", "72", "--reason", "позже"]
-    late = CliRunner().invoke(
-        cli, ["--config", str(config), *args, "--now", "2026-11-25T16:30+02:00"], obj={}
-    )
-    assert late.exit_code == 65 and "has passed" in late.stderr
-    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    late = run(config, *args, "--now", "2026-11-25T16:30+02:00")
+    assert late.code == 65 and "has passed" in late.err
+    shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
     assert shown["resolution_due"] == "2026-11-25T16:00:00+02:00"  # unchanged
 
 
@@ -208,8 +196,8 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
     setup: tuple[Path, Catcher],
 ) -> None:
     config, _ = setup
-    _run(config, "ingest", str(config.parent.parent / "m.eml"))
-    _run(
+    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(
         config,
         "tickets",
         "reply",
@@ -229,12 +217,12 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
         "Subject: Re: [CBX-000001] Не открывается склад\r\nMessage-ID: <answer@vector.test>\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\nChrome 131.\r\n".encode()
     )
-    line = json.loads(_run(config, "ingest", str(answer)))
+    line = json.loads(stdout_of(config, "ingest", str(answer)))
     assert (line["ticket"], line["sla_paused"]) == ("CBX-000001", False)
     # Mon 10:00 -> the question at Mon 11:00 used 1 of 24 working hours; the answer resumes
     # the clock at Tue 12:00 (09:00-18:00) with 23 h left: Tue 6 + Wed 9 = 15, Thu 09:00 + 8
     assert line["resolution_due"] == "2026-11-26T17:00:00+02:00"
-    shown = json.loads(_run(config, "tickets", "show", "CBX-000001", "--json"))
+    shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
     assert shown["state"] == "open"
     assert [e["kind"] for e in shown["events"]][-2:] == ["customer_reply", "sla_resumed"]
     # no second acknowledgement: only the original ack and the agent's answer went out

@@ -6,17 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mailbot.cli import cli
 from mailbot.config import Package
 from mailbot.prepaid import availability, expiry
-from tests.conftest import SHIPPED_DESKS, write_config
-
-
-def _run(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], obj={})
-    return result.exit_code, result.stdout, result.stderr
+from tests.conftest import SHIPPED_DESKS, run, write_config
 
 
 @pytest.fixture
@@ -38,25 +31,25 @@ def test_logged_time_comes_off_the_package(config: Path, tmp_path: Path) -> None
         "Message-ID: <p1@nemooneh.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         "سلام، گزارش‌ها در پرتال نمایش داده نمی‌شوند.\r\n".encode()
     )
-    line = json.loads(_run(config, "ingest", str(mail))[1])
+    line = json.loads(run(config, "ingest", str(mail))[1])
     assert line["ticket"] == "CRM-000001"
-    code, out, _ = _run(config, "tickets", "log", "CRM-000001", "--minutes", "90", "--by", "reza")
+    code, out, _ = run(config, "tickets", "log", "CRM-000001", "--minutes", "90", "--by", "reza")
     assert code == 0 and json.loads(out)["customer"] == "شرکت نمونه"
-    _run(config, "tickets", "log", "CRM-000001", "--minutes", "30", "--by", "reza")
-    code, out, _ = _run(config, "packages", "show", "شرکت نمونه", "--json")
+    run(config, "tickets", "log", "CRM-000001", "--minutes", "30", "--by", "reza")
+    code, out, _ = run(config, "packages", "show", "شرکت نمونه", "--json")
     shown = json.loads(out)
     assert (shown["hours"], shown["used"], shown["left"]) == (10, 2.0, 8.0)
     assert (shown["purchased_solar"], shown["purchased"]) == ("1405-01-15", "2026-04-04")
     assert (shown["expires_solar"], shown["expires"]) == ("1406-01-15", "2027-04-04")
-    code, text, _ = _run(config, "packages", "show", "شرکت نمونه")
+    code, text, _ = run(config, "packages", "show", "شرکت نمونه")
     assert "10 bought, 2 used, 8 left" in text and "1406-01-15 (Solar Hijri) = 2027-04-04" in text
-    code, _, err = _run(config, "packages", "show", "پارس داده")
+    code, _, err = run(config, "packages", "show", "پارس داده")
     assert code == 66 and "has no package" in err
 
 
 def test_availability_credit_when_under_98_percent(config: Path) -> None:
     # Aban 1405 = 23 Oct .. 21 Nov 2026: 30 days = 43,200 minutes; 98 % allows 864 minutes
-    code, out, _ = _run(
+    code, out, _ = run(
         config,
         "sla",
         "availability",
@@ -79,7 +72,7 @@ def test_availability_credit_when_under_98_percent(config: Path) -> None:
     assert data["outage_minutes"] == 900
     assert data["availability_percent"] == round((1 - 900 / 43200) * 100, 3)
     assert data["credit_minutes"] == 2700  # 3 x the outage
-    _code, out, _ = _run(
+    _code, out, _ = run(
         config,
         "sla",
         "availability",

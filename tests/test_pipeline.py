@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import email
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlmodel import Session, col, select
@@ -16,6 +18,10 @@ from mailbot.pipeline import Worker
 from mailbot.sender import Sender, make_transport
 from mailbot.service import App
 from mailbot.store import EventRow, Message, OutboxRow, SpoolItem, Ticket
+from tests.conftest import deliver
+
+if TYPE_CHECKING:
+    from mailbot.outcomes import Outcome
 
 
 def _mail(
@@ -44,20 +50,15 @@ def _run(
     source: str = "smtp",
     rcpt: tuple[str, ...] = ("support@cleverbox.test",),
     mail_from: str | None = "olena@vector.test",
-):  # type: ignore[no-untyped-def]
-    spool_id = app.spool.accept(raw, source, mail_from=mail_from, rcpt_to=list(rcpt))
-    worker = Worker(app.pipeline)
-    try:
-        outcomes = worker.run_items(app.spool.claim(worker.name, 1, ids=[spool_id]))
-    finally:
-        worker.close()
-    assert len(outcomes) == 1
-    return outcomes[0]
+) -> Outcome:
+    return deliver(app, raw, rcpt, mail_from, source)
 
 
 @pytest.fixture
-def app(config: Config) -> App:
-    return App.build(config)
+def app(config: Config) -> Iterator[App]:
+    application = App.build(config)
+    yield application
+    application.db.dispose()
 
 
 def test_new_mail_opens_ticket_with_one_ack_in_one_transaction(app: App) -> None:

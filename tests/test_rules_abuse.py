@@ -18,12 +18,12 @@ from mailbot.rules._keywords import check_keywords, expand
 from mailbot.rules.abusive_language import LANGUAGES, WORDLISTS, AbusiveLanguage, wordlist
 from mailbot.service import App
 from mailbot.store import Message
-from tests.test_rules_customers import (
+from tests.conftest import deliver
+from tests.helpers import (
     ack_id,
     build_app,
     check,
     context,
-    deliver,
     desk,
     message,
     parsed,

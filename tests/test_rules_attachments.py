@@ -23,6 +23,7 @@ import tracemalloc
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -38,7 +39,6 @@ from mailbot import config as config_mod
 from mailbot.config import DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.parse import Mail, parse
-from mailbot.pipeline import Worker
 from mailbot.rules import Action, Context, History, Thread, Verdict, load_rules
 from mailbot.rules._archives import (
     KIND_BOMB,
@@ -52,7 +52,7 @@ from mailbot.rules.distributive_attachment import DistributiveAttachment
 from mailbot.rules.oversized import Oversized
 from mailbot.service import App
 from mailbot.store import OutboxRow
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, deliver, write_config
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 MIB = 1024 * 1024
@@ -747,7 +747,7 @@ STAND_INS = {
 
 
 @pytest.fixture
-def app(tmp_path: Path, db_url: str) -> App:
+def app(tmp_path: Path, db_url: str) -> Iterator[App]:
     desks = tmp_path / "desks"
     desks.mkdir()
     (desks / "grsoft.toml").write_text(DESK_TOML)
@@ -758,20 +758,13 @@ def app(tmp_path: Path, db_url: str) -> App:
         if not path.exists():  # the real templates are written elsewhere
             path.write_text(text)
     path = write_config(tmp_path, db_url, desks=desks, templates=templates)
-    return App.build(config_mod.load(path, environ={}))
+    application = App.build(config_mod.load(path, environ={}))
+    yield application
+    application.db.dispose()
 
 
 def run(app: App, raw: bytes) -> dict[str, Any]:
-    spool_id = app.spool.accept(
-        raw, "smtp", mail_from="irina@vector-yug.test", rcpt_to=["info@grsoft.test"]
-    )
-    worker = Worker(app.pipeline)
-    try:
-        outcomes = worker.run_items(app.spool.claim(worker.name, 1, ids=[spool_id]))
-    finally:
-        worker.close()
-    assert len(outcomes) == 1
-    return outcomes[0].as_json()
+    return deliver(app, raw, "info@grsoft.test", "irina@vector-yug.test").as_json()
 
 
 def reply_text(app: App) -> str:

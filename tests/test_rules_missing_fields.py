@@ -14,7 +14,7 @@ import io
 import sqlite3
 import tomllib
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -29,13 +29,12 @@ from mailbot import config as config_mod
 from mailbot.config import DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.parse import Mail, parse
-from mailbot.pipeline import Worker
 from mailbot.rules import Action, Context, History, Thread, Verdict, load_rules
 from mailbot.rules._archives import member_names
 from mailbot.rules.missing_fields import FIELD_CODES
 from mailbot.service import App
 from mailbot.store import OutboxRow, Ticket
-from tests.conftest import SHIPPED_DESKS, write_config
+from tests.conftest import SHIPPED_DESKS, deliver, write_config
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 SENDER = "i.petrov@romashka.test"
@@ -674,7 +673,7 @@ TEMPLATES = {
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> App:
+def app(tmp_path: Path) -> Iterator[App]:
     desks = tmp_path / "desks"
     desks.mkdir()
     (desks / "grsoft.toml").write_text(DESK_TOML)
@@ -685,18 +684,13 @@ def app(tmp_path: Path) -> App:
     path = write_config(
         tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}", desks=desks, templates=templates.parent
     )
-    return App.build(config_mod.load(path, environ={}))
+    application = App.build(config_mod.load(path, environ={}))
+    yield application
+    application.db.dispose()
 
 
 def run(app: App, raw: bytes) -> dict[str, Any]:
-    spool_id = app.spool.accept(raw, "smtp", mail_from=SENDER, rcpt_to=["info@grsoft.test"])
-    worker = Worker(app.pipeline)
-    try:
-        outcomes = worker.run_items(app.spool.claim(worker.name, 1, ids=[spool_id]))
-    finally:
-        worker.close()
-    assert len(outcomes) == 1
-    return outcomes[0].as_json()
+    return deliver(app, raw, "info@grsoft.test", SENDER).as_json()
 
 
 def outbox(app: App) -> list[OutboxRow]:

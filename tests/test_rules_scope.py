@@ -21,13 +21,12 @@ from mailbot.errors import ConfigError
 from mailbot.rules import load_rules
 from mailbot.rules.not_entitled import package_expiry
 from mailbot.service import App
-from tests.conftest import SHIPPED_DESKS
-from tests.test_rules_customers import (
+from tests.conftest import SHIPPED_DESKS, deliver
+from tests.helpers import (
     NOW,
     build_app,
     check,
     context,
-    deliver,
     message,
     parsed,
     replies,

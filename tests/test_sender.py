@@ -1,4 +1,4 @@
-"""The sender against a real SMTP server process: STARTTLS and AUTH, refusals, retries, backoff."""
+"""The sender against a real SMTP server: STARTTLS and AUTH, refusals, retries, backoff."""
 
 from __future__ import annotations
 
@@ -42,9 +42,26 @@ def _tls(password: str, ca_file: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_opened: list[App | Sender] = []
+"""What `_app` and `_sender` built for the running test, closed when it ends."""
+
+
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened() -> Iterator[None]:
+    yield
+    while _opened:
+        opened = _opened.pop()
+        if isinstance(opened, Sender):
+            opened.close()
+        else:
+            opened.db.dispose()
+
+
 def _app(tmp_path: Path, db_url: str, port: int, relay_extra: str = "") -> App:
     path = write_config(tmp_path, db_url, relay=("127.0.0.1", port), extra=relay_extra)
-    return App.build(config_mod.load(path, environ={}))
+    app = App.build(config_mod.load(path, environ={}))
+    _opened.append(app)
+    return app
 
 
 def _customer_mail(app: App, sender: str = "olena@vector.test", subject: str = "help") -> None:
@@ -62,7 +79,9 @@ def _customer_mail(app: App, sender: str = "olena@vector.test", subject: str = "
 
 def _sender(app: App, **outbound: object) -> Sender:
     settings = app.config.settings.outbound.model_copy(update=outbound)
-    return Sender(app.db, settings, make_transport(settings, app.config.maildir, None))
+    sender = Sender(app.db, settings, make_transport(settings, app.config.maildir, None))
+    _opened.append(sender)
+    return sender
 
 
 def _row(app: App) -> OutboxRow:

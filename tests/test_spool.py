@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +18,20 @@ from mailbot.store import Database, SpoolItems
 RAW = b"From: a@x.test\r\nTo: support@cleverbox.test\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
+_opened: list[Database] = []
+"""The databases `_spool` opened for the running test, disposed when it ends."""
+
+
+@pytest.fixture(autouse=True)
+def _dispose_what_the_test_opened() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().dispose()
+
+
 def _spool(config: Config) -> Spool:
     engine = Database(config.database_url)
+    _opened.append(engine)
     engine.upgrade()
     return Spool(config.spool_dir, engine)
 
