@@ -1,9 +1,10 @@
 """service: builds the rooms from a Config and runs `mailbot serve` (receiver, worker, sender).
 
 Stop order on SIGTERM/SIGINT matters for the invariant: first stop accepting connections and
-let accepts in flight finish (a client that got no 250 will retry), then let the worker finish
-its current item, then the sender its current mail. Anything left is still in the spool or the
-outbox and is picked up on the next start.
+let the open SMTP sessions finish the transaction they are in (idle ones are told 421; one
+that is still open after the session timeout is cut off, and its sender, never told 250,
+retries), then let the workers finish their current item, then the sender its current mail.
+Anything left is still in the spool or the outbox and is picked up on the next start.
 """
 
 from __future__ import annotations
