@@ -11,13 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Database, EventRow, Events, Ticket, TicketState
+from mailbot.store import Database, Events, Notices, Ticket
 
 CLOCKS = {
     "first_response": ("first_response_due", "first_responded_at", "first response"),
@@ -37,53 +35,67 @@ def _share_used(desk: DeskSettings, ticket: Ticket, due: datetime, now: datetime
 
 
 def check(db: Database, config: Config, renderer: Renderer, now: datetime) -> list[dict[str, Any]]:
-    """Queue every warning and breach notice due at `now`; return what was sent."""
+    """Queue every warning and breach notice due at `now`; return what was sent.
+
+    A first look, without the write lock, finds the tickets that seem to need a notice; each
+    of those is then decided again under its lock (`_notify`), because another `sla check`
+    (cron beside `serve`) may have sent that very notice since the first look.
+    """
     sent: list[dict[str, Any]] = []
     for desk in config.desks.values():
         if not desk.agents or desk.sla is None:
             continue
         with db.reading() as session:
-            tickets = session.exec(
-                select(Ticket).where(
-                    col(Ticket.desk) == desk.name,
-                    col(Ticket.state) != TicketState.solved,
-                    col(Ticket.sla_running_since).is_not(None),
-                )
-            ).all()
-            ids = [t.id for t in tickets]
-            done = {
-                (e.ticket_id, e.kind, clock)
-                for e in session.exec(
-                    select(EventRow).where(
-                        col(EventRow.ticket_id).in_(ids),
-                        col(EventRow.kind).in_(["sla_warning", "sla_breach"]),
-                    )
-                )
-                for clock in e.detail.get("clocks", [])
-            }
+            notices = Notices(session)
+            tickets = notices.open_tickets_with_clocks(desk.name)
+            recorded = notices.already_sent(t.id for t in tickets if t.id is not None)
         for ticket in tickets:
-            due_now: dict[str, list[tuple[str, datetime]]] = {}
-            for name, (due_field, stop_field, _label) in CLOCKS.items():
-                due = getattr(ticket, due_field)
-                if due is None or getattr(ticket, stop_field) is not None:
-                    continue
-                if now >= due:
-                    kind = "sla_breach"
-                elif _share_used(desk, ticket, due, now) >= desk.sla.warn_at:
-                    kind = "sla_warning"
-                else:
-                    continue
-                if (ticket.id, kind, name) in done or (ticket.id, "sla_breach", name) in done:
-                    continue
-                due_now.setdefault(kind, []).append((name, due))
-            # clocks due together (first response and resolution alike) make one notice
-            for kind, clocks in due_now.items():
-                sent.append(_notify(db, desk, renderer, ticket, kind, clocks, now))
+            if ticket.id is not None and _due(desk, ticket, recorded, now):
+                sent += _notify(db, desk, renderer, ticket.id, now)
     return sent
 
 
+def _due(
+    desk: DeskSettings, ticket: Ticket, recorded: set[tuple[int, str, str]], now: datetime
+) -> dict[str, list[tuple[str, datetime]]]:
+    """The notices this ticket needs at `now` that are not `recorded`: kind -> its clocks."""
+    assert desk.sla is not None and ticket.id is not None
+    due_now: dict[str, list[tuple[str, datetime]]] = {}
+    for name, (due_field, stop_field, _label) in CLOCKS.items():
+        due = getattr(ticket, due_field)
+        if due is None or getattr(ticket, stop_field) is not None:
+            continue
+        if now >= due:
+            kind = "sla_breach"
+        elif _share_used(desk, ticket, due, now) >= desk.sla.warn_at:
+            kind = "sla_warning"
+        else:
+            continue
+        if (ticket.id, kind, name) in recorded or (ticket.id, "sla_breach", name) in recorded:
+            continue
+        due_now.setdefault(kind, []).append((name, due))
+    return due_now
+
+
 def _notify(
-    db: Database,
+    db: Database, desk: DeskSettings, renderer: Renderer, ticket_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Decide the ticket's notices again under its lock, and queue and record them there."""
+    with db.transaction() as session:
+        notices = Notices(session)
+        ticket = notices.lock_ticket(ticket_id)
+        if ticket is None:
+            return []  # solved, or waiting for the customer, since the first look
+        due_now = _due(desk, ticket, notices.already_sent([ticket_id]), now)
+        # clocks due together (first response and resolution alike) make one notice
+        return [
+            _queue_notice(notices, desk, renderer, ticket, kind, clocks, now)
+            for kind, clocks in due_now.items()
+        ]
+
+
+def _queue_notice(
+    notices: Notices,
     desk: DeskSettings,
     renderer: Renderer,
     ticket: Ticket,
@@ -95,45 +107,43 @@ def _notify(
     names = [name for name, _ in clocks]
     share = round(_share_used(desk, ticket, due, now) * 100)
     label = " and ".join(CLOCKS[name][2] for name in names)
-    with db.transaction() as session:
-        for agent in desk.agents:
-            queue_mail(
-                session,
-                desk,
-                renderer,
-                language="en",
-                event=kind,
-                number=ticket.number,
-                to=agent,
-                subject=f"{'SLA breach' if kind == 'sla_breach' else 'SLA warning'}: "
-                f"{ticket.subject}",
-                in_reply_to="",
-                references=[],
-                values={
-                    "desk_name": desk.display_name,
-                    "ticket_number": ticket.number,
-                    "subject": ticket.subject,
-                    "customer": ticket.customer,
-                    "customer_name": ticket.requester_name,
-                    "requester": ticket.requester,
-                    "deadline": format_deadline(due, desk, "en"),
-                    "clock_label": label,
-                    "share": share,
-                },
-                ticket_id=None,
-                spool_id=None,
-                now=now,
-                send_after=now,  # a look-ahead (`sla check --now` later) waits for its moment
-            )
-        Events(session).record(
-            kind,
-            now,
-            ticket_id=ticket.id,
-            clocks=names,
-            due=due.isoformat(),
-            share=share,
-            agents=desk.agents,
+    for agent in desk.agents:
+        queue_mail(
+            notices.session,
+            desk,
+            renderer,
+            language="en",
+            event=kind,
+            number=ticket.number,
+            to=agent,
+            subject=f"{'SLA breach' if kind == 'sla_breach' else 'SLA warning'}: {ticket.subject}",
+            in_reply_to="",
+            references=[],
+            values={
+                "desk_name": desk.display_name,
+                "ticket_number": ticket.number,
+                "subject": ticket.subject,
+                "customer": ticket.customer,
+                "customer_name": ticket.requester_name,
+                "requester": ticket.requester,
+                "deadline": format_deadline(due, desk, "en"),
+                "clock_label": label,
+                "share": share,
+            },
+            ticket_id=None,
+            spool_id=None,
+            now=now,
+            send_after=now,  # a look-ahead (`sla check --now` later) waits for its moment
         )
+    Events(notices.session).record(
+        kind,
+        now,
+        ticket_id=ticket.id,
+        clocks=names,
+        due=due.isoformat(),
+        share=share,
+        agents=desk.agents,
+    )
     return {
         "ticket": ticket.number,
         "desk": desk.name,

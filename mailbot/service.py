@@ -1,9 +1,10 @@
 """service: builds the rooms from a Config and runs `mailbot serve` (receiver, worker, sender).
 
 Stop order on SIGTERM/SIGINT matters for the invariant: first stop accepting connections and
-let accepts in flight finish (a client that got no 250 will retry), then let the worker finish
-its current item, then the sender its current mail. Anything left is still in the spool or the
-outbox and is picked up on the next start.
+let the open SMTP sessions finish the transaction they are in (idle ones are told 421; one
+that is still open after the session timeout is cut off, and its sender, never told 250,
+retries), then let the workers finish their current item, then the sender its current mail.
+Anything left is still in the spool or the outbox and is picked up on the next start.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
 from mailbot.errors import MailbotError
-from mailbot.ingest.smtp import SpoolHandler, make_server_factory
+from mailbot.ingest.smtp import SESSION_TIMEOUT, Door, SpoolHandler
 from mailbot.outcomes import Outcome
 from mailbot.pipeline import Pipeline, Worker
 from mailbot.replies import Renderer
@@ -90,31 +92,63 @@ IDLE_POLL_SECONDS = 0.05
 """How often an idle worker or sender looks for work it was not told about."""
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if serve is killed (even -9), its workers go too."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+PARENT_PID_VARIABLE = "MAILBOT_SERVE_PID"
+"""Set by serve for the workers it starts: the pid they must die with."""
+
+_PR_SET_PDEATHSIG = 1
 
 
-def spawn_workers(config: Config, count: int) -> list[subprocess.Popen[bytes]]:
-    """`mailbot worker` processes: the pipeline gets cores of its own, apart from the GIL
-    the SMTP receiver and the sender share."""
+def _start_worker(config: Config) -> subprocess.Popen[bytes]:
+    """One `mailbot worker` child; it arms its own death signal (see `_die_with_parent`).
+
+    Started from the event loop's thread on purpose: Linux sends the death signal when the
+    *thread* that forked the child ends, and an executor thread may end long before serve.
+    No `preexec_fn` either: it is not safe in a process that runs threads.
+    """
     command = [sys.executable, "-m", "mailbot", "--config", str(config.path), "worker"]
-    children = [
-        subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=subprocess.PIPE)
-        for _ in range(count)
-    ]
-    for child in children:
-        # the SMTP port opens only once workers can take mail at once (models loaded)
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != b"ready":
-            raise MailbotError(f"worker process {child.pid} failed to start (exit {child.wait()})")
+    env = {**os.environ, PARENT_PID_VARIABLE: str(os.getpid())}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+
+
+async def _until_ready(child: subprocess.Popen[bytes]) -> None:
+    """Wait (off the event loop) for the child's "ready" line: its models are loaded."""
+    assert child.stdout is not None
+    loop = asyncio.get_running_loop()
+    try:
+        line = await loop.run_in_executor(None, child.stdout.readline)
+    finally:
         child.stdout.close()
+    if line.strip() != b"ready":
+        code = await loop.run_in_executor(None, child.wait)
+        raise MailbotError(f"worker process {child.pid} failed to start (exit {code})")
+
+
+async def spawn_workers(config: Config, count: int) -> list[subprocess.Popen[bytes]]:
+    """`mailbot worker` processes: the pipeline gets cores of its own, apart from the GIL
+    the SMTP receiver and the sender share. Returns once each said it is ready."""
+    children = [_start_worker(config) for _ in range(count)]
+    for child in children:
+        await _until_ready(child)
     return children
+
+
+def _die_with_parent() -> None:
+    """A worker started by serve dies with it, even when serve is killed -9: a worker left
+    alone would go on claiming mail that nobody's receiver or sender looks after."""
+    parent = os.environ.pop(PARENT_PID_VARIABLE, None)
+    if parent is None:
+        return  # started by hand: it lives on its own
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        log.warning("cannot arm the parent-death signal", extra={"errno": ctypes.get_errno()})
+    if os.getppid() != int(parent):
+        # serve died before the signal was armed: nothing would ever stop this worker
+        raise MailbotError(f"serve (pid {parent}) is gone before this worker started; stopping")
 
 
 def run_worker(app: App) -> None:
     """`mailbot worker`: claim and process spool items until SIGTERM, then finish the item."""
+    _die_with_parent()
     stop = threading.Event()
     wake = threading.Event()
 
@@ -148,7 +182,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
 
     sender = app.sender()
     threads = [threading.Thread(target=_sender_loop, args=(sender, stop, outbox), name="sender")]
-    children = spawn_workers(app.config, processes)
+    children = await spawn_workers(app.config, processes)
     worker = Worker(app.pipeline, on_outcome) if processes == 0 else None
     if worker is not None:
         app.pipeline.warm_up()
@@ -161,9 +195,8 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool")
     handler = SpoolHandler(app.config, app.spool, executor, on_accept=lambda _id: work.set())
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        make_server_factory(app.config, handler), smtp.host, smtp.port
-    )
+    door = Door(app.config, handler)
+    server = await loop.create_server(door.factory, smtp.host, smtp.port)
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
@@ -185,17 +218,19 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
             await asyncio.wait_for(done.wait(), timeout=5)
         except TimeoutError:
             await loop.run_in_executor(None, app.spool.release_dead_claims)
-            children = _replace_dead(app.config, children)
+            children = await _replace_dead(app.config, children)
             ticks += 1
             if ticks % 6 == 0:  # every 30 s: SLA warnings and breach notices
                 await loop.run_in_executor(None, _escalate, app)
 
-    log.info("stopping: no new connections; finishing work in flight")
+    log.info("stopping: no new connections; letting open SMTP sessions finish")
     server.close()
-    try:
-        await asyncio.wait_for(server.wait_closed(), timeout=5)
-    except TimeoutError:
-        log.warning("some SMTP sessions were still open at stop; their senders will retry")
+    if not await door.drain(SESSION_TIMEOUT):
+        log.warning(
+            "some SMTP sessions were still open at stop; their senders will retry",
+            extra={"waited_seconds": SESSION_TIMEOUT},
+        )
+    await server.wait_closed()
     await loop.run_in_executor(None, executor.shutdown, True)
     for child in children:
         child.terminate()
@@ -222,16 +257,23 @@ def _escalate(app: App) -> None:
         log.exception("SLA check failed; trying again in 30 s")
 
 
-def _replace_dead(
+async def _replace_dead(
     config: Config, children: list[subprocess.Popen[bytes]]
 ) -> list[subprocess.Popen[bytes]]:
+    """Start workers for the ones that died, without holding up the SMTP sessions."""
     alive = [child for child in children if child.poll() is None]
-    if len(alive) < len(children):
-        log.error(
-            "a worker process died; starting another",
-            extra={"exit_codes": [c.returncode for c in children if c.poll() is not None]},
-        )
-        alive += spawn_workers(config, len(children) - len(alive))
+    dead = [child.returncode for child in children if child.returncode is not None]
+    if dead:
+        log.error("a worker process died; starting another", extra={"exit_codes": dead})
+    while len(alive) < config.settings.worker.processes:
+        child = _start_worker(config)
+        try:
+            await _until_ready(child)
+        except MailbotError as exc:
+            # keep receiving (the mail waits in the spool); the next tick tries again
+            log.error("cannot replace a dead worker yet", extra={"error": str(exc)})
+            break
+        alive.append(child)
     return alive
 
 

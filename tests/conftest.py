@@ -8,8 +8,10 @@ collide. Where no PostgreSQL answers, the PostgreSQL half is skipped with a line
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,21 @@ if TYPE_CHECKING:
     from tests.servers import Catcher
 
 REPO = Path(__file__).resolve().parent.parent
+SLEEP_SHIM = Path(__file__).resolve().parent / "sleep_shim"
+
+
+def _install_sleep_shim() -> None:
+    """Under a libfaketime whose sleep is broken (see sleep_shim/sitecustomize.py), sleep
+    through `select` here and in every Python process the tests start."""
+    try:
+        time.sleep(0.0001)
+    except OSError:
+        runpy.run_path(str(SLEEP_SHIM / "sitecustomize.py"), run_name="sleep_shim")
+        paths = [str(SLEEP_SHIM), *filter(None, [os.environ.get("PYTHONPATH")])]
+        os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+
+
+_install_sleep_shim()
 CORPORA = REPO.parent / "shared" / "corpora"
 SHIPPED_DESKS = REPO / "config" / "desks"
 FOUNDATION_DESKS = REPO / "tests" / "desks"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import email
 import json
 import shutil
+import signal
 import smtplib
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -235,3 +237,71 @@ def test_default_maildir_outbound_has_the_ack_within_a_second(tmp_path: Path) ->
         assert elapsed < 1.0, f"the acknowledgement took {elapsed:.2f} s"
     finally:
         assert serve.terminate() == 0
+
+
+def _wait_for_ticket(config_path: Path, subject: str, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = json.loads(mailbot_cli(config_path, "tickets", "list", "--json").stdout)
+        for ticket in listed:
+            if ticket["subject"] == subject:
+                return dict(ticket)
+        time.sleep(0.2)
+    raise TimeoutError(f"no ticket {subject!r} after {timeout} s")
+
+
+def test_a_failing_spool_answers_451_and_the_retry_after_recovery_250(
+    served: tuple[Serve, Path],
+) -> None:
+    """The sender must retry (4xx), never give up (5xx), while the spool cannot write."""
+    serve, config_path = served
+    spool_tmp = config_path.parent.parent / "spool" / "tmp"
+    spool_tmp.rmdir()
+    spool_tmp.write_text("in the way")  # the spool's first write now fails, root or not
+    message = _mail("когда спул не пишет")
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(message)
+        assert refused.value.smtp_code == 451, refused.value
+    assert not list(spool_tmp.parent.glob("??/*.eml"))
+    spool_tmp.unlink()
+    spool_tmp.mkdir()
+    with smtplib.SMTP("127.0.0.1", serve.port) as smtp:
+        assert smtp.send_message(message) == {}  # the same mail, retried: accepted (250)
+    ticket = _wait_for_ticket(config_path, "когда спул не пишет")
+    assert ticket["requester"] == "olena@vector.test"
+    assert len(list(spool_tmp.parent.glob("??/*.eml"))) == 1
+
+
+def _wait_until_not_listening(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except (ConnectionRefusedError, ConnectionResetError):  # reset: dropped from the backlog
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"127.0.0.1:{port} still accepts connections after {timeout} s")
+
+
+def test_sigterm_lets_an_open_session_finish_its_mail_then_exits_0(
+    served: tuple[Serve, Path],
+) -> None:
+    serve, _ = served
+    assert serve.proc is not None
+    smtp = smtplib.SMTP("127.0.0.1", serve.port)
+    try:
+        assert smtp.ehlo()[0] == 250
+        assert smtp.mail("olena@vector.test")[0] == 250
+        assert smtp.rcpt("support@cleverbox.test")[0] == 250
+        serve.proc.send_signal(signal.SIGTERM)
+        _wait_until_not_listening(serve.port)  # serve is stopping: no new connections
+        assert serve.alive()  # ... but it waits for this session
+        code, answer = smtp.data(_mail("письмо во время остановки").as_bytes(policy=policy.SMTP))
+        assert code == 250, answer
+    finally:
+        smtp.close()
+    assert serve.proc.wait(30) == 0, serve.log.read_text()[-3000:]
+    [stored] = (serve.config_path.parent.parent / "spool").glob("??/*.eml")
+    kept = email.message_from_bytes(stored.read_bytes(), policy=policy.default)
+    assert kept["Subject"] == "письмо во время остановки"

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from mailbot.store.database import Database
 from mailbot.store.events import Events
 from mailbot.store.messages import Messages
+from mailbot.store.notices import Notices
 from mailbot.store.outbox import Outbox
 from mailbot.store.report_queries import ReceivedTicket, ReportQueries
 from mailbot.store.spool_items import SpoolItems, record_received
@@ -34,6 +35,7 @@ __all__ = [
     "Events",
     "Message",
     "Messages",
+    "Notices",
     "Outbox",
     "OutboxRow",
     "OutboxState",
