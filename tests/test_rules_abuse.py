@@ -4,7 +4,6 @@ share their letters (учебник, себе, застрахуйте, wyjechać
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -283,17 +282,16 @@ def test_brace_alternatives_expand_with_an_empty_choice() -> None:
     ]
 
 
-def test_a_long_mail_is_checked_quickly() -> None:
-    """Hundreds of stems are merged into one pattern: a 60 KB mail costs milliseconds."""
+@pytest.mark.timeout(60)  # a hang guard; benchmarks/rules.py has the per-mail cost
+def test_a_long_mail_is_checked() -> None:
+    """Hundreds of stems are merged into one pattern: a 60 KB clean mail passes, ten times."""
     rule = AbusiveLanguage(AbusiveLanguage.Settings())
     text = "Добрый день! Склад не открывается, при проведении накладной ошибка. " * 900
     mail = parsed(message("Склад", text))
     the_desk = abusive_desk()
     ctx = context(the_desk, mail)
-    start = time.perf_counter()
     for _ in range(10):
         assert rule.check(mail, ctx) is None
-    assert (time.perf_counter() - start) / 10 < 0.25
 
 
 # -- through the pipeline ----------------------------------------------------------------------

