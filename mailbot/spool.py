@@ -276,9 +276,6 @@ class Spool:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
 
-    def pending_count(self) -> int:
-        with self.db.reading() as session:
-            return SpoolItems(session).count_received()
 
 
 class WorkMarker:

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from mailbot.config import DeskSettings
+from mailbot.config import DeskSettings, Package
 from mailbot.errors import ConfigError
+from mailbot.prepaid import expiry
 from mailbot.rules import load_rules
-from mailbot.rules.not_entitled import package_expiry
 from mailbot.service import App
 from tests.conftest import SHIPPED_DESKS, deliver
 from tests.helpers import (
@@ -498,10 +498,10 @@ PHONE = "لطفا برای راهنمایی در مورد گزارش فروش ب
 
 
 def test_a_package_is_valid_one_solar_hijri_year() -> None:
-    assert package_expiry("1405-01-15") == date(2027, 4, 4)  # 1406-01-15
-    assert package_expiry("1403-12-30") == date(2026, 3, 20)  # Esfand 30 (leap) -> 1404-12-29
+    assert _expiry("1405-01-15") == date(2027, 4, 4)  # 1406-01-15
+    assert _expiry("1403-12-30") == date(2026, 3, 20)  # Esfand 30 (leap) -> 1404-12-29
     with pytest.raises(ValueError, match="not a Solar Hijri date"):
-        package_expiry("1405-13-01")
+        _expiry("1405-13-01")
 
 
 @pytest.mark.parametrize(
@@ -743,3 +743,8 @@ def test_pipeline_new_request_only_a_thread_answer_is_kept(app: App) -> None:
         rcpt="podpora@cloudempiere.test",
     )
     assert (follow_up.outcome, follow_up.ticket) == ("ticket", "CEM-000001")
+
+
+def _expiry(purchased: str) -> date:
+    """The first day a package bought on this Solar Hijri date is no longer valid."""
+    return expiry(Package(hours=1, purchased=purchased))

@@ -25,9 +25,9 @@ from datetime import date
 
 from pydantic import Field, field_validator
 
-from mailbot.config import Customer, Package
+from mailbot.config import Customer
 from mailbot.parse import Mail
-from mailbot.prepaid import balance, expiry
+from mailbot.prepaid import balance
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
 
@@ -62,11 +62,6 @@ class Entitlement(RuleSettings):
         if value is not None and value not in _ONCE_FLAGS:
             raise ValueError(f"expected a customer yes/no field: {', '.join(_ONCE_FLAGS)}")
         return value
-
-
-def package_expiry(purchased: str) -> date:
-    """The first day a package bought on this Solar Hijri date is no longer valid."""
-    return expiry(Package(hours=1, purchased=purchased))
 
 
 def _why(

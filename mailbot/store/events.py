@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +36,3 @@ class Events:
     def of_spool_item(self, spool_id: str) -> list[EventRow]:
         query = select(EventRow).where(col(EventRow.spool_id) == spool_id)
         return list(self.session.exec(query.order_by(col(EventRow.id))).all())
-
-    def of_kinds(self, ticket_ids: Iterable[int], kinds: Iterable[str]) -> list[EventRow]:
-        query = select(EventRow).where(
-            col(EventRow.ticket_id).in_(list(ticket_ids)), col(EventRow.kind).in_(list(kinds))
-        )
-        return list(self.session.exec(query).all())
