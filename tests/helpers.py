@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from mailbot.clock import fixed
 from mailbot.config import Customer, DeskSettings
 from mailbot.config import load as load_config
 from mailbot.parse import Mail, parse
@@ -149,7 +150,8 @@ def build_app(folder: Path, db_url: str, desks: dict[str, str]) -> App:
                 f"{text.replace('LANG', language)} lang={language}\n", encoding="utf-8"
             )
     path = write_config(folder, db_url, desks=desks_dir, templates=templates)
-    return App.build(load_config(path, environ={}))
+    # the mails are dated NOW: contracts, coupons and packages are judged as of then
+    return App.build(load_config(path, environ={}), clock=fixed(NOW))
 
 
 def replies(app: App) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ import email
 import json
 import sqlite3
 from email import policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,10 @@ def _ingest(
     ).encode()
     path = tmp_path / f"{name}.eml"
     path.write_bytes(raw)
+    # taken in the moment it arrived: coupons and contracts are judged as of then
+    arrived = parsedate_to_datetime(received).isoformat()
     result = CliRunner().invoke(
-        cli, ["--config", str(config), "ingest", str(path)], obj={}
+        cli, ["--config", str(config), "ingest", "--now", arrived, str(path)], obj={}
     )
     assert result.exit_code == 0, result.output
     line: dict[str, object] = json.loads(result.stdout)
