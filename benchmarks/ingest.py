@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.db import Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 
 REPO = Path(__file__).resolve().parent.parent
 MAILBOT = REPO / ".venv" / "bin" / "mailbot"
@@ -416,7 +416,7 @@ class Database:
         return self._engine
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        with self.db.connect() as conn:
+        with self.engine.connect() as conn:
             rows = list(conn.execute(text(sql), params))
             conn.rollback()
             return rows

@@ -507,17 +507,18 @@ def _country_code(country: str, subdivision: str | None) -> str:
     code = country.strip().upper()
     if subdivision is not None and not isinstance(subdivision, str):
         raise ValueError(f"subdivision: {subdivision!r} is not a subdivision code")
-    try:
-        holidays_pkg.country_holidays(code, subdiv=subdivision, years=[])
-    except NotImplementedError as exc:
-        if subdivision is not None and code in holidays_pkg.list_supported_countries():
-            raise ValueError(
-                f"subdivision: {country} has no subdivision {subdivision!r} in the holidays package"
-            ) from exc
+    # the package's list, not an instance: building one imports the country's module (~20 ms
+    # each), which every command would pay at start-up; the calendar builds it when first asked
+    known = holidays_pkg.list_supported_countries()
+    if code not in known:
         raise ValueError(
             f"country: {country!r} is not a country the holidays package knows (use an ISO "
             "3166-1 alpha-2 code such as 'PL')"
-        ) from exc
+        )
+    if subdivision is not None and subdivision not in known[code]:
+        raise ValueError(
+            f"subdivision: {country} has no subdivision {subdivision!r} in the holidays package"
+        )
     return code
 
 

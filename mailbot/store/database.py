@@ -49,6 +49,18 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def upsert_for(postgres: bool) -> Any:
+    """The dialect's INSERT that knows ON CONFLICT. Imported when first written, so commands
+    that only read do not pay for loading the PostgreSQL dialect (~70 ms)."""
+    if postgres:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 class _WriterLock:
     """One SQLite writer at a time across threads (a lock) and processes (flock).
 

@@ -10,16 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from mailbot.store.database import Database
+from mailbot.store.database import Database, upsert_for
 from mailbot.store.tables import EventRow, SpoolItem, SpoolState
 
 
 def record_received(db: Database, rows: list[dict[str, object]]) -> None:
     """Insert new `received` rows in one commit; a row already there (same bytes) is kept."""
-    insert = postgresql.insert if db.is_postgres else sqlite.insert
+    insert = upsert_for(db.is_postgres)
     statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
     with db.writing(), db.engine.begin() as connection:
         connection.execute(statement, rows)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import case, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from mailbot.store.database import upsert_for
 from mailbot.store.tables import DeskCounter, Ticket
 
 
@@ -35,7 +35,7 @@ class Tickets:
 
     def next_number(self, desk: str, prefix: str, *, postgres: bool) -> str:
         """The desk's next ticket number, counted in the same transaction as the ticket."""
-        insert = postgresql.insert if postgres else sqlite.insert
+        insert = upsert_for(postgres)
         statement = (
             insert(DeskCounter)
             .values(desk=desk, last_number=1)
