@@ -48,10 +48,10 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 # branch coverage of mailbot/, the `mailbot` processes the end-to-end tests start included
-# ([tool.coverage.run] patch = subprocess). The floor is where it stood (91.90 % on 2026-12-03,
+# ([tool.coverage.run] patch = subprocess). The floor is where it stood (92.67 % on 2026-12-03,
 # test_crash.py left out), rounded down: raise it as tests are added, never lower it
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q --cov --cov-branch --cov-report=term:skip-covered --cov-fail-under=91
+	$(BIN)/pytest -q --cov --cov-branch --cov-report=term:skip-covered --cov-fail-under=92
 
 test: lint typecheck imports pytest
 
