@@ -98,20 +98,15 @@ def queue_automatic_reply(
     desk: DeskSettings,
     renderer: Renderer,
     *,
-    language: str,
     event: str,
-    number: str | None,
     to: str,
-    subject: str,
-    in_reply_to: str,
-    references: Sequence[str],
-    values: Mapping[str, Any],
     ticket_id: int | None,
     spool_id: str | None,
     now: datetime,
+    **mail: Any,
 ) -> str | None:
     """Queue an automatic reply, unless this address had enough this hour (then say so in
-    the history and send nothing)."""
+    the history and send nothing). `mail` is the rest of what `queue_mail` takes."""
     recent = Outbox(session).queued_to_since(to, now - RATE_WINDOW)
     if recent >= desk.auto_reply_limit_per_hour:
         Events(session).record(
@@ -129,17 +124,12 @@ def queue_automatic_reply(
         session,
         desk,
         renderer,
-        language=language,
         event=event,
-        number=number,
         to=to,
-        subject=subject,
-        in_reply_to=in_reply_to,
-        references=references,
-        values=values,
         ticket_id=ticket_id,
         spool_id=spool_id,
         now=now,
+        **mail,
     )
 
 

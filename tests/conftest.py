@@ -13,7 +13,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -207,3 +207,26 @@ def deliver(
         worker.close()
     assert len(outcomes) == 1, "the item failed; see the log"
     return outcomes[0]
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for an event a test cannot be told of (a process gone, a row written); the timeout
+    only guards against a hang, it is no speed figure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{what}: not after {timeout} s")
+
+
+def send_all(config: Path) -> None:
+    """Send every reply the outbox holds now (to the relay or maildir of `config`)."""
+    from mailbot.service import App
+
+    app = App.build(config_mod.load(config, environ={}))
+    sender = app.sender()
+    while sender.send_due():
+        pass
+    sender.close()
+    app.db.dispose()

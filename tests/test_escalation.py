@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_DESKS, run, stdout_of, write_config
+from tests.conftest import SHIPPED_DESKS, run, send_all, stdout_of, write_config
 from tests.servers import Catcher
 
 MAIL = (
@@ -33,18 +33,6 @@ def setup(tmp_path: Path, catcher: Catcher) -> tuple[Path, Catcher]:
     return config, catcher
 
 
-def _send_all(config: Path) -> None:
-    from mailbot import config as config_mod
-    from mailbot.service import App
-
-    app = App.build(config_mod.load(config, environ={}))
-    sender = app.sender()
-    while sender.send_due():
-        pass
-    sender.close()
-    app.db.dispose()
-
-
 def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
     line = json.loads(stdout_of(config, "ingest", str(config.parent.parent / "m.eml")))
@@ -67,7 +55,7 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
     ]
     assert [(b["kind"], b["ticket"]) for b in breach] == [("sla_breach", "CBX-000001")]
     assert stdout_of(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
-    _send_all(config)
+    send_all(config)
     caught = catcher.wait_for(3)
     to_agents = sorted(str(m["Subject"]) for m in caught if m["To"] == "duty@cleverbox.test")
     assert to_agents == [
@@ -132,7 +120,7 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
     kinds = [e["kind"] for e in shown["events"]]
     assert "first_response" in kinds and kinds[-1] == "sla_paused"
     assert shown["first_responded_at"] is not None
-    _send_all(config)
+    send_all(config)
     agent_mail = [m for m in catcher.wait_for(2) if "Auto-Submitted" not in m]
     assert len(agent_mail) == 1  # the agent's answer is a person's mail, not an auto-reply
     assert "браузер" in agent_mail[0].get_content()  # type: ignore[attr-defined]
@@ -173,7 +161,7 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
     )
     # 72 working hours from Mon 10:00: 8 + 9*7 = 71 by Wed 2 Dec 18:00, Thu 09:00 + 1 = 10:00
     assert extended["resolution_due"] == "2026-12-03T10:00:00+02:00"
-    _send_all(config)
+    send_all(config)
     notices = [m for m in catcher.wait_for(2) if "X-Mailbot-Ticket" in m]
     texts = [m.get_content() for m in notices]  # type: ignore[attr-defined]
     flat = [" ".join(t.split()) for t in texts]

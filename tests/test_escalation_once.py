@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,10 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from mailbot import config as config_mod
-from mailbot.service import App
 from mailbot.store import Database
-from tests.conftest import SHIPPED_DESKS, write_config
+from tests.conftest import SHIPPED_DESKS, send_all, wait_until, write_config
 from tests.servers import mailbot_cli
 
 MODULES = ["склад", "касса", "отчёты"]
@@ -49,15 +46,6 @@ def _sla_check(config: Path, now: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"{what}: not after {timeout} s")
 
 
 def _blocked_on_flock(pids: set[int]) -> set[int]:
@@ -102,7 +90,7 @@ def _race(config: Path, db: Database, now: str) -> list[dict[str, object]]:
         runs = [_sla_check(config, now), _sla_check(config, now)]
         pids = {run.pid for run in runs}
         try:
-            _wait("both sla check runs wait to write", lambda: waiting_for_us(pids))
+            wait_until("both sla check runs wait to write", lambda: waiting_for_us(pids))
         except TimeoutError:
             for run in runs:
                 run.kill()
@@ -118,12 +106,7 @@ def _race(config: Path, db: Database, now: str) -> list[dict[str, object]]:
 
 def _notices_delivered(config: Path) -> Counter[tuple[str, str]]:
     """(ticket number, notice) of each SLA mail in the outbound maildir, after sending all."""
-    app = App.build(config_mod.load(config, environ={}))
-    sender = app.sender()
-    while sender.send_due():
-        pass
-    sender.close()
-    app.db.dispose()
+    send_all(config)
     found: Counter[tuple[str, str]] = Counter()
     for path in (config.parent.parent / "sent" / "new").iterdir():
         subject = str(email.message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"])

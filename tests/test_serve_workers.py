@@ -9,8 +9,7 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from mailbot import config as config_mod
 from mailbot.service import PARENT_PID_VARIABLE
-from tests.conftest import write_config
+from tests.conftest import wait_until, write_config
 from tests.servers import Serve, mailbot_cli
 
 
@@ -47,15 +46,6 @@ def _gone(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
-def _wait(condition_name: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{condition_name}: not after {timeout} s")
-
-
 def test_a_worker_whose_serve_is_gone_stops_at_once(tmp_path: Path) -> None:
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
     not_our_parent = os.getpid() + 1_000_000  # no such process is this worker's parent
@@ -74,17 +64,12 @@ def test_a_worker_whose_serve_is_gone_stops_at_once(tmp_path: Path) -> None:
 def test_kill_9_of_serve_takes_its_worker_along(served: Serve) -> None:
     [worker] = _workers_of(served)
     served.kill9()
-    _wait("the worker exits with serve", lambda: _gone(worker))
+    wait_until("the worker exits with serve", lambda: _gone(worker))
 
 
-def _new_worker(serve: Serve, old: int, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        new = _workers_of(serve) - {old}
-        if new:
-            return new.pop()
-        time.sleep(0.01)
-    raise TimeoutError(f"no worker replaced pid {old} after {timeout} s")
+def _new_worker(serve: Serve, old: int) -> int:
+    wait_until(f"a worker replaces pid {old}", lambda: bool(_workers_of(serve) - {old}))
+    return (_workers_of(serve) - {old}).pop()
 
 
 def test_a_killed_worker_is_replaced_and_the_door_answers_while_it_starts(
@@ -110,4 +95,4 @@ def test_a_killed_worker_is_replaced_and_the_door_answers_while_it_starts(
         listed = mailbot_cli(served.config_path, "tickets", "list", "--json")
         return [t["subject"] for t in json.loads(listed.stdout)] == ["после замены обработчика"]
 
-    _wait("the replacement makes the mail a ticket", ticket_opened)
+    wait_until("the replacement makes the mail a ticket", ticket_opened)
