@@ -14,10 +14,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mailbot.cli import cli
-from tests.conftest import SHIPPED_DESKS, write_config
+from tests.conftest import SHIPPED_DESKS, invoke, write_config
 
 
 @pytest.fixture
@@ -48,9 +46,7 @@ def _ingest(
     path.write_bytes(raw)
     # taken in the moment it arrived: coupons and contracts are judged as of then
     arrived = parsedate_to_datetime(received).isoformat()
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), "ingest", "--now", arrived, str(path)], obj={}
-    )
+    result = invoke(config, "ingest", "--now", arrived, str(path))
     assert result.exit_code == 0, result.output
     line: dict[str, object] = json.loads(result.stdout)
     return line
@@ -271,7 +267,7 @@ def test_queue_puts_p1_first_then_the_earliest_due(config: Path, tmp_path: Path)
         "Chyba pri tlači",
         "Dobrý deň, jednému používateľovi nefunguje tlač dodacích listov.",
     )
-    result = CliRunner().invoke(cli, ["--config", str(config), "tickets", "list", "--json"], obj={})
+    result = invoke(config, "tickets", "list", "--json")
     queue = [
         (t["number"], t["priority"], t["first_response_due"]) for t in json.loads(result.stdout)
     ]
