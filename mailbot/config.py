@@ -7,16 +7,18 @@ because an operator reading a service log has only that line to go on.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -97,6 +99,36 @@ class OutboundSettings(_Strict):
 class WorkerSettings(_Strict):
     processes: int = Field(1, ge=0, le=64)
     """`mailbot worker` processes that serve starts; 0 runs the pipeline in serve's process."""
+
+
+_DURATION = re.compile(r"(\d+)\s*([dhm])")
+
+
+def _duration(value: Any) -> Any:
+    """ "24h", "90m", "2d", "1d12h": how people write an age; anything else is an error
+    that shows the expected form (pydantic's own ISO 8601 form, PT24H, would be a riddle)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a duration like 24h, 90m or 2d")
+    text = value.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError("expected a duration like 24h, 90m or 2d")
+    unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+    total = sum((int(n) * unit[u] for n, u in parts), timedelta(0))
+    if total <= timedelta(0):
+        raise ValueError("expected a duration longer than zero, like 24h")
+    return total
+
+
+Age = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration written "24h", "90m", "2d" or "1d12h" in the TOML files."""
+
+
+class IntakeSettings(_Strict):
+    old_mail_after: Age = timedelta(hours=24)
+    """A mail that arrived longer ago than this when it is taken in (a mailbox read after an
+    outage, `ingest` of last week's mail) gets no automatic reply: see outcomes.Plan.too_late.
+    A desk may set its own `old_mail_after`."""
 
 
 class LoggingSettings(_Strict):
@@ -252,6 +284,8 @@ class DeskSettings(_Strict):
     """Languages the desk answers in besides its own (for reply_language = "mail")."""
     agents: list[str] = Field(default_factory=list)
     """Support staff: they get the SLA warnings and breach notices."""
+    old_mail_after: Age | None = None
+    """This desk's own [intake] old_mail_after (e.g. a 24/7 desk that wants a shorter one)."""
     auto_reply_limit_per_hour: int = Field(10, ge=0)
     """Automatic replies to one address per hour; past it mail is handled, not answered."""
     identify_by_domain: bool = True
@@ -340,6 +374,7 @@ class Settings(_Strict):
     smtp: SmtpSettings = SmtpSettings()
     outbound: OutboundSettings = OutboundSettings()
     worker: WorkerSettings = WorkerSettings()
+    intake: IntakeSettings = IntakeSettings()
     logging: LoggingSettings = LoggingSettings()
     desks_dir: Path = Path("desks")
     """Folder of desk files, relative to the main config file."""
@@ -395,6 +430,10 @@ class Config:
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             url = prefix + str(self.resolve(Path(url[len(prefix) :])))
         return url
+
+    def old_mail_after(self, desk: DeskSettings) -> timedelta:
+        """The age past which a mail to `desk` is old mail (the desk's own, else [intake]'s)."""
+        return desk.old_mail_after or self.settings.intake.old_mail_after
 
     def desk_for_address(self, address: str) -> DeskSettings | None:
         """Plus-addressing (support+CBX-000042.sig@desk) belongs to the base address's desk."""

@@ -15,7 +15,7 @@ from mailbot import deadlines
 from mailbot.config import Config, DeskSettings
 from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Database, Events, Notices, Ticket
+from mailbot.store import Database, Events, Notices, Session, Ticket
 
 CLOCKS = {
     "first_response": ("first_response_due", "first_responded_at", "first response"),
@@ -152,3 +152,55 @@ def _queue_notice(
         "due": due.astimezone(desk.zone).isoformat(),
         "share": share,
     }
+
+
+def settle_past(
+    session: Session,
+    desk: DeskSettings,
+    ticket: Ticket,
+    *,
+    since: datetime,
+    now: datetime,
+    reason: str,
+) -> str | None:
+    """The clocks a customer's mail has just started (or resumed) from its arrival `since`
+    that fell due between then and `now`, when it is taken in: record their breach as
+    settled, mailing nobody, and say why (None: no such clock).
+
+    Only old mail has such clocks (read from a mailbox after an outage, ingested a week
+    late): its deadlines count from its arrival, so they passed before mailbot had the mail,
+    and a breach notice now would send agents after a past they could not have acted on. The
+    record is a breach (what happened) and what `check` reads as already sent, so the clocks
+    still ahead (a resolution due next week) get their warning and notice as usual. A clock
+    due at `since` itself (its time was used up before it waited) is left to `check`.
+    `reason` is what the record says settled it (old_mail).
+    """
+    assert ticket.id is not None
+    recorded = Notices(session).already_sent([ticket.id])
+    past = [
+        (name, due)
+        for name, (due_field, stop_field, _label) in CLOCKS.items()
+        if (due := getattr(ticket, due_field)) is not None
+        and getattr(ticket, stop_field) is None
+        and since < due <= now
+        and (ticket.id, "sla_breach", name) not in recorded
+    ]
+    if not past:
+        return None
+    due = min(d for _, d in past)
+    label = " and ".join(CLOCKS[name][2] for name, _ in past)
+    why = (
+        f"old mail: {label} was due {due.astimezone(desk.zone).isoformat()}, before the mail"
+        f" was taken in at {now.astimezone(desk.zone).isoformat()}; no notice to the agents"
+    )
+    Events(session).record(
+        "sla_breach",
+        now,
+        ticket_id=ticket.id,
+        clocks=[name for name, _ in past],
+        due=due.isoformat(),
+        agents=[],
+        settled=reason,
+        why=why,
+    )
+    return why

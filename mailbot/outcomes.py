@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot.config import Customer, DeskSettings
@@ -35,6 +35,46 @@ class Plan:
     language: str
     history: History
     now: datetime
+    old_mail_after: timedelta
+    """Config.old_mail_after for the desk: past this age the mail is old (see too_late)."""
+
+    def too_late(self, promised: datetime | None = None) -> str | None:
+        """Why an automatic reply to this mail would be wrong now, or None when it would not.
+
+        A mail taken in long after it arrived (a mailbox read after an outage, last week's
+        mail ingested) is old: its sender may have had an answer by other means since, and
+        a reply now — an acknowledgement, a question, a refusal — comes out of nowhere
+        (reprocessing a mailbox would send thousands). Younger mail is late only for a reply
+        that promises a first answer by `promised` when that moment has already passed.
+        """
+        zone = self.desk.zone
+        received = self.mail.received_at
+        age = self.now - received
+        if age > self.old_mail_after:
+            return (
+                f"old mail: it arrived {received.astimezone(zone).isoformat()}, {_span(age)}"
+                f" before it was taken in (old_mail_after is {_span(self.old_mail_after)})"
+            )
+        if promised is not None and promised <= self.now:
+            return (
+                f"old mail: its acknowledgement would promise a first answer by"
+                f" {promised.astimezone(zone).isoformat()}, already past when it was taken in"
+                f" at {self.now.astimezone(zone).isoformat()}"
+            )
+        return None
+
+
+OLD_MAIL = "old_mail"
+"""The reason recorded when old mail gets no automatic reply (see Plan.too_late)."""
+
+
+def _span(delta: timedelta) -> str:
+    """7d2h, 1h30m: an age as the configuration writes one."""
+    minutes = int(delta.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return "".join(parts) or "0m"
 
 
 @dataclass(frozen=True)
@@ -108,9 +148,26 @@ def queue_reply(
     number: str | None,
     values: Mapping[str, Any],
     ticket_id: int | None,
+    promises: datetime | None = None,
 ) -> str | None:
-    """The automatic reply to the mail this plan is about (to its Reply-To, if it set one)."""
+    """The automatic reply to the mail this plan is about (to its Reply-To, if it set one);
+    none to old mail, nor one that `promises` a first answer by a moment already past (the
+    history says why: `reply_suppressed`, reason old_mail)."""
     mail = plan.mail
+    to = (mail.reply_to[0] if mail.reply_to else mail.from_addr).lower()
+    why = plan.too_late(promises)
+    if why is not None:
+        Events(session).record(
+            "reply_suppressed",
+            plan.now,
+            ticket_id=ticket_id,
+            spool_id=plan.spool_id,
+            reply=event,
+            to=to,
+            reason=OLD_MAIL,
+            why=why,
+        )
+        return None
     return queue_automatic_reply(
         session,
         plan.desk,
@@ -118,7 +175,7 @@ def queue_reply(
         language=plan.language,
         event=event,
         number=number,
-        to=(mail.reply_to[0] if mail.reply_to else mail.from_addr).lower(),
+        to=to,
         subject=mail.subject,
         in_reply_to=mail.message_id,
         references=mail.references,
@@ -245,9 +302,12 @@ def predict(plan: Plan) -> Outcome:
         )
     asking = plan.judgement.asking
     thread = plan.history.thread
+    old = plan.too_late()  # by age only: the deadlines are not worked out in a dry run
     return Outcome(
         plan.spool_id,
         "ticket",
+        OLD_MAIL if old else None,
+        old,
         desk=plan.desk.name,
         ticket=thread.number if thread else None,
         annotations=annotations,

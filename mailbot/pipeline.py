@@ -131,6 +131,7 @@ class Pipeline:
             reply_language(desk, customer, detected),
             history,
             now,
+            self.config.old_mail_after(desk),
         )
 
     def process(self, item: Claimed, forced_desk: str | None = None) -> Outcome:

@@ -1,13 +1,28 @@
 """tickets: a mail that opens a ticket or continues one, applied in ONE transaction — the
 ticket, its message, the history, the SLA clocks, the acknowledgement and the spool item's
 new state together (see outcomes.py for why that makes a crash harmless).
+
+Old mail (taken in long after it arrived, or whose acknowledgement would promise a moment
+already past: `Plan.too_late`) still opens or continues its ticket with deadlines counted
+from its arrival, so due times and reports stay true; but its sender gets no automatic reply,
+the deadlines it finds already past are settled without a notice (`escalation.settle_past`),
+and the outcome says so (reason old_mail).
 """
 
 from __future__ import annotations
 
 from mailbot import clocks
+from mailbot.escalation import settle_past
 from mailbot.history import find_thread
-from mailbot.outcomes import AlreadyDone, Outcome, Plan, finish_item, queue_reply, reply_values
+from mailbot.outcomes import (
+    OLD_MAIL,
+    AlreadyDone,
+    Outcome,
+    Plan,
+    finish_item,
+    queue_reply,
+    reply_values,
+)
 from mailbot.replies import Renderer
 from mailbot.rules import ANNOTATION_KEYS, Verdict
 from mailbot.store import (
@@ -16,6 +31,7 @@ from mailbot.store import (
     Message,
     Messages,
     Session,
+    SpoolItems,
     SpoolState,
     Ticket,
     Tickets,
@@ -119,14 +135,23 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 number=ticket.number,
                 values=reply_values(plan, asking, ticket),
                 ticket_id=ticket.id,
+                promises=ticket.first_response_due,
             )
+            settled = settle_past(
+                session, desk, ticket, since=mail.received_at, now=now, reason=OLD_MAIL
+            )
+            late = plan.too_late(ticket.first_response_due) or settled
         else:
-            _follow_up(session, plan, renderer, ticket, asking)
+            late = _follow_up(session, plan, renderer, ticket, asking)
+        if late is not None:
+            SpoolItems(session).explain(plan.spool_id, reason=OLD_MAIL, detail=late)
         ticket.updated_at = now
         session.add(ticket)
     return Outcome(
         plan.spool_id,
         "ticket",
+        OLD_MAIL if late else None,
+        late,
         desk=desk.name,
         ticket=ticket.number,
         annotations={k: v for k in ANNOTATION_KEYS if (v := getattr(ticket, k)) is not None},
@@ -137,8 +162,9 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
 
 def _follow_up(
     session: Session, plan: Plan, renderer: Renderer, ticket: Ticket, asking: Verdict | None
-) -> None:
-    """A customer's answer: it may complete what we asked for, or reopen a solved ticket."""
+) -> str | None:
+    """A customer's answer: it may complete what we asked for, or reopen a solved ticket.
+    Returns why the reply it would have sent was not (old mail), else None."""
     now = plan.now
     assert ticket.id is not None
     events = Events(session)
@@ -161,14 +187,17 @@ def _follow_up(
                 values=reply_values(plan, asking, ticket),
                 ticket_id=ticket.id,
             )
-            return
+            return plan.too_late()
         # the answer we waited for: missing information, or an agent's question
         completes_request = bool(ticket.missing)
         ticket.missing = []
         ticket.state = TicketState.open
         clocks.resume(session, plan.desk, ticket, since=plan.mail.received_at, now=now)
+        settled = settle_past(
+            session, plan.desk, ticket, since=plan.mail.received_at, now=now, reason=OLD_MAIL
+        )
         if not completes_request:
-            return
+            return settled
         events.record("information_complete", now, ticket_id=ticket.id)
         queue_reply(
             session,
@@ -178,7 +207,10 @@ def _follow_up(
             number=ticket.number,
             values=reply_values(plan, None, ticket),
             ticket_id=ticket.id,
+            promises=ticket.first_response_due,
         )
+        return plan.too_late(ticket.first_response_due) or settled
     elif ticket.state == TicketState.solved:
         events.record("reopened", now, ticket_id=ticket.id, previous=ticket.state)
         ticket.state = TicketState.open
+    return None

@@ -51,7 +51,7 @@ def test_db_upgrade_then_tickets_list_and_show(tmp_path: Path) -> None:
     assert run(path, "tickets", "list")[1].strip() == "no tickets"
     mail = tmp_path / "m.eml"
     mail.write_bytes(MAIL)
-    code, out, _ = run(path, "ingest", str(mail))
+    code, out, _ = run(path, "ingest", "--now", "2026-11-16T15:55+01:00", str(mail))  # its day
     assert code == 0
     line = json.loads(out)
     assert (line["outcome"], line["ticket"], line["desk"]) == ("ticket", "SRW-000001", "serwisant")

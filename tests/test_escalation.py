@@ -20,6 +20,10 @@ MAIL = (
 ).encode()
 
 
+ARRIVED = "2026-11-23T10:00+02:00"
+"""The moment MAIL arrived: it is taken in then, as `serve` would have (not as old mail)."""
+
+
 @pytest.fixture
 def setup(tmp_path: Path, catcher: Catcher) -> tuple[Path, Catcher]:
     """The shipped desks (CleverBox's agent is duty@cleverbox.test), replies to a catcher."""
@@ -35,7 +39,9 @@ def setup(tmp_path: Path, catcher: Catcher) -> tuple[Path, Catcher]:
 
 def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
-    line = json.loads(stdout_of(config, "ingest", str(config.parent.parent / "m.eml")))
+    line = json.loads(
+        stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
+    )
     # Mon 10:00 + 24 working hours (09:00-18:00): Mon 8 + Tue 9 = 17, Wed 09:00 + 7 = 16:00
     assert line["first_response_due"] == "2026-11-25T16:00:00+02:00"
     assert line["resolution_due"] == "2026-11-25T16:00:00+02:00"
@@ -99,7 +105,7 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
     setup: tuple[Path, Catcher],
 ) -> None:
     config, catcher = setup
-    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
     answered = json.loads(
         stdout_of(
             config,
@@ -141,7 +147,7 @@ def test_agent_answer_stops_the_first_response_clock_and_a_question_pauses(
 
 def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path, Catcher]) -> None:
     config, catcher = setup
-    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
     # Tue 24 Nov 10:00, before the deadline (Wed 25 Nov 16:00): the extension is allowed
     extended = json.loads(
         stdout_of(
@@ -172,7 +178,7 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
 
 def test_an_extension_after_the_deadline_is_refused(setup: tuple[Path, Catcher]) -> None:
     config, _ = setup
-    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
     args = ["tickets", "extend", "CBX-000001", "--hours", "72", "--reason", "позже"]
     late = run(config, *args, "--now", "2026-11-25T16:30+02:00")
     assert late.code == 65 and "has passed" in late.err
@@ -184,7 +190,7 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
     setup: tuple[Path, Catcher],
 ) -> None:
     config, _ = setup
-    stdout_of(config, "ingest", str(config.parent.parent / "m.eml"))
+    stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
     stdout_of(
         config,
         "tickets",
@@ -205,7 +211,7 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
         "Subject: Re: [CBX-000001] Не открывается склад\r\nMessage-ID: <answer@vector.test>\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\nChrome 131.\r\n".encode()
     )
-    line = json.loads(stdout_of(config, "ingest", str(answer)))
+    line = json.loads(stdout_of(config, "ingest", "--now", "2026-11-24T12:00+02:00", str(answer)))
     assert (line["ticket"], line["sla_paused"]) == ("CBX-000001", False)
     # Mon 10:00 -> the question at Mon 11:00 used 1 of 24 working hours; the answer resumes
     # the clock at Tue 12:00 (09:00-18:00) with 23 h left: Tue 6 + Wed 9 = 15, Thu 09:00 + 8

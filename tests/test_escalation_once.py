@@ -122,7 +122,8 @@ def test_two_concurrent_sla_checks_send_each_notice_once(tmp_path: Path, db_url:
     for number, module in enumerate(MODULES):
         mails.append(tmp_path / f"{number}.eml")
         mails[-1].write_bytes(_mail(number, module))
-    ingested = mailbot_cli(config, "ingest", *map(str, mails))
+    # taken in the moment they arrived (not as old mail, which starts no escalation)
+    ingested = mailbot_cli(config, "ingest", "--now", "2026-11-23T10:00+02:00", *map(str, mails))
     assert ingested.returncode == 0, ingested.stderr
     lines = [json.loads(line) for line in ingested.stdout.splitlines()]
     assert {line["resolution_due"] for line in lines} == {"2026-11-25T16:00:00+02:00"}

@@ -112,7 +112,8 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     )
     click.echo("\nhistory:")
     for e in data["events"]:
-        click.echo(f"  {e['at']}  {e['kind']}")
+        why = f": {e['why']}" if e.get("why") else ""  # e.g. why no reply went out
+        click.echo(f"  {e['at']}  {e['kind']}{why}")
 
 
 @tickets.command("reply")

@@ -147,6 +147,15 @@ class SpoolItems:
         )
         return _rowcount(result) == 1
 
+    def explain(self, spool_id: str, *, reason: str, detail: str) -> None:
+        """Note why a finished item's outcome is unusual (a ticket of old mail), once the
+        transaction that finished it knows; `ingest` of the same bytes prints it again."""
+        self.session.execute(
+            update(SpoolItem)
+            .where(col(SpoolItem.id) == spool_id)
+            .values(reason=reason, detail=detail)
+        )
+
     def release(self, item: SpoolItem, *, by: str, skip_rule: str | None, at: datetime) -> None:
         """Back to `received` for another run of the rules, with who did it in the history."""
         skip = set(item.skip_rules or ())
