@@ -206,9 +206,7 @@ class Spool:
             with self.db.transaction() as session:
                 items = SpoolItems(session)
                 if current:
-                    items.charge_attempt(
-                        current, "worker died while processing", free_claim=False
-                    )
+                    items.charge_attempt(current, "worker died while processing", free_claim=False)
                 released += items.free_claims_of(owner)
             marker.unlink(missing_ok=True)
         return released
@@ -275,7 +273,6 @@ class Spool:
             if item is None:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
-
 
 
 class WorkMarker:
