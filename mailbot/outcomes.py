@@ -35,6 +35,9 @@ class Plan:
     language: str
     history: History
     now: datetime
+    replies_suppressed: str | None = None
+    """Why no automatic reply may be queued for this mail (`reprocess --no-replies`): the
+    outcome is applied as usual and the history says which reply was held back and why."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Outcome:
     missing: tuple[str, ...] = ()
     deadlines: Mapping[str, Any] = field(default_factory=dict)
     """first_response_due, resolution_due (ISO 8601 in the desk's offset) and sla_paused."""
+    follow_up: bool = False
+    """The mail continued an existing ticket instead of opening one (not in `as_json`)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +116,16 @@ def queue_reply(
 ) -> str | None:
     """The automatic reply to the mail this plan is about (to its Reply-To, if it set one)."""
     mail = plan.mail
+    if plan.replies_suppressed:
+        Events(session).record(
+            "reply_suppressed",
+            plan.now,
+            ticket_id=ticket_id,
+            spool_id=plan.spool_id,
+            reply=event,
+            why=plan.replies_suppressed,
+        )
+        return None
     return queue_automatic_reply(
         session,
         plan.desk,
@@ -252,4 +267,5 @@ def predict(plan: Plan) -> Outcome:
         ticket=thread.number if thread else None,
         annotations=annotations,
         missing=asking.missing if asking else (),
+        follow_up=thread is not None,
     )
