@@ -235,11 +235,11 @@ class Maildir:
                         if entry.name.startswith("."):
                             continue
                         try:
-                            if not entry.is_file():
+                            if entry.is_dir():
                                 continue
                             mtime = entry.stat().st_mtime
-                        except OSError:
-                            mtime = 0.0  # listed now, reported unreadable when read
+                        except OSError:  # a dangling link: listed, reported unreadable
+                            mtime = 0.0
                         entries.append((mtime, f"{sub}/{entry.name}"))
             entries.sort()
             self._listed = entries
