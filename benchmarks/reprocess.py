@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import REPO, TICKET_PLACEHOLDER, _new_mail, _reply  # noqa: E402
+from ingest import REPO, TICKET_PLACEHOLDER, _new_mail, _reply
 
 MAILBOT = REPO / ".venv" / "bin" / "mailbot"
 START = 1_790_000_000.0  # arrival of the first mail (epoch seconds, late 2026)

@@ -182,7 +182,9 @@ def _summary(tally: Any, options: Any) -> str:
     for status in STATUSES:
         lines.append(f"  {LABELS[status]:<{width}} {tally.counts[status]:>8}")
     given = sum(tally.counts[s] for s in STATUSES)
-    lines.append(f"  {'= accounted for':<{width}} {given:>8} of {tally.total} held")
+    lines.append(f"  {'= accounted for':<{width}} {given:>8}")
+    if not tally.gaps():
+        lines.append(f"every one of the {tally.total} messages held is accounted for")
     for label, held in tally.held.items():
         listed = tally.listed.get(label)
         extra = f" ({listed} listed)" if listed is not None else ""
