@@ -90,20 +90,36 @@ format = "json"
     return config
 
 
+def _hwm(pid: int) -> int:
+    """VmHWM (KiB) of a running process, 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((ln for ln in status.splitlines() if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])
+
+
 def run_reprocess(config: Path, maildir: Path) -> tuple[float, int, str, int]:
-    """(wall seconds, peak RSS in KiB, summary, exit code) of one `mailbot reprocess` run."""
+    """(wall seconds, peak RSS in KiB, summary, exit code) of one `mailbot reprocess` run.
+
+    Peak RSS is the process's own VmHWM, read while it runs: wait4's ru_maxrss would count
+    the memory of this (large) generating process that the child shares until exec."""
     started = time.monotonic()
+    peak = 0
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(
             [str(MAILBOT), "--config", str(config), "reprocess", str(maildir), "--no-replies"],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        _pid, status, usage = os.wait4(process.pid, 0)
+        while process.poll() is None:
+            peak = max(peak, _hwm(process.pid))
+            time.sleep(0.1)
         elapsed = time.monotonic() - started
         out.seek(0)
         text = out.read()
-    return elapsed, usage.ru_maxrss, text, os.waitstatus_to_exitcode(status)
+    return elapsed, peak, text, process.returncode
 
 
 def counts(db: Path) -> dict[str, int]:
