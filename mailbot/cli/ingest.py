@@ -35,8 +35,8 @@ def ingest(
     """Take mail files in, as if they had arrived now, and process them.
 
     A FILE is one .eml message, an mbox file (first line `From `: each message in it) or a
-    folder (a maildir, or mail files). Prints one JSON line per message: file, key (where in
-    an mbox or folder), spool_id, desk, outcome (ticket, quarantined or dropped), ticket,
+    folder (a maildir, or mail files). Prints one JSON line per file (per message of an mbox
+    or folder, with its key there): file, key, spool_id, desk, outcome (ticket, quarantined or dropped), ticket,
     reason, detail, missing, product, type, category, impact, urgency, priority, sla_level.
     Arrival time is taken from the newest Received: header. For a whole mailbox, prefer
     `mailbot reprocess` (batched, with a summary that adds up).
