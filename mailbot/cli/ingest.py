@@ -36,8 +36,9 @@ def ingest(
 
     A FILE is one .eml message, an mbox file (first line `From `: each message in it) or a
     folder (a maildir, or mail files). Prints one JSON line per file (per message of an mbox
-    or folder, with its key there): file, key, spool_id, desk, outcome (ticket, quarantined or dropped), ticket,
-    reason, detail, missing, product, type, category, impact, urgency, priority, sla_level.
+    or folder, with its key there): file, key, spool_id, desk, outcome (ticket, quarantined
+    or dropped), ticket, reason, detail, missing, product, type, category, impact, urgency,
+    priority, sla_level.
     Arrival time is taken from the newest Received: header. For a whole mailbox, prefer
     `mailbot reprocess` (batched, with a summary that adds up).
     Exits 0 when every message was accepted (whatever its outcome), 66 when some could not
