@@ -22,8 +22,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(final: Path, data: bytes, tmp: Path, mode: int = 0o640) -> None:
+def write_durably(
+    final: Path, data: bytes, tmp: Path, mode: int = 0o640, *, sync_folder: bool = True
+) -> None:
     """Write `data` to `tmp`, fsync it, rename it to `final`, fsync `final`'s folder.
+
+    `sync_folder=False` is for a batch whose caller fsyncs each folder once after the last
+    rename (`Spool.accept_many`); until then the names are not durable.
 
     `tmp` must be on the same file system as `final` (rename is atomic only there), and a
     name no other writer uses at the same time. OSError on any failure; then `final` is
@@ -42,4 +47,5 @@ def write_durably(final: Path, data: bytes, tmp: Path, mode: int = 0o640) -> Non
     except BaseException:
         tmp.unlink(missing_ok=True)  # a half-written temporary is no use to anyone
         raise
-    fsync_dir(final.parent)
+    if sync_folder:
+        fsync_dir(final.parent)

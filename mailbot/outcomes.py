@@ -37,6 +37,9 @@ class Plan:
     now: datetime
     old_mail_after: timedelta
     """Config.old_mail_after for the desk: past this age the mail is old (see too_late)."""
+    replies_suppressed: str | None = None
+    """Why no automatic reply may be queued for this mail (`reprocess --no-replies`): the
+    outcome is applied as usual and the history says which reply was held back and why."""
 
     def too_late(self, promised: datetime | None = None) -> str | None:
         """Why an automatic reply to this mail would be wrong now, or None when it would not.
@@ -66,6 +69,8 @@ class Plan:
 
 OLD_MAIL = "old_mail"
 """The reason recorded when old mail gets no automatic reply (see Plan.too_late)."""
+NO_REPLIES = "no_replies"
+"""The reason recorded when the operator held replies back (`reprocess --no-replies`)."""
 
 
 def _span(delta: timedelta) -> str:
@@ -92,6 +97,8 @@ class Outcome:
     missing: tuple[str, ...] = ()
     deadlines: Mapping[str, Any] = field(default_factory=dict)
     """first_response_due, resolution_due (ISO 8601 in the desk's offset) and sla_paused."""
+    follow_up: bool = False
+    """The mail continued an existing ticket instead of opening one (not in `as_json`)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -155,7 +162,9 @@ def queue_reply(
     history says why: `reply_suppressed`, reason old_mail)."""
     mail = plan.mail
     to = (mail.reply_to[0] if mail.reply_to else mail.from_addr).lower()
-    why = plan.too_late(promises)
+    reason, why = NO_REPLIES, plan.replies_suppressed
+    if why is None:
+        reason, why = OLD_MAIL, plan.too_late(promises)
     if why is not None:
         Events(session).record(
             "reply_suppressed",
@@ -164,7 +173,7 @@ def queue_reply(
             spool_id=plan.spool_id,
             reply=event,
             to=to,
-            reason=OLD_MAIL,
+            reason=reason,
             why=why,
         )
         return None
@@ -312,4 +321,5 @@ def predict(plan: Plan) -> Outcome:
         ticket=thread.number if thread else None,
         annotations=annotations,
         missing=asking.missing if asking else (),
+        follow_up=thread is not None,
     )

@@ -183,6 +183,25 @@ def header_recipients(raw: bytes) -> tuple[str, ...]:
         return ()
 
 
+def arrival_from_headers(raw: bytes) -> datetime | None:
+    """When a stored mail counts as received by its own headers (the newest Received: with a
+    date, else Date:), read from the header block alone; None when neither says.
+
+    The same order `parse` uses for mail ingested long after it arrived, so a filter on this
+    time (`reprocess --since`) agrees with the ticket's received time.
+    """
+    try:
+        msg = _HEADER_PARSER.parsebytes(bytes(raw))
+        received = [v for name, v in _raw_items(msg) if name.lower() == "received"]
+        found = _Reader._received(received)
+        if found is None:
+            date = msg.get("date")
+            found = _mail_date(str(date)[:MAX_DATE_CHARS]) if date else None
+        return found
+    except Exception:  # a mail without a readable date is filtered by nothing, never a crash
+        return None
+
+
 class _Reader:
     """One parse: the charset ladder and the notes it writes belong to a single message."""
 

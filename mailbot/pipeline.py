@@ -77,8 +77,16 @@ class Pipeline:
                 return desk
         return None
 
-    def plan(self, item: Claimed, raw: bytes, forced_desk: str | None = None) -> Plan | Outcome:
-        """Read and judge, writing nothing: a Plan, or an Outcome when there is nothing to plan."""
+    def plan(
+        self,
+        item: Claimed,
+        raw: bytes,
+        forced_desk: str | None = None,
+        replies_suppressed: str | None = None,
+    ) -> Plan | Outcome:
+        """Read and judge, writing nothing: a Plan, or an Outcome when there is nothing to plan.
+
+        `replies_suppressed` (why) applies the outcome without any automatic reply."""
         now = self.clock()
         desk = self.route(item, raw, forced_desk)
         if desk is None:
@@ -132,9 +140,15 @@ class Pipeline:
             history,
             now,
             self.config.old_mail_after(desk),
+            replies_suppressed,
         )
 
-    def process(self, item: Claimed, forced_desk: str | None = None) -> Outcome:
+    def process(
+        self,
+        item: Claimed,
+        forced_desk: str | None = None,
+        replies_suppressed: str | None = None,
+    ) -> Outcome:
         max_attempts = self.config.settings.spool.max_attempts
         if item.attempts >= max_attempts:
             detail = self.spool.get(item.id).detail or "no error recorded"
@@ -146,7 +160,7 @@ class Pipeline:
                 detail=f"failed {item.attempts} times; last: {detail}",
                 now=self.clock(),
             )
-        planned = self.plan(item, self.spool.read(item.id), forced_desk)
+        planned = self.plan(item, self.spool.read(item.id), forced_desk, replies_suppressed)
         if isinstance(planned, Outcome):
             return record_quarantine(
                 self.db,
@@ -187,12 +201,17 @@ class Worker:
         self.marker = WorkMarker(pipeline.spool, self.name)
         self.on_outcome = on_outcome
 
-    def run_items(self, items: Sequence[Claimed], forced_desk: str | None = None) -> list[Outcome]:
+    def run_items(
+        self,
+        items: Sequence[Claimed],
+        forced_desk: str | None = None,
+        replies_suppressed: str | None = None,
+    ) -> list[Outcome]:
         outcomes = []
         for item in items:
             self.marker.set(item.id)
             try:
-                outcome = self.pipeline.process(item, forced_desk)
+                outcome = self.pipeline.process(item, forced_desk, replies_suppressed)
             except Exception as exc:  # one bad item must never stop the loop
                 error = "".join(traceback.format_exception_only(exc)).strip()
                 log.error(
@@ -258,7 +277,13 @@ def recorded_outcome(db: Database, item: SpoolItem) -> dict[str, Any]:
     return line
 
 
-def process_now(worker: Worker, spool_id: str, desk: str | None, wait: float) -> dict[str, Any]:
+def process_now(
+    worker: Worker,
+    spool_id: str,
+    desk: str | None,
+    wait: float,
+    replies_suppressed: str | None = None,
+) -> dict[str, Any]:
     """Process one item now and return its outcome line; if another worker (a running
     `serve`) holds it, wait up to `wait` seconds for that worker's outcome instead."""
     pipeline = worker.pipeline
@@ -266,7 +291,7 @@ def process_now(worker: Worker, spool_id: str, desk: str | None, wait: float) ->
     while True:
         items = pipeline.spool.claim(worker.name, 1, ids=[spool_id])
         if items:
-            outcomes = worker.run_items(items, forced_desk=desk)
+            outcomes = worker.run_items(items, desk, replies_suppressed)
             if outcomes and outcomes[0].outcome != "already_done":
                 return dict(outcomes[0].as_json())
         item = pipeline.spool.get(spool_id)

@@ -102,10 +102,46 @@ class Spool:
             raise SpoolError(f"spool: cannot record message {spool_id[:12]}: {exc}") from exc
         return spool_id
 
-    def _write_file(self, spool_id: str, raw: bytes) -> None:
+    def accept_many(self, raws: Sequence[bytes], source: str) -> list[str]:
+        """`accept` for a batch (a mailbox being reprocessed): the same promise, paid once.
+
+        Every file is written and fsynced, each folder touched is fsynced once after the
+        last rename, and only then are all rows committed in one transaction; so, as with
+        `accept`, no row exists whose bytes could still be lost. Returns the spool ids in
+        the order of `raws` (the same bytes twice give the same id, stored once).
+        """
+        ids = [hashlib.sha256(raw).hexdigest() for raw in raws]
+        now = self.clock()
+        rows: dict[str, dict[str, object]] = {}
+        folders: set[Path] = set()
+        try:
+            for spool_id, raw in zip(ids, raws, strict=True):
+                if spool_id in rows:
+                    continue
+                if self._write_file(spool_id, raw, sync_folder=False):
+                    folders.add(self.path_of(spool_id).parent)
+                rows[spool_id] = self._row(spool_id, raw, source, None, (), now)
+            for folder in sorted(folders):
+                fsync_dir(folder)
+        except OSError as exc:
+            raise SpoolError(f"spool {self.folder}: cannot store messages: {exc}") from exc
+        try:
+            with self._commit_lock:
+                self._commit_rows(list(rows.values()))
+        except Exception as exc:
+            raise SpoolError(f"spool: cannot record {len(rows)} messages: {exc}") from exc
+        return ids
+
+    def known(self, spool_ids: Sequence[str]) -> dict[str, SpoolItem]:
+        """The rows these ids already have (taken before), in one query."""
+        with self.db.reading() as session:
+            return {row.id: row for row in SpoolItems(session).by_ids(spool_ids)}
+
+    def _write_file(self, spool_id: str, raw: bytes, *, sync_folder: bool = True) -> bool:
+        """Store the bytes under their name; False when an identical file was already there."""
         final = self.path_of(spool_id)
         if final.exists() and final.stat().st_size == len(raw):
-            return
+            return False
         bucket = final.parent
         if bucket.name not in self._made_dirs:
             if not bucket.exists():
@@ -113,7 +149,8 @@ class Spool:
                 fsync_dir(self.folder)
             self._made_dirs.add(bucket.name)
         tmp = self._tmp / f"{spool_id}.{os.getpid()}.{threading.get_ident()}"
-        write_durably(final, raw, tmp)
+        write_durably(final, raw, tmp, sync_folder=sync_folder)
+        return True
 
     def _insert_row(
         self,
@@ -131,18 +168,7 @@ class Spool:
         concurrent SMTP sessions one commit serves many messages instead of each waiting
         for its own turn at the single SQLite writer.
         """
-        pending = _PendingRow(
-            {
-                "id": spool_id,
-                "source": source,
-                "mail_from": mail_from,
-                "rcpt_to": list(rcpt_to),
-                "size": len(raw),
-                "accepted_at": accepted_at,
-                "state": SpoolState.received,
-                "attempts": 0,
-            }
-        )
+        pending = _PendingRow(self._row(spool_id, raw, source, mail_from, rcpt_to, accepted_at))
         with self._queue_lock:
             self._queue.append(pending)
         with self._commit_lock:
@@ -158,6 +184,26 @@ class Spool:
                     item.error, item.done = error, True
         if pending.error is not None:
             raise pending.error
+
+    @staticmethod
+    def _row(
+        spool_id: str,
+        raw: bytes,
+        source: str,
+        mail_from: str | None,
+        rcpt_to: Sequence[str],
+        accepted_at: datetime,
+    ) -> dict[str, object]:
+        return {
+            "id": spool_id,
+            "source": source,
+            "mail_from": mail_from,
+            "rcpt_to": list(rcpt_to),
+            "size": len(raw),
+            "accepted_at": accepted_at,
+            "state": SpoolState.received,
+            "attempts": 0,
+        }
 
     def _commit_rows(self, rows: list[dict[str, object]]) -> None:
         record_received(self.db, rows)

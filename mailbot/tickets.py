@@ -157,6 +157,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
         annotations={k: v for k in ANNOTATION_KEYS if (v := getattr(ticket, k)) is not None},
         missing=tuple(ticket.missing),
         deadlines=clocks.deadlines_json(ticket, desk),
+        follow_up=threaded,
     )
 
 

@@ -16,6 +16,7 @@ from mailbot.cli import _context as c
 from mailbot.cli.ingest import ingest
 from mailbot.cli.packages import packages
 from mailbot.cli.quarantine import quarantine
+from mailbot.cli.reprocess import reprocess
 from mailbot.cli.service import check_config, db, serve, worker
 from mailbot.cli.sla import sla
 from mailbot.cli.tickets import tickets
@@ -42,12 +43,24 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
       mailbot check-config      validate config/mailbot.toml and every desk file
       mailbot serve             receive over SMTP, process, send replies
       mailbot ingest FILE...    take .eml files in, one JSON line per message
+      mailbot reprocess SOURCE  a whole maildir or mbox again, safely (try --dry-run)
       mailbot tickets list      the queue, in the order it is worked
     """
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (serve, worker, check_config, db, ingest, quarantine, tickets, packages, sla):
+for command in (
+    serve,
+    worker,
+    check_config,
+    db,
+    ingest,
+    reprocess,
+    quarantine,
+    tickets,
+    packages,
+    sla,
+):
     cli.add_command(command)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from mailbot.errors import NotFound
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--desk", help="Route every file to this desk instead of by its recipients.")
 @click.option(
     "--dry-run", is_flag=True, help="Run every rule and print the outcome; write and send nothing."
@@ -32,14 +32,18 @@ from mailbot.errors import NotFound
 def ingest(
     ctx: click.Context, files: Sequence[Path], desk: str | None, dry_run: bool, wait: float
 ) -> None:
-    """Take .eml files in, as if they had arrived now, and process them.
+    """Take mail files in, as if they had arrived now, and process them.
 
-    Prints one JSON line per file: file, spool_id, desk, outcome (ticket, quarantined or
-    dropped), ticket, reason, detail, missing, product, type, category, impact, urgency,
-    priority, sla_level. Arrival time is taken from the newest Received: header.
-    Exits 0 when every file was accepted (whatever its outcome), 66 when some could not be read.
+    A FILE is one .eml message, an mbox file (first line `From `: each message in it) or a
+    folder (a maildir, or mail files). Prints one JSON line per file (per message of an mbox
+    or folder, with its key there): file, key, spool_id, desk, outcome (ticket, quarantined
+    or dropped), ticket, reason, detail, missing, product, type, category, impact, urgency,
+    priority, sla_level.
+    Arrival time is taken from the newest Received: header. For a whole mailbox, prefer
+    `mailbot reprocess` (batched, with a summary that adds up).
+    Exits 0 when every message was accepted (whatever its outcome), 66 when some could not
+    be read.
     """
-    from mailbot.ingest.files import accept_file, read_file
     from mailbot.pipeline import Worker, dry_run_bytes, process_now
 
     app = c.app(ctx)
@@ -54,21 +58,31 @@ def ingest(
     bar = click.progressbar(files, label="ingesting", file=sys.stderr, show_pos=True)
     with bar, contextlib.closing(worker):
         for path in bar:
-            line: dict[str, Any]
-            if dry_run:
-                raw, error = read_file(path, max_size)
+            for key, raw, error in _messages(path, max_size):
+                line: dict[str, Any]
                 if raw is None:
                     failed = True
                     line = {"spool_id": None, "outcome": "refused", "reason": error}
-                else:
+                elif dry_run:
                     line = dry_run_bytes(app.pipeline, raw, desk)
-            else:
-                accepted = accept_file(app.spool, path, max_size)
-                if accepted.spool_id is None:
-                    failed = True
-                    line = {"spool_id": None, "outcome": "refused", "reason": accepted.error}
                 else:
-                    line = process_now(worker, accepted.spool_id, desk, wait)
-            click.echo(json.dumps({"file": str(path), **line}, ensure_ascii=False))
+                    spool_id = app.spool.accept(raw, "file")
+                    line = process_now(worker, spool_id, desk, wait)
+                where = {"file": str(path)} | ({"key": key} if key is not None else {})
+                click.echo(json.dumps(where | line, ensure_ascii=False))
     if failed:
         sys.exit(NotFound.exit_code)
+
+
+def _messages(path: Path, max_size: int) -> Iterator[tuple[str | None, bytes | None, str | None]]:
+    """(key, bytes, why not): one for a mail file; each message of an mbox or a folder, so
+    that many mails never become one ticket."""
+    from mailbot.ingest.sources import open_source, read_limited, starts_like_mbox
+
+    if path.is_dir() or starts_like_mbox(path):
+        for found in open_source(str(path), max_size).messages():
+            why = f"{found.problem}: {found.detail}" if found.raw is None else None
+            yield found.key, found.raw, why
+        return
+    raw, problem, detail = read_limited(path, max_size)
+    yield None, raw, f"{problem}: {detail}" if raw is None else None

@@ -45,6 +45,15 @@ class SpoolItems:
     def get(self, spool_id: str) -> SpoolItem | None:
         return self.session.get(SpoolItem, spool_id)
 
+    def by_ids(self, spool_ids: Sequence[str]) -> list[SpoolItem]:
+        """The rows of these ids that exist (in batches the database's parameter limit allows)."""
+        found: list[SpoolItem] = []
+        unique = list(dict.fromkeys(spool_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            found.extend(self.session.exec(select(SpoolItem).where(col(SpoolItem.id).in_(chunk))))
+        return found
+
     def known_ids(self) -> set[str]:
         return set(self.session.exec(select(SpoolItem.id)).all())
 
