@@ -40,9 +40,7 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
     return data
 
 
-def ticket_queue(
-    db: Database, *, desk: str | None, state: str | None, limit: int
-) -> list[Ticket]:
+def ticket_queue(db: Database, *, desk: str | None, state: str | None, limit: int) -> list[Ticket]:
     """The queue in working order (see `store.Tickets.queue`)."""
     with db.reading() as session:
         return Tickets(session).queue(desk=desk, state=state, limit=limit)

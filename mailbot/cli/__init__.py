@@ -16,7 +16,7 @@ from mailbot.cli import _context as c
 from mailbot.cli.ingest import ingest
 from mailbot.cli.packages import packages
 from mailbot.cli.quarantine import quarantine
-from mailbot.cli.service import check_config, db, serve, worker
+from mailbot.cli.service import check_config, db, poll, serve, worker
 from mailbot.cli.sla import sla
 from mailbot.cli.tickets import tickets
 
@@ -40,14 +40,15 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     \b
     Start here:
       mailbot check-config      validate config/mailbot.toml and every desk file
-      mailbot serve             receive over SMTP, process, send replies
+      mailbot serve             receive over SMTP (and IMAP), process, send replies
+      mailbot poll --once       read the [[imap]] mailboxes once, without serve
       mailbot ingest FILE...    take .eml files in, one JSON line per message
       mailbot tickets list      the queue, in the order it is worked
     """
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (serve, worker, check_config, db, ingest, quarantine, tickets, packages, sla):
+for command in (serve, poll, worker, check_config, db, ingest, quarantine, tickets, packages, sla):
     cli.add_command(command)
 
 
