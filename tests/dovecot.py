@@ -9,6 +9,7 @@ are private to root) and Dovecot's unix sockets need a short path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 from tests.conftest import free_port
 from tests.servers import wait_for_port
@@ -108,8 +110,10 @@ class Dovecot:
         if tls:
             cert, key = self.base / "cert.pem", self.base / "key.pem"
             subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-                + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                [
+                    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+                    *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
+                ],
                 check=True,
                 capture_output=True,
             )
@@ -142,23 +146,50 @@ class Dovecot:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: `stop` reaches every child
         )
         try:
             wait_for_port(self.port, proc=self.proc)
+            self._until_login_works()
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}; dovecot log:\n{self.log}") from exc
         return self
 
+    def _until_login_works(self, timeout: float = 20.0) -> None:
+        """Listening is not ready: the first connections are reset until auth is up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client().logout()
+                return
+            except (OSError, IMAPClientError) as exc:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no IMAP login after {timeout} s: {exc}") from exc
+                time.sleep(0.05)
+
     def stop(self) -> None:
-        """SIGTERM to the master: its children go too and every connection is cut."""
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGTERM to every process of this server, the imap processes serving open
+        connections included (they outlive a master stopped alone): every client is cut."""
+        if self.proc is None or self.proc.returncode is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        group = self.proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
         assert self.proc.stderr is not None
         self.proc.stderr.close()
         # a child still holding the port would make the next start fail
@@ -241,14 +272,25 @@ def _listening(port: int) -> bool:
         return False
 
 
-def running_dovecot(**options: object) -> Iterator[Dovecot]:
-    """A started server, skipped with its reason where Dovecot cannot run; stopped after."""
+def start_dovecot(*, tls: bool = False, capability: str | None = None) -> Dovecot:
+    """A started server (the caller closes it); the test is skipped with the reason where
+    Dovecot cannot run."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    server = Dovecot(**options)  # type: ignore[arg-type]
+    server = Dovecot(tls=tls, capability=capability)
     try:
-        yield server.start()
+        return server.start()
+    except BaseException:
+        server.close()
+        raise
+
+
+def running_dovecot(*, tls: bool = False, capability: str | None = None) -> Iterator[Dovecot]:
+    """For a fixture: a started server, stopped and removed after the test."""
+    server = start_dovecot(tls=tls, capability=capability)
+    try:
+        yield server
     finally:
         server.close()
 

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailbot.config import Config, ImapMailbox
 from mailbot.errors import ConfigError, MailboxUnavailable, NotFound, SpoolError
@@ -52,8 +52,8 @@ IDLE_RENEW_SECONDS = 25 * 60.0
 """RFC 2177: a server may end an IDLE after 30 minutes; re-issue it well before."""
 FETCH_BYTES = 16 * 1024 * 1024
 """Bodies fetched in one command at most: memory stays bounded whatever the mailbox holds."""
-FETCH_TRIES = 3
-"""Passes a message may fail to be fetched before it is left on the server."""
+FETCH_TRIES = 2
+"""Failed fetches (the second one of the message alone) before it is left on the server."""
 BACKOFF_MAX_SECONDS = 60.0
 CONNECT_TIMEOUT = 15.0
 READ_TIMEOUT = 120.0
@@ -161,9 +161,13 @@ class Poller:
         self.rcpt_to = tuple(rcpt_to)
         self.settle_wait = settle_wait
         self.stop = threading.Event()
+        self.idling = threading.Event()
+        """Set while the connection sits in IDLE: new mail is seen the moment it arrives."""
         self._client: IMAPClient | None = None
         self._keywords = True
         self._failures: dict[int, int] = {}
+        self.blamed = False
+        """The last connection error came while fetching bodies: charged to those messages."""
         self._uidvalidity = 0
         self.context = {"mailbox": mailbox.name, "url": masked(mailbox.url)}
 
@@ -228,6 +232,7 @@ class Poller:
         """Take every message not taken yet, round by round; connects when needed."""
         client = self._client or self.connect()
         client.noop()  # a folder we sit in learns of new mail only when asked
+        _news_arrived(client)  # what this pass will see anyway
         uidvalidity = self._uidvalidity
         last = self._start_uid(uidvalidity)
         criteria: list[Any] = ["UID", f"{last + 1}:*"]
@@ -278,6 +283,15 @@ class Poller:
         meta = client.fetch(list(uids), ["RFC822.SIZE", "INTERNALDATE"])
         wanted: list[int] = []
         taken: list[Taken] = []
+
+        def leave(uid: int, reason: str) -> None:
+            log.warning(
+                "message left on the server", extra={**self.context, "uid": uid, "reason": reason}
+            )
+            taken.append(Taken(self.mailbox.name, uid, None, reason))
+            done.settled.add(uid)
+            done.result.skipped += 1
+
         for uid in uids:
             data = meta.get(uid)
             if data is None:  # expunged by someone else meanwhile: nothing to take
@@ -285,21 +299,18 @@ class Poller:
                 continue
             size = int(data.get(b"RFC822.SIZE", 0))
             if size > self.max_size:
-                reason = f"oversized: {size} bytes, the limit is {self.max_size}"
-                log.warning("message skipped", extra={**self.context, "uid": uid, "reason": reason})
-                taken.append(Taken(self.mailbox.name, uid, None, reason))
-                done.settled.add(uid)
-                done.result.skipped += 1
-                continue
-            wanted.append(uid)
+                leave(uid, f"oversized: {size} bytes, the limit is {self.max_size}")
+            elif self._failures.get(uid, 0) >= FETCH_TRIES:
+                leave(uid, f"cannot be fetched: the server failed on it {FETCH_TRIES} times")
+            else:
+                wanted.append(uid)
         spooled: dict[int, str] = {}
         for group in self._groups(wanted, meta):
             for uid, raw in self._bodies(client, group).items():
                 if isinstance(raw, str):
-                    if self._failed(uid, raw):
-                        taken.append(Taken(self.mailbox.name, uid, None, raw))
-                        done.settled.add(uid)
-                        done.result.skipped += 1
+                    self._failures[uid] = self._failures.get(uid, 0) + 1
+                    if self._failures[uid] >= FETCH_TRIES:
+                        leave(uid, raw)
                     continue
                 arrived = meta[uid].get(b"INTERNALDATE")
                 spooled[uid] = self.spool.accept(
@@ -323,10 +334,14 @@ class Poller:
         return done
 
     def _groups(self, uids: Sequence[int], meta: Mapping[int, Any]) -> Iterator[list[int]]:
-        """Bodies are fetched in groups of at most FETCH_BYTES (one mail may exceed it)."""
+        """Bodies are fetched in groups of at most FETCH_BYTES (one mail may exceed it);
+        a message that failed before is fetched alone, after the others, so it takes no
+        other message down with it a second time."""
         group: list[int] = []
         size = 0
         for uid in uids:
+            if uid in self._failures:
+                continue
             length = int(meta[uid].get(b"RFC822.SIZE", 0))
             if group and size + length > FETCH_BYTES:
                 yield group
@@ -335,13 +350,25 @@ class Poller:
             size += length
         if group:
             yield group
+        for uid in uids:
+            if uid in self._failures:
+                yield [uid]
 
     def _bodies(self, client: IMAPClient, uids: Sequence[int]) -> dict[int, bytes | str]:
-        """Each message's bytes, or why it could not be fetched. A server that refuses the
-        whole command (one broken message can do that) is asked again one message at a time."""
+        """Each message's bytes, or why it could not be fetched.
+
+        A server may answer a message it cannot read with NO for the whole command (then the
+        messages are asked for one by one) or by hanging up (Dovecot says BYE): then every
+        message of the command is charged a failure before the connection error goes up,
+        and the next try fetches each of them alone, so the broken one is found and, after
+        FETCH_TRIES, left on the server instead of holding the folder up.
+        """
         try:
             fetched = client.fetch(list(uids), ["BODY.PEEK[]"])
-        except IMAPClientAbortError:
+        except _CONNECTION_ERRORS:
+            for uid in uids:
+                self._failures[uid] = self._failures.get(uid, 0) + 1
+            self.blamed = True
             raise
         except IMAPClientError as exc:
             if len(uids) == 1:
@@ -355,18 +382,6 @@ class Poller:
             raw = fetched.get(uid, {}).get(b"BODY[]")
             bodies[uid] = raw if isinstance(raw, bytes) else "the server sent no body"
         return bodies
-
-    def _failed(self, uid: int, reason: str) -> bool:
-        """Note a failed fetch; True once the message has failed often enough to be left."""
-        self._failures[uid] = tries = self._failures.get(uid, 0) + 1
-        final = tries >= FETCH_TRIES
-        log.warning(
-            "message left on the server" if final else "message could not be fetched; retrying",
-            extra={**self.context, "uid": uid, "reason": reason, "tries": tries},
-        )
-        if final:
-            self._failures.pop(uid, None)
-        return final
 
     def _wait_finished(self, spool_ids: Sequence[str]) -> set[str]:
         """The spool ids whose outcome is still not committed after the bounded wait."""
@@ -406,8 +421,11 @@ class Poller:
         if client is None or not self.mailbox.idle or not client.has_capability("IDLE"):
             self.stop.wait(timeout)
             return
+        if _news_arrived(client):
+            return  # announced during the last pass, after its SEARCH: IDLE would not repeat it
         deadline = time.monotonic() + min(timeout, IDLE_RENEW_SECONDS)
         client.idle()
+        self.idling.set()
         try:
             while not self.stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
@@ -419,6 +437,7 @@ class Poller:
                 if not responses and time.monotonic() - started < 0.5:
                     return  # woken with nothing to read: the connection ended (idle_done says)
         finally:
+            self.idling.clear()
             client.idle_done()
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
@@ -427,35 +446,46 @@ class Poller:
             self.stop = stop
         delay = 1.0
         while not self.stop.is_set():
+            self.blamed = False
             try:
                 result = self.run_pass()
                 # mail still being processed: look again soon, not after a long IDLE
                 self.wait_for_mail(1.0 if result.waiting else self.mailbox.poll_interval)
                 delay = 1.0
             except Exception as exc:
-                self._log_failure(exc, delay)
                 self.close()
+                if self.blamed:  # a broken message, not the network: on to isolating it
+                    self._log_failure(exc, 0.0)
+                    continue
+                self._log_failure(exc, delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX_SECONDS)
         self.close()
 
     def run_once(self, tries: int = 3) -> PassResult:
-        """One pass (`poll --once`), with a few reconnects; MailboxUnavailable after that."""
-        delay = 1.0
+        """One pass (`poll --once`), reconnecting up to `tries` times after network errors
+        (a message that broke the connection costs a reconnect, not a try);
+        MailboxUnavailable after that."""
+        delay, failures = 1.0, 0
         try:
-            for attempt in range(1, tries + 1):
+            while True:
+                self.blamed = False
                 try:
                     return self.run_pass()
                 except (IMAPClientError, OSError, SpoolError) as exc:
                     self.close()
-                    if attempt == tries:
+                    if self.blamed:
+                        self._log_failure(exc, 0.0)
+                        continue
+                    failures += 1
+                    # a refused login will not be accepted a moment later
+                    if failures >= tries or isinstance(exc, LoginError):
                         raise MailboxUnavailable(
                             f"imap {self.mailbox.name!r} ({masked(self.mailbox.url)}): {exc}"
                         ) from exc
                     self._log_failure(exc, delay)
                     time.sleep(delay)
                     delay *= 2
-            raise AssertionError("unreachable")
         finally:
             self.close()
 
@@ -471,6 +501,13 @@ def _aware(value: object) -> datetime | None:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     return None
+
+
+def _news_arrived(client: IMAPClient) -> bool:
+    """Whether the server announced mail (EXISTS, RECENT) during our other commands:
+    imaplib keeps such untagged responses aside, and nobody else looks at them."""
+    stash = client._imap.untagged_responses
+    return any([stash.pop("EXISTS", None), stash.pop("RECENT", None)])
 
 
 def _is_news(response: tuple[Any, ...]) -> bool:
