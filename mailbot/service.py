@@ -297,10 +297,20 @@ def poll(
             if worker is None:  # a worker's marker file is per thread
                 worker = local.worker = Worker(app.pipeline)
                 workers.append(worker)
+            ids = list(dict.fromkeys(t.spool_id for t in taken if t.spool_id))
+            with lock:  # the round's items in one claim, not one transaction each
+                claimed = app.spool.claim(worker.name, len(ids), ids=ids) if ids else []
+                fresh = {
+                    o.spool_id: o.as_json()
+                    for o in worker.run_items(claimed)
+                    if o.outcome != "already_done"
+                }
             for one in taken:
                 if one.spool_id is None:
                     line = {"spool_id": None, "outcome": "skipped", "reason": one.reason}
-                else:
+                elif one.spool_id in fresh:
+                    line = dict(fresh[one.spool_id])
+                else:  # taken before, or held by a serve beside us: its recorded outcome
                     with lock:
                         line = process_now(worker, one.spool_id, None, wait)
                 report({"mailbox": one.mailbox, "uid": one.uid, **line})
