@@ -211,7 +211,12 @@ class Dovecot:
 
     def client(self) -> IMAPClient:
         client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
-        client.login(USER, PASSWORD)
+        try:
+            client.login(USER, PASSWORD)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                client.shutdown()
+            raise
         client.normalise_times = False
         return client
 
