@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # libmagic for python-magic; swaks for the end-to-end tests; faketime to run the suite on another
-# date (docs: "the suite passes on any date"). Installed only when missing.
+# date (docs: "the suite passes on any date"); dovecot-imapd, the real IMAP server the poller's
+# tests start (/usr/sbin is not on every PATH, hence the -x test). Installed only when missing.
 system-deps:
 	@missing=""; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
 	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] \

@@ -131,6 +131,78 @@ class IntakeSettings(_Strict):
     A desk may set its own `old_mail_after`."""
 
 
+class ImapMailbox(_Strict):
+    """One mailbox the IMAP poller reads ([[imap]] tables); see ingest/imap.py."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    """Names the mailbox in logs, in `mailbot poll --mailbox` and in the database."""
+    url: str
+    """imaps://user@host:993/Folder (TLS), or imap://user@host:143/Folder (STARTTLS when the
+    server offers it, else plain); an @ in the user name is written %40."""
+    desk: str | None = None
+    """Every mail of this mailbox goes to this desk; else it is routed by its recipients."""
+    password_env: str = "MAILBOT_IMAP_PASSWORD"
+    """The environment variable holding the password (unless password_file is set)."""
+    password_file: Path | None = None
+    """A file holding the password (relative paths count from the project root)."""
+    after: str = Field("seen", pattern=r"^(seen|move:.+)$")
+    """What is done to a message once its outcome is committed: "seen" flags it \\Seen plus
+    the keyword $MailbotTaken; "move:Folder" moves it to Folder (created when missing)."""
+    batch: int = Field(200, ge=1, le=5000)
+    """Messages fetched, spooled and marked per round."""
+    poll_interval: float = Field(60.0, gt=0)
+    """Seconds between looks at a server without IDLE (and between IDLE renewals)."""
+    tls_verify: bool = True
+    """False accepts any certificate: only for a test server with a self-signed one."""
+    idle: bool = True
+    """Use IMAP IDLE where the server offers it (new mail is seen at once)."""
+
+    @field_validator("url")
+    @classmethod
+    def _imap_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+            raise ValueError(
+                "expected imaps://user@host[:port]/Folder or imap://user@host[:port]/Folder"
+            )
+        if parts.password is not None:
+            raise ValueError(
+                "the URL holds a password: put it in the environment (password_env) or a"
+                " file (password_file), never in the configuration"
+            )
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from exc
+        return value
+
+    @property
+    def tls(self) -> Literal["ssl", "starttls"]:
+        """imaps: TLS from the first byte; imap: STARTTLS when offered."""
+        return "ssl" if urlsplit(self.url).scheme == "imaps" else "starttls"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (993 if self.tls == "ssl" else 143)
+
+    @property
+    def username(self) -> str:
+        return unquote(urlsplit(self.url).username or "")
+
+    @property
+    def folder(self) -> str:
+        return unquote(urlsplit(self.url).path.lstrip("/")) or "INBOX"
+
+    @property
+    def move_to(self) -> str | None:
+        """The folder processed mail is moved to, or None when it stays (after = "seen")."""
+        return self.after.partition(":")[2] if self.after.startswith("move:") else None
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -376,6 +448,8 @@ class Settings(_Strict):
     worker: WorkerSettings = WorkerSettings()
     intake: IntakeSettings = IntakeSettings()
     logging: LoggingSettings = LoggingSettings()
+    imap: list[ImapMailbox] = Field(default_factory=list)
+    """[[imap]] tables: the mailboxes `serve` and `poll` read."""
     desks_dir: Path = Path("desks")
     """Folder of desk files, relative to the main config file."""
     templates_dir: Path = Path("templates")
@@ -540,4 +614,23 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         files[desk.name] = desk_path
     if not desks:
         raise ConfigError(f"{desks_dir}: no desk files (*.toml); mailbot needs at least one desk")
+    _check_mailboxes(path, settings.imap, desks)
     return Config(path, settings, desks, files)
+
+
+def _check_mailboxes(
+    path: Path, mailboxes: list[ImapMailbox], desks: Mapping[str, DeskSettings]
+) -> None:
+    """What one [[imap]] table cannot see alone: its desk exists, its name is unique."""
+    seen: set[str] = set()
+    for index, mailbox in enumerate(mailboxes):
+        if mailbox.desk is not None and mailbox.desk not in desks:
+            raise ConfigError(
+                f"{path}: imap.{index}.desk: no desk {mailbox.desk!r}"
+                f" (known: {', '.join(sorted(desks))})"
+            )
+        if mailbox.name in seen:
+            raise ConfigError(
+                f"{path}: imap.{index}.name: mailbox {mailbox.name!r} is defined twice"
+            )
+        seen.add(mailbox.name)

@@ -5,6 +5,7 @@ MailbotError            exit 1   anything mailbot itself reports
  +-- SpoolError         exit 74  raw bytes could not be made durable (EX_IOERR)
  +-- UnparseableMail    exit 65  bytes that are not a readable e-mail at all (EX_DATAERR)
  +-- NotFound           exit 66  a ticket, spool item or file named on the command line (EX_NOINPUT)
+ +-- MailboxUnavailable exit 69  an IMAP server unreachable or refusing the login (EX_UNAVAILABLE)
 """
 
 
@@ -28,3 +29,9 @@ class UnparseableMail(MailbotError):
 
 class NotFound(MailbotError):
     exit_code = 66
+
+
+class MailboxUnavailable(MailbotError):
+    """An IMAP mailbox could not be read (network, TLS, login); nothing was marked there."""
+
+    exit_code = 69

@@ -98,7 +98,9 @@ class Pipeline:
             mail = parse(
                 raw,
                 accepted_at=item.accepted_at,
-                arrival_from_headers=item.source != "smtp",
+                # a transport that knows when the mail arrived (SMTP: now; IMAP: INTERNALDATE) says
+                # so in accepted_at; for files the newest Received: header is the best we have
+                arrival_from_headers=item.source not in ("smtp", "imap"),
                 fallback_charsets=desk.fallback_charsets,
             )
         except UnparseableMail as exc:

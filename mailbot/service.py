@@ -1,10 +1,13 @@
-"""service: builds the rooms from a Config and runs `mailbot serve` (receiver, worker, sender).
+"""service: builds the rooms from a Config and runs `mailbot serve` (receiver, IMAP pollers,
+workers, sender) and `mailbot poll` (the pollers alone, processing in their own process).
 
 Stop order on SIGTERM/SIGINT matters for the invariant: first stop accepting connections and
 let the open SMTP sessions finish the transaction they are in (idle ones are told 421; one
 that is still open after the session timeout is cut off, and its sender, never told 250,
-retries), then let the workers finish their current item, then the sender its current mail.
-Anything left is still in the spool or the outbox and is picked up on the next start.
+retries), and stop the pollers (a message whose outcome is not committed yet stays unmarked
+on its server); then let the workers finish their current item, then the sender its current
+mail. Anything left is still in the spool, the outbox or the mailbox and is picked up on the
+next start.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
-from mailbot.errors import MailbotError
+from mailbot.errors import ConfigError, MailbotError
+from mailbot.ingest.imap import PassResult, Poller, Taken, build_pollers
 from mailbot.ingest.smtp import SESSION_TIMEOUT, Door, SpoolHandler
 from mailbot.outcomes import Outcome
-from mailbot.pipeline import Pipeline, Worker
+from mailbot.pipeline import Pipeline, Worker, process_now
 from mailbot.replies import Renderer
 from mailbot.sender import Sender, make_transport
 from mailbot.spool import Spool
@@ -180,6 +186,9 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         if outcome.outcome == "ticket":
             outbox.set()
 
+    # passwords are read now: a missing one stops serve before it listens (exit 78)
+    pollers = build_pollers(app.config, app.spool, lambda _mailbox: lambda _taken: work.set())
+    poll_stop = threading.Event()
     sender = app.sender()
     threads = [threading.Thread(target=_sender_loop, args=(sender, stop, outbox), name="sender")]
     children = await spawn_workers(app.config, processes)
@@ -191,6 +200,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         )
     for thread in threads:
         thread.start()
+    poll_threads = _start_pollers(pollers, poll_stop)
 
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool")
     handler = SpoolHandler(app.config, app.spool, executor, on_accept=lambda _id: work.set())
@@ -206,6 +216,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
             "listen": smtp.listen,
             "desks": sorted(app.config.desks),
             "worker_processes": processes,
+            "imap": [p.mailbox.name for p in pollers],
             "outbound": "relay" if app.config.settings.outbound.relay else str(app.config.maildir),
         },
     )
@@ -224,6 +235,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
                 await loop.run_in_executor(None, _escalate, app)
 
     log.info("stopping: no new connections; letting open SMTP sessions finish")
+    poll_stop.set()
     server.close()
     if not await door.drain(SESSION_TIMEOUT):
         log.warning(
@@ -232,6 +244,8 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         )
     await server.wait_closed()
     await loop.run_in_executor(None, executor.shutdown, True)
+    for thread in poll_threads:
+        await loop.run_in_executor(None, thread.join)
     for child in children:
         child.terminate()
     for child in children:
@@ -245,6 +259,102 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
         worker.close()
     app.db.dispose()
     log.info("stopped cleanly")
+
+
+def _start_pollers(pollers: Sequence[Poller], stop: threading.Event) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(
+            target=poller.run_forever, args=(stop,), name=f"imap-{poller.mailbox.name}"
+        )
+        for poller in pollers
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def poll(
+    app: App,
+    *,
+    names: Sequence[str] = (),
+    once: bool = False,
+    report: Callable[[dict[str, Any]], None] = lambda _line: None,
+    wait: float = 30.0,
+) -> PassResult:
+    """`mailbot poll`: the configured pollers without serve. What they take in is processed
+    here, before it is marked on the server, so tickets are made without a running serve;
+    `report` gets one outcome line per message. `once`: one pass per mailbox, then return;
+    else until SIGTERM/SIGINT. A `serve` running beside it is harmless: both take the same
+    bytes to the same spool item."""
+    app.recover()  # claims of a poll killed earlier would hold its items for their lease
+    lock = threading.Lock()
+    local = threading.local()
+    workers: list[Worker] = []
+
+    def processor(_mailbox: object) -> Callable[[Sequence[Taken]], None]:
+        def settle(taken: Sequence[Taken]) -> None:
+            worker: Worker | None = getattr(local, "worker", None)
+            if worker is None:  # a worker's marker file is per thread
+                worker = local.worker = Worker(app.pipeline)
+                workers.append(worker)
+            ids = list(dict.fromkeys(t.spool_id for t in taken if t.spool_id))
+            with lock:  # the round's items in one claim, not one transaction each
+                claimed = app.spool.claim(worker.name, len(ids), ids=ids) if ids else []
+                fresh = {
+                    o.spool_id: o.as_json()
+                    for o in worker.run_items(claimed)
+                    if o.outcome != "already_done"
+                }
+            for one in taken:
+                if one.spool_id is None:
+                    line = {"spool_id": None, "outcome": "skipped", "reason": one.reason}
+                elif one.spool_id in fresh:
+                    line = dict(fresh[one.spool_id])
+                else:  # taken before, or held by a serve beside us: its recorded outcome
+                    with lock:
+                        line = process_now(worker, one.spool_id, None, wait)
+                report({"mailbox": one.mailbox, "uid": one.uid, **line})
+
+        return settle
+
+    pollers = build_pollers(app.config, app.spool, processor, names=names)
+    if not pollers:
+        raise ConfigError(f"{app.config.path}: imap: no [[imap]] mailbox is configured")
+    total = PassResult()
+    try:
+        if once:
+            failure: MailbotError | None = None
+            for poller in pollers:
+                try:
+                    total.add(poller.run_once())
+                except MailbotError as exc:  # the other mailboxes still get their pass
+                    log.error("mailbox unavailable", extra={**poller.context, "error": str(exc)})
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+            return total
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+        try:
+            threads = _start_pollers(pollers, stop)
+            log.info("polling", extra={"imap": [p.mailbox.name for p in pollers]})
+            while not stop.wait(0.5):
+                if not any(thread.is_alive() for thread in threads):
+                    break
+            stop.set()
+            for thread in threads:
+                thread.join()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return total
+    finally:
+        for worker in workers:
+            worker.close()
+        app.db.dispose()
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _escalate(app: App) -> None:

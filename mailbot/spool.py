@@ -28,7 +28,14 @@ from pathlib import Path
 from mailbot.clock import Clock, system_clock
 from mailbot.durable import fsync_dir, write_durably
 from mailbot.errors import NotFound, SpoolError
-from mailbot.store import Database, SpoolItem, SpoolItems, SpoolState, record_received
+from mailbot.store import (
+    Database,
+    MailboxStates,
+    SpoolItem,
+    SpoolItems,
+    SpoolState,
+    record_received,
+)
 
 HOST = socket.gethostname()
 
@@ -319,6 +326,27 @@ class Spool:
             if item is None:
                 raise NotFound(f"spool item {spool_id} not found")
             return item
+
+    def unfinished(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` still waiting for their outcome: a transport that may only confirm
+        processed mail (the IMAP poller marks a message only then) asks this."""
+        if not ids:
+            return set()
+        with self.db.reading() as session:
+            return SpoolItems(session).still_received(ids)
+
+    # -- where a mailbox transport stands ------------------------------------------------
+
+    def mailbox_position(self, name: str) -> tuple[int, int] | None:
+        """(uidvalidity, last settled UID) of an IMAP mailbox, None before its first pass."""
+        with self.db.reading() as session:
+            return MailboxStates(session).get(name)
+
+    def save_mailbox_position(self, name: str, *, uidvalidity: int, last_uid: int) -> None:
+        with self.db.transaction() as session:
+            MailboxStates(session).save(
+                name, uidvalidity=uidvalidity, last_uid=last_uid, at=self.clock()
+            )
 
 
 class WorkMarker:

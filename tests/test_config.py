@@ -173,6 +173,7 @@ def test_readme_documents_every_setting() -> None:
     }
     main_keys |= {f"outbound.relay.{f}" for f in config_mod.RelaySettings.model_fields}
     main_keys.discard("outbound.relay")
+    main_keys |= {f"imap.{f}" for f in config_mod.ImapMailbox.model_fields}
     desk_keys = {f"desk.{f}" for f in config_mod.DeskSettings.model_fields}
     desk_keys |= {f"customer.{f}" for f in config_mod.Customer.model_fields}
     desk_keys |= {f"calendar.{f}" for f in config_mod.CalendarSettings.model_fields}

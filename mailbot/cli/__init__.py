@@ -17,7 +17,7 @@ from mailbot.cli.ingest import ingest
 from mailbot.cli.packages import packages
 from mailbot.cli.quarantine import quarantine
 from mailbot.cli.reprocess import reprocess
-from mailbot.cli.service import check_config, db, serve, worker
+from mailbot.cli.service import check_config, db, poll, serve, worker
 from mailbot.cli.sla import sla
 from mailbot.cli.tickets import tickets
 
@@ -41,7 +41,8 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     \b
     Start here:
       mailbot check-config      validate config/mailbot.toml and every desk file
-      mailbot serve             receive over SMTP, process, send replies
+      mailbot serve             receive over SMTP (and IMAP), process, send replies
+      mailbot poll --once       read the [[imap]] mailboxes once, without serve
       mailbot ingest FILE...    take .eml files in, one JSON line per message
       mailbot reprocess SOURCE  a whole maildir or mbox again, safely (try --dry-run)
       mailbot tickets list      the queue, in the order it is worked
@@ -51,6 +52,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 for command in (
     serve,
+    poll,
     worker,
     check_config,
     db,

@@ -1,8 +1,10 @@
-"""`serve`, `worker`, `check-config`, `db upgrade`: running mailbot and setting it up."""
+"""`serve`, `poll`, `worker`, `check-config`, `db upgrade`: running mailbot and setting it up."""
 
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import click
 from tabulate import tabulate
@@ -21,6 +23,51 @@ def serve(ctx: click.Context) -> None:
     from mailbot.service import serve as run
 
     run(c.config(ctx))
+
+
+@click.command()
+@click.option(
+    "--mailbox",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this [[imap]] mailbox (repeatable). Default: every configured one.",
+)
+@click.option("--once", is_flag=True, help="One pass over each mailbox, then exit.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per message taken.")
+@c.now_option
+@click.pass_context
+def poll(ctx: click.Context, names: tuple[str, ...], once: bool, as_json: bool) -> None:
+    """Read the configured IMAP mailboxes and process their mail, without serve.
+
+    A message is marked on the server (\\Seen and $MailbotTaken) or moved only after its
+    ticket or quarantine entry is committed; a stop or crash at any moment leaves it to be
+    taken on the next run, never twice. Runs until SIGTERM or Ctrl-C; with --once, one pass.
+
+    Prints a line per message (--json: mailbox, uid, spool_id, outcome, ticket, reason...).
+    Exit codes: 0 done; 65 some messages were left on the server (oversized or unreadable,
+    see their lines); 69 a server could not be reached or refused the login; 78 no mailbox
+    configured or its password missing.
+    """
+    from mailbot.errors import UnparseableMail
+    from mailbot.service import poll as run
+
+    def report(line: dict[str, Any]) -> None:
+        if as_json:
+            click.echo(json.dumps(line, ensure_ascii=False, default=str))
+            return
+        what = line.get("ticket") or line.get("reason") or ""
+        click.echo(f"{line['mailbox']} uid {line['uid']}: {line['outcome']} {what}".rstrip())
+
+    result = run(c.app(ctx), names=names, once=once, report=report)
+    if once:
+        click.echo(
+            f"taken {result.taken}, marked {result.marked}, left on the server {result.skipped},"
+            f" still processing {result.waiting}",
+            err=True,
+        )
+    if result.skipped:
+        sys.exit(UnparseableMail.exit_code)
 
 
 @click.command()

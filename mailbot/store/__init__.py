@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from mailbot.store.database import Database
 from mailbot.store.events import Events
+from mailbot.store.mailboxes import MailboxStates
 from mailbot.store.messages import Messages
 from mailbot.store.notices import Notices
 from mailbot.store.outbox import Outbox
@@ -15,6 +16,7 @@ from mailbot.store.spool_items import SpoolItems, record_received
 from mailbot.store.tables import (
     DeskCounter,
     EventRow,
+    MailboxState,
     Message,
     OutboxRow,
     OutboxState,
@@ -33,6 +35,8 @@ __all__ = [
     "DeskCounter",
     "EventRow",
     "Events",
+    "MailboxState",
+    "MailboxStates",
     "Message",
     "Messages",
     "Notices",

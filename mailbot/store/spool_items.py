@@ -185,6 +185,16 @@ class SpoolItems:
         item.skip_rules = sorted(skip)
         self.session.add(item)
 
+    def still_received(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` whose outcome is not committed yet (or that are not recorded)."""
+        wanted = set(ids)
+        finished = self.session.exec(
+            select(SpoolItem.id).where(
+                col(SpoolItem.id).in_(list(wanted)), col(SpoolItem.state) != SpoolState.received
+            )
+        ).all()
+        return wanted - set(finished)
+
     def count_received(self) -> int:
         return self.session.exec(
             select(func.count())

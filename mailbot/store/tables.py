@@ -11,7 +11,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -219,3 +219,20 @@ class DeskCounter(SQLModel, table=True):
 
     desk: str = Field(primary_key=True, max_length=64)
     last_number: int = 0
+
+
+class MailboxState(SQLModel, table=True):
+    """Where the IMAP poller stands in one configured mailbox ([[imap]] name).
+
+    Every message with a UID up to `last_uid` is settled: its outcome committed and the
+    message marked or moved on the server, or deliberately left there (oversized,
+    unreadable). A new `uidvalidity` means the server renumbered the folder: start again
+    from UID 0 and let the spool's content hash find what was taken before."""
+
+    __tablename__ = "imap_mailbox"
+
+    name: str = Field(primary_key=True, max_length=64)
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """A 32-bit unsigned number: BIGINT, as PostgreSQL's INTEGER is signed."""
+    last_uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = _ts()
