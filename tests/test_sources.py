@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailbot.ingest import imap_folder  # noqa: F401  (registers imap://)
 from mailbot.ingest.sources import (
     Found,
     Maildir,
@@ -209,7 +210,7 @@ def test_folder_of_mail_files_reads_an_mbox_inside_it(tmp_path: Path) -> None:
 def test_sources_that_cannot_be_opened_say_why(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file or folder"):
         open_source(str(tmp_path / "missing.mbox"), LIMIT)
-    with pytest.raises(SourceError, match="not wired") as caught:
+    with pytest.raises(SourceError, match="holds a password") as caught:
         open_source("imap://support:s3cret@imap.example.test:993/INBOX", LIMIT)
     assert "s3cret" not in str(caught.value)
     with pytest.raises(SourceError, match="unknown kind of source"):

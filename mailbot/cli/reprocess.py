@@ -113,20 +113,26 @@ def reprocess(
     wait: float,
     batch_size: int,
 ) -> None:
-    """Take every message of SOURCES in: maildirs, mbox files, folders of mail files, files.
+    """Take every message of SOURCES in: maildirs, mbox files, folders of mail files, files,
+    IMAP folders (imap://user@host:143/Folder or imaps://...:993/Folder; the password from
+    $MAILBOT_IMAP_PASSWORD or --password-file; the folder is only read, nothing is flagged
+    or moved).
 
     Safe to run again: a message whose bytes were taken before (by any earlier run, `ingest`
     or SMTP) is reported as already taken and neither processed nor answered again. Start
     with --dry-run; use --no-replies for mail the customers must not hear about again.
     --since/--until compare the time the source says a message arrived (a maildir file's
-    mtime, an mbox `From ` line's date), else its Received:/Date: headers.
+    mtime, an mbox `From ` line's date, an IMAP message's INTERNALDATE), else its
+    Received:/Date: headers.
 
     The closing summary (stdout; stderr with --json) counts every message the sources hold:
     new + follow-ups + already taken + duplicates + quarantined + dropped + pending +
     outside the window + oversized + unreadable. Exit codes: 0 all taken; 65 some message
     could not be read or was too big (the others were taken); 66 a source does not exist;
-    70 the counts do not add up; 75 some message is still being processed by `serve`.
+    69 an IMAP server cannot be reached or refuses the login; 70 the counts do not add up;
+    75 some message is still being processed by `serve`.
     """
+    from mailbot.ingest import imap_folder  # noqa: F401  (registers imap:// and imaps://)
     from mailbot.ingest.sources import open_source
     from mailbot.reprocess import Options, Tally
     from mailbot.reprocess import reprocess as run

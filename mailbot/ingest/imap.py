@@ -64,6 +64,31 @@ _CONNECTION_ERRORS = (IMAPClientAbortError, OSError)
 """BYE, EOF, timeouts, refused connections and TLS failures: connect again."""
 
 
+def logged_in(box: ImapMailbox, password: str) -> IMAPClient:
+    """A client logged in to `box`'s server (TLS verified unless the mailbox says not,
+    STARTTLS when offered on imap://), nothing selected; closed again on any failure."""
+    context = ssl.create_default_context()
+    if not box.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    client = IMAPClient(
+        box.host,
+        port=box.port,
+        ssl=box.tls == "ssl",
+        ssl_context=context,
+        timeout=SocketTimeout(CONNECT_TIMEOUT, READ_TIMEOUT),
+    )
+    try:
+        if box.tls == "starttls" and client.has_capability("STARTTLS"):
+            client.starttls(context)
+        client.normalise_times = False  # INTERNALDATE with its offset, not local naive
+        client.login(box.username, password)
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
 @dataclass(frozen=True)
 class Taken:
     """One message of a round: in the spool (`spool_id`), or left on the server (`reason`)."""
@@ -173,29 +198,11 @@ class Poller:
 
     # -- connection ----------------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self.mailbox.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
     def connect(self) -> IMAPClient:
         """Log in and select the folder (creating the move target); closes on any failure."""
         box = self.mailbox
-        context = self._ssl_context()
-        client = IMAPClient(
-            box.host,
-            port=box.port,
-            ssl=box.tls == "ssl",
-            ssl_context=context,
-            timeout=SocketTimeout(CONNECT_TIMEOUT, READ_TIMEOUT),
-        )
+        client = logged_in(box, self._password)
         try:
-            if box.tls == "starttls" and client.has_capability("STARTTLS"):
-                client.starttls(context)
-            client.normalise_times = False  # INTERNALDATE with its offset, not local naive
-            client.login(box.username, self._password)
             if box.move_to and not client.folder_exists(box.move_to):
                 client.create_folder(box.move_to)
             selected = client.select_folder(box.folder)

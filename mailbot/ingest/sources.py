@@ -1,9 +1,10 @@
 """ingest.sources: the messages a mailbox holds, one at a time, for `reprocess` and `ingest`.
 
 A SOURCE is a maildir (a folder with `cur/` and/or `new/`), an mbox file, a folder of mail
-files, a single mail file, or a URL whose scheme a transport registered (`imap://` once the
-IMAP poller is wired: `register_scheme`). Each yields `Found` values in a stable order: where
-the message sits in the source (`key`), its bytes, and when the source says it arrived.
+files, a single mail file, or a URL whose scheme a transport registered with
+`register_scheme` (`imap://` and `imaps://`: `ingest/imap_folder.py`). Each yields `Found`
+values in a stable order: where the message sits in the source (`key`), its bytes, and when
+the source says it arrived.
 
 Memory does not grow with the mailbox: bytes are read one message at a time and a message
 over the size limit is counted through, never held. A maildir or folder keeps only its list
@@ -105,7 +106,7 @@ _SCHEMES: dict[str, Opener] = {}
 
 
 def register_scheme(scheme: str, opener: Opener) -> None:
-    """The hook for URL sources: `ingest/imap.py` registers `imap` and `imaps` here."""
+    """The hook for URL sources: `ingest/imap_folder.py` registers `imap` and `imaps` here."""
     _SCHEMES[scheme.lower()] = opener
 
 
@@ -115,12 +116,6 @@ def open_source(spec: str, max_size: int, password: PasswordReader | None = None
     if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         opener = _SCHEMES.get(scheme.lower())
         if opener is None:
-            if scheme.lower() in {"imap", "imaps"}:
-                raise SourceError(
-                    f"{_without_password(spec)}: reading an IMAP folder is not wired into "
-                    "this build yet; export the folder to a maildir or mbox (e.g. `doveadm "
-                    "backup` or `mbsync`) and reprocess that"
-                )
             raise SourceError(f"{_without_password(spec)}: unknown kind of source {scheme}://")
         return opener(spec, max_size, password or _no_password)
     path = Path(spec)
