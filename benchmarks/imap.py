@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mailbot import config as config_mod  # noqa: E402
-from mailbot.ingest.imap import KEYWORD, build_pollers  # noqa: E402
+from mailbot.ingest.imap import KEYWORD, Poller, build_pollers  # noqa: E402
 from mailbot.service import App  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.dovecot import PASSWORD, Dovecot, skip_reason  # noqa: E402
@@ -126,11 +126,8 @@ def end_to_end(n: int, batch: int) -> dict[str, float]:
         server.close()
 
 
-def transport_only(server: Dovecot, folder: Path, batch: int, n: int) -> float:
-    """Fetch and spool into a fresh database, nothing processed: the poller's own speed."""
-    folder.mkdir()
-    config = config_mod.load(config_for(folder, server, batch), environ={})
-    app = App.build(config)
+def spool_only_poller(config: config_mod.Config, app: App) -> Poller:
+    """The configured mailbox's poller with nobody processing: it fetches and spools only."""
     [poller] = build_pollers(
         config,
         app.spool,
@@ -138,6 +135,15 @@ def transport_only(server: Dovecot, folder: Path, batch: int, n: int) -> float:
         environ={"MAILBOT_IMAP_PASSWORD": PASSWORD},
         settle_wait=0.0,
     )
+    return poller
+
+
+def transport_only(server: Dovecot, folder: Path, batch: int, n: int) -> float:
+    """Fetch and spool into a fresh database, nothing processed: the poller's own speed."""
+    folder.mkdir()
+    config = config_mod.load(config_for(folder, server, batch), environ={})
+    app = App.build(config)
+    poller = spool_only_poller(config, app)
     started = time.monotonic()
     result = poller.run_once()
     elapsed = time.monotonic() - started
@@ -152,13 +158,7 @@ def idle_latency(rounds: int = 10) -> list[float]:
     try:
         config = config_mod.load(config_for(folder, server, 100, "poll_interval = 600"), environ={})
         app = App.build(config)
-        [poller] = build_pollers(
-            config,
-            app.spool,
-            lambda _m: lambda _t: None,
-            environ={"MAILBOT_IMAP_PASSWORD": PASSWORD},
-            settle_wait=0.0,
-        )
+        poller = spool_only_poller(config, app)
         stop = threading.Event()
         thread = threading.Thread(target=poller.run_forever, args=(stop,), daemon=True)
         thread.start()
