@@ -94,100 +94,161 @@ def respond(
     now: datetime,
     wait_for_customer: bool = False,
 ) -> dict[str, Any]:
-    """An agent's answer goes to the customer and stops the first-response clock.
-
-    With `wait_for_customer` the agent asked a question: the clocks wait for the answer.
-    """
+    """An agent's answer (from the CLI); see `respond_in`."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
-        events = Events(session)
-        if ticket.state == TicketState.solved:
-            raise ActionRefused(
-                f"ticket {ticket.number} is solved; it reopens when the customer writes"
-            )
-        _to_customer(
+        return respond_in(
             session,
             desk,
             renderer,
             ticket,
-            "agent_reply",
-            {"text": text, "agent": by},
-            now,
-            automatic=False,
+            by=by,
+            text=text,
+            now=now,
+            wait_for_customer=wait_for_customer,
         )
-        if ticket.first_responded_at is None:
-            ticket.first_responded_at = now
-            due = ticket.first_response_due
-            events.record(
-                "first_response",
-                now,
-                ticket_id=ticket.id,
-                by=by,
-                met=None if due is None else now <= due,
-            )
-            ticket.first_response_due = None
-        events.record("agent_reply", now, ticket_id=ticket.id, by=by)
-        if wait_for_customer:
-            clocks.stop(ticket, desk, now)
-            ticket.state = TicketState.waiting_customer
-            events.record(
-                "sla_paused",
-                now,
-                ticket_id=ticket.id,
-                by=by,
-                why="the agent asked the customer a question",
-            )
-        else:
-            ticket.state = TicketState.open
-        ticket.updated_at = now
-        session.add(ticket)
-        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
 
 
-def solve(db: Database, config: Config, number: str, *, by: str, now: datetime) -> dict[str, Any]:
-    """The resolution clock stops; the history says whether the target was met."""
-    with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
-        events = Events(session)
-        if ticket.state == TicketState.solved:
-            raise ActionRefused(f"ticket {ticket.number} is already solved")
-        due = ticket.resolution_due
-        clocks.stop(ticket, desk, now)
-        ticket.state = TicketState.solved
-        ticket.solved_at = now
-        ticket.updated_at = now
+def respond_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    by: str,
+    text: str,
+    now: datetime,
+    wait_for_customer: bool = False,
+) -> dict[str, Any]:
+    """An agent's answer goes to the customer and stops the first-response clock, inside the
+    caller's transaction (the CLI's own, or the one that records an agent's mail).
+
+    With `wait_for_customer` the agent asked a question: the clocks wait for the answer.
+    """
+    events = Events(session)
+    if ticket.state in (TicketState.solved, TicketState.closed):
+        raise ActionRefused(
+            f"ticket {ticket.number} is {ticket.state}; it reopens when the customer writes"
+        )
+    _to_customer(
+        session,
+        desk,
+        renderer,
+        ticket,
+        "agent_reply",
+        {"text": text, "agent": by},
+        now,
+        automatic=False,
+    )
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+        due = ticket.first_response_due
         events.record(
-            "solved",
+            "first_response",
             now,
             ticket_id=ticket.id,
             by=by,
             met=None if due is None else now <= due,
         )
-        session.add(ticket)
-        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+        ticket.first_response_due = None
+    events.record("agent_reply", now, ticket_id=ticket.id, by=by)
+    if wait_for_customer:
+        clocks.stop(ticket, desk, now)
+        ticket.state = TicketState.waiting_customer
+        events.record(
+            "sla_paused",
+            now,
+            ticket_id=ticket.id,
+            by=by,
+            why="the agent asked the customer a question",
+        )
+    else:
+        ticket.state = TicketState.open
+    ticket.updated_at = now
+    session.add(ticket)
+    return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def solve(
+    db: Database,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Mark a ticket solved (from the CLI); see `solve_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return solve_in(session, desk, renderer, ticket, by=by, now=now)
+
+
+def solve_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The resolution clock stops; the history says whether the target was met."""
+    events = Events(session)
+    if ticket.state in (TicketState.solved, TicketState.closed):
+        raise ActionRefused(f"ticket {ticket.number} is already {ticket.state}")
+    due = ticket.resolution_due
+    clocks.stop(ticket, desk, now)
+    ticket.state = TicketState.solved
+    ticket.solved_at = now
+    ticket.updated_at = now
+    events.record(
+        "solved",
+        now,
+        ticket_id=ticket.id,
+        by=by,
+        met=None if due is None else now <= due,
+    )
+    session.add(ticket)
+    return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
 
 
 def log_time(
     db: Database, config: Config, number: str, *, minutes: int, by: str, note: str, now: datetime
 ) -> dict[str, Any]:
+    """Time spent on a ticket (from the CLI); see `log_time_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return log_time_in(session, desk, ticket, minutes=minutes, by=by, note=note, now=now)
+
+
+def log_time_in(
+    session: Session,
+    desk: DeskSettings,
+    ticket: Ticket,
+    *,
+    minutes: int,
+    by: str,
+    note: str,
+    now: datetime,
+) -> dict[str, Any]:
     """Time spent on a ticket; it comes off the customer's prepaid package (crmonline)."""
     if minutes <= 0:
         raise ActionRefused("log a positive number of minutes")
-    with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
-        events = Events(session)
-        assert ticket.id is not None
-        TimeLogs(session).add(
-            desk=desk.name,
-            customer=ticket.customer,
-            ticket_id=ticket.id,
-            minutes=minutes,
-            by=by,
-            note=note,
-            at=now,
-        )
-        events.record("time_logged", now, ticket_id=ticket.id, by=by, minutes=minutes, note=note)
-        return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
+    assert ticket.id is not None
+    TimeLogs(session).add(
+        desk=desk.name,
+        customer=ticket.customer,
+        ticket_id=ticket.id,
+        minutes=minutes,
+        by=by,
+        note=note,
+        at=now,
+    )
+    Events(session).record(
+        "time_logged", now, ticket_id=ticket.id, by=by, minutes=minutes, note=note
+    )
+    return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
 
 
 def logged_hours(db: Database, desk: str, customer: str) -> float:
@@ -206,57 +267,74 @@ def extend(
     by: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """A longer resolution target (CleverBox: 24 h -> 72 h), only with a notice to the customer,
-    and only before the old deadline: a notice after the fact is no notice."""
+    """A longer resolution target (from the CLI); see `extend_in`."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
-        events = Events(session)
-        clock = deadlines.Clock.of(ticket)
-        old_due = ticket.resolution_due
-        if clock is None or ticket.sla_running_since is None or old_due is None:
-            raise ActionRefused(f"ticket {ticket.number} has no running resolution clock to extend")
-        if now >= old_due:
-            raise ActionRefused(
-                f"ticket {ticket.number}: the deadline {old_due.isoformat()} has passed; "
-                "an extension needs its notice before it"
-            )
-        longer = deadlines.Clock(clock.calendar, clock.first_response, hours)
-        new_due = deadlines.due(
-            desk,
-            longer,
-            hours,
-            ticket.sla_running_since,
-            timedelta(seconds=ticket.sla_used_seconds),
+        return extend_in(
+            session, desk, renderer, ticket, hours=hours, reason=reason, by=by, now=now
         )
-        if new_due is None or new_due <= old_due:
-            raise ActionRefused(f"ticket {ticket.number}: {hours} h is no extension")
-        ticket.sla_clock = longer.as_json()
-        ticket.resolution_due = new_due
-        ticket.updated_at = now
-        language = ticket.language
-        _to_customer(
-            session,
-            desk,
-            renderer,
-            ticket,
-            "extension",
-            {
-                "old_deadline": format_deadline(old_due, desk, language),
-                "new_deadline": format_deadline(new_due, desk, language),
-                "extension_reason": reason,
-            },
-            now,
-            automatic=True,
+
+
+def extend_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    hours: float,
+    reason: str,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A longer resolution target (CleverBox: 24 h -> 72 h), only with a notice to the customer,
+    and only before the old deadline: a notice after the fact is no notice."""
+    events = Events(session)
+    clock = deadlines.Clock.of(ticket)
+    old_due = ticket.resolution_due
+    if clock is None or ticket.sla_running_since is None or old_due is None:
+        raise ActionRefused(f"ticket {ticket.number} has no running resolution clock to extend")
+    if now >= old_due:
+        raise ActionRefused(
+            f"ticket {ticket.number}: the deadline {old_due.isoformat()} has passed; "
+            "an extension needs its notice before it"
         )
-        events.record(
-            "deadline_extended",
-            now,
-            ticket_id=ticket.id,
-            by=by,
-            reason=reason,
-            hours=hours,
-            old_due=old_due.isoformat(),
-            new_due=new_due.isoformat(),
-        )
-        session.add(ticket)
-        return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+    longer = deadlines.Clock(clock.calendar, clock.first_response, hours)
+    new_due = deadlines.due(
+        desk,
+        longer,
+        hours,
+        ticket.sla_running_since,
+        timedelta(seconds=ticket.sla_used_seconds),
+    )
+    if new_due is None or new_due <= old_due:
+        raise ActionRefused(f"ticket {ticket.number}: {hours} h is no extension")
+    ticket.sla_clock = longer.as_json()
+    ticket.resolution_due = new_due
+    ticket.updated_at = now
+    language = ticket.language
+    _to_customer(
+        session,
+        desk,
+        renderer,
+        ticket,
+        "extension",
+        {
+            "old_deadline": format_deadline(old_due, desk, language),
+            "new_deadline": format_deadline(new_due, desk, language),
+            "extension_reason": reason,
+        },
+        now,
+        automatic=True,
+    )
+    events.record(
+        "deadline_extended",
+        now,
+        ticket_id=ticket.id,
+        by=by,
+        reason=reason,
+        hours=hours,
+        old_due=old_due.isoformat(),
+        new_due=new_due.isoformat(),
+    )
+    session.add(ticket)
+    return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}

@@ -203,6 +203,18 @@ class ImapMailbox(_Strict):
         return self.after.partition(":")[2] if self.after.startswith("move:") else None
 
 
+class AgentMailSettings(_Strict):
+    """The secret that signs agents' Reply-To addresses (support+CBX-000042.sig@desk).
+
+    Secrets are read from the environment variable `secret_env` when it is set, else from
+    `secret_file`, which mailbot creates (mode 0600, one random secret) on first use, so
+    `make run` needs nothing configured. One secret per line or comma: the first signs, every
+    one verifies, so a rotation adds the new secret first and drops the old one later."""
+
+    secret_env: str = "MAILBOT_AGENT_SECRETS"
+    secret_file: Path = Path("var/agent-secrets")
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -336,6 +348,34 @@ class Customer(_Strict):
         return [v.strip().lower().lstrip("@") for v in value]
 
 
+class Agent(_Strict):
+    """A person who works the desk's tickets from their own mail client."""
+
+    address: str
+    name: str = ""
+    """How the customer sees the agent's answers signed; the address when unset."""
+    level: int = Field(1, ge=1)
+    """Solver level (cloudempiere: 1st, 2nd, 3rd line): `#escalate` goes to the next one."""
+
+    @field_validator("address")
+    @classmethod
+    def _agent_address(cls, value: str) -> str:
+        return _address(value)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.address
+
+
+class AgentAuthentication(_Strict):
+    """Agent mail must also carry a DKIM or DMARC pass in an Authentication-Results header
+    that one of `trusted_hosts` (its authserv-id) added."""
+
+    trusted_hosts: list[str] = Field(min_length=1)
+    methods: tuple[Literal["dkim", "dmarc"], ...] = ("dkim", "dmarc")
+    """Any one of these passing for the agent's domain is enough."""
+
+
 class DeskSettings(_Strict):
     name: str = ""
     title: str = ""
@@ -354,8 +394,15 @@ class DeskSettings(_Strict):
     language the mail is written in, when it is one of `languages`."""
     languages: list[str] = Field(default_factory=list)
     """Languages the desk answers in besides its own (for reply_language = "mail")."""
-    agents: list[str] = Field(default_factory=list)
-    """Support staff: they get the SLA warnings and breach notices."""
+    agents: list[Agent] = Field(default_factory=list)
+    """Support staff: new tickets and follow-ups by mail (answered with a signed Reply-To),
+    SLA warnings and breach notices. An entry is an address or {address, name, level}."""
+    agent_authentication: AgentAuthentication | None = None
+    """When set, agent mail needs a DKIM/DMARC pass from a trusted host as well as its
+    signed address; without it the signature alone identifies the agent."""
+    reopen_within_days: float = Field(14, ge=0)
+    """A customer's reply to a solved ticket reopens it within this many days of solving;
+    later (or to a closed ticket) it opens a new ticket that links the old one."""
     old_mail_after: Age | None = None
     """This desk's own [intake] old_mail_after (e.g. a 24/7 desk that wants a shorter one)."""
     auto_reply_limit_per_hour: int = Field(10, ge=0)
@@ -371,10 +418,18 @@ class DeskSettings(_Strict):
     rule: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """[rule.<name>] tables: each rule's own settings, validated by that rule."""
 
-    @field_validator("addresses", "agents")
+    @field_validator("addresses")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
         return [_address(v) for v in value]
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents(cls, value: Any) -> Any:
+        """A bare address is an agent of level 1 with no display name."""
+        if isinstance(value, list):
+            return [{"address": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -436,6 +491,15 @@ class DeskSettings(_Strict):
         return self.title or self.name
 
     @property
+    def agent_addresses(self) -> list[str]:
+        return [a.address for a in self.agents]
+
+    def agent(self, address: str) -> Agent | None:
+        """The agent writing from `address` (case-insensitive), if it is one of ours."""
+        address = address.lower()
+        return next((a for a in self.agents if a.address == address), None)
+
+    @property
     def sender_address(self) -> str:
         return self.reply_from or self.addresses[0]
 
@@ -450,6 +514,7 @@ class Settings(_Strict):
     logging: LoggingSettings = LoggingSettings()
     imap: list[ImapMailbox] = Field(default_factory=list)
     """[[imap]] tables: the mailboxes `serve` and `poll` read."""
+    agent_mail: AgentMailSettings = AgentMailSettings()
     desks_dir: Path = Path("desks")
     """Folder of desk files, relative to the main config file."""
     templates_dir: Path = Path("templates")
@@ -492,6 +557,10 @@ class Config:
     @property
     def maildir(self) -> Path:
         return self.resolve(self.settings.outbound.maildir)
+
+    @property
+    def agent_secret_file(self) -> Path:
+        return self.resolve(self.settings.agent_mail.secret_file)
 
     @property
     def templates_dir(self) -> Path:

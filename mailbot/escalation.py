@@ -107,7 +107,7 @@ def _queue_notice(
     names = [name for name, _ in clocks]
     share = round(_share_used(desk, ticket, due, now) * 100)
     label = " and ".join(CLOCKS[name][2] for name in names)
-    for agent in desk.agents:
+    for agent in desk.agent_addresses:
         queue_mail(
             notices.session,
             desk,
@@ -142,7 +142,7 @@ def _queue_notice(
         clocks=names,
         due=due.isoformat(),
         share=share,
-        agents=desk.agents,
+        agents=desk.agent_addresses,
     )
     return {
         "ticket": ticket.number,

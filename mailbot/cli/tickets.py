@@ -172,7 +172,7 @@ def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
     from mailbot.actions import solve
 
     app = c.app(ctx)
-    result = solve(app.db, app.config, number, by=c.who(by), now=c.now(ctx))
+    result = solve(app.db, app.config, app.renderer, number, by=c.who(by), now=c.now(ctx))
     click.echo(json.dumps(result, ensure_ascii=False))
 
 

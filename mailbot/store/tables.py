@@ -79,6 +79,8 @@ class TicketState(enum.StrEnum):
     open = "open"
     waiting_customer = "waiting_customer"
     solved = "solved"
+    closed = "closed"
+    """Final: a reply to a closed ticket opens a new one that links it (`related_to`)."""
 
 
 class Ticket(SQLModel, table=True):
@@ -120,6 +122,12 @@ class Ticket(SQLModel, table=True):
     """Working time used before the clocks last stopped."""
     first_responded_at: datetime | None = _ts(nullable=True)
     solved_at: datetime | None = _ts(nullable=True)
+    assignee: str | None = Field(default=None, sa_column=Column(Text))
+    """The agent (address) working the ticket: customer follow-ups go to that agent only."""
+    level: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    """The solver level working it (cloudempiere's lines); `#escalate` raises it."""
+    related_to: str | None = Field(default=None, max_length=32)
+    """The earlier ticket (number) this one continues: a reply to a closed or long-solved one."""
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -135,7 +143,11 @@ class Message(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     desk: str = Field(max_length=64)
     direction: str = Field(max_length=8)
-    """'in' for mail received, 'out' for mail mailbot wrote (its Message-ID threads answers)."""
+    """'in' for mail received, 'out' for mail mailbot wrote (its Message-ID threads answers),
+    'note' for an agent's internal note (never sent)."""
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    """Who wrote it when that is not `from_addr`: the agent behind an answer sent from the
+    desk's address, or behind a note."""
     spool_id: str | None = Field(default=None, foreign_key="spool_item.id", index=True)
     message_id: str = Field(sa_column=Column(String(998), nullable=False))
     from_addr: str = Field(sa_column=Column(Text, nullable=False))
