@@ -36,6 +36,7 @@ def queue_mail(
     now: datetime,
     automatic: bool = True,
     send_after: datetime | None = None,
+    reply_to: str | None = None,
 ) -> str:
     """Render one mail into an outbox row (and, on a ticket, its history): the one way out."""
     message_id = new_message_id(number or "reply", event, desk)
@@ -52,6 +53,7 @@ def queue_mail(
         values=values,
         now=now,
         automatic=automatic,
+        reply_to=reply_to,
     )
     Outbox(session).add(
         OutboxRow(

@@ -132,14 +132,18 @@ class Renderer:
         values: Mapping[str, Any],
         now: datetime,
         automatic: bool = True,
+        reply_to: str | None = None,
     ) -> EmailMessage:
-        """`automatic` marks the mail Auto-Submitted (RFC 3834); an agent's answer is not."""
+        """`automatic` marks the mail Auto-Submitted (RFC 3834); an agent's answer is not.
+        `reply_to` is where answers go when not to From (an agent's signed address)."""
         body = self.render_text(language, event, values)
         msg = EmailMessage()
         msg["From"] = Address(
             display_name=one_line(desk.display_name), addr_spec=desk.sender_address
         )
         msg["To"] = one_line(to)
+        if reply_to:
+            msg["Reply-To"] = one_line(reply_to)
         msg["Subject"] = tagged_subject(number, subject)
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = message_id
