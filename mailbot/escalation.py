@@ -2,7 +2,8 @@
 
 Each clock of each ticket gets at most one warning (when the working time used passes the
 desk's `warn_at` share of its target) and one breach notice (when its due time has passed),
-both mailed to the desk's `agents` through the outbox, each recorded in the history in the
+both mailed to the agents working the ticket (`agent_notices.recipients`: its assignee,
+else the agents at its level) through the outbox, each recorded in the history in the
 same transaction: that record is what makes them "once", across restarts and processes.
 """
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot import deadlines
+from mailbot.agent_notices import recipients
 from mailbot.config import Config, DeskSettings
 from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
@@ -107,7 +109,9 @@ def _queue_notice(
     names = [name for name, _ in clocks]
     share = round(_share_used(desk, ticket, due, now) * 100)
     label = " and ".join(CLOCKS[name][2] for name in names)
-    for agent in desk.agent_addresses:
+    # the agents working it (its assignee, else its level's), as every notice about it
+    agents = [a.address for a in recipients(desk, ticket)]
+    for agent in agents:
         queue_mail(
             notices.session,
             desk,
@@ -142,7 +146,7 @@ def _queue_notice(
         clocks=names,
         due=due.isoformat(),
         share=share,
-        agents=desk.agent_addresses,
+        agents=agents,
     )
     return {
         "ticket": ticket.number,
