@@ -39,6 +39,17 @@ COMMAND_HELP = """\
 #fixed <release>               the customer is told it is fixed, and in which release"""
 """What an agent whose commands were refused gets back: one line per command, its syntax."""
 
+COMMANDS = (
+    "status",
+    "priority",
+    "assign",
+    "escalate",
+    "internal",
+    "time",
+    "extend",
+    "confirmed",
+    "fixed",
+)
 STATUSES = ("waiting", "solved", "closed")
 MAX_LOGGED_HOURS = 100
 """More in one `#time` is a typo (1500m for 150m) that would silently empty a prepaid package."""
@@ -100,7 +111,9 @@ class CommandRejected(actions.ActionRefused):
 
 
 def _clean(line: str) -> str:
-    return line.strip().strip(_INVISIBLE).strip()
+    while (stripped := line.strip().strip(_INVISIBLE)) != line:
+        line = stripped
+    return line
 
 
 def _number(text: str) -> float:
