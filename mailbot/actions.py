@@ -422,6 +422,68 @@ def set_priority_in(
     }
 
 
+def find_agent(desk: DeskSettings, who: str) -> Agent:
+    """An agent of the desk by address or by configured name (in any case), as people
+    write them: `#assign Martin Kováč`, `tickets assign CEM-000001 riesitel2@...`."""
+    found = desk.agent(who.strip().strip("<>"))
+    if found is not None:
+        return found
+    named = [a for a in desk.agents if a.name and a.name.casefold() == who.strip().casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise ActionRefused(
+            f"{who!r} names {len(named)} agents of desk {desk.name}; give the address"
+        )
+    known = ", ".join(a.address for a in desk.agents) or "none"
+    raise ActionRefused(f"{who!r} is not an agent of desk {desk.name} (agents: {known})")
+
+
+def set_priority(
+    db: Database, config: Config, number: str, *, priority: str, by: str, now: datetime
+) -> dict[str, Any]:
+    """A new priority (from the CLI); see `set_priority_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return set_priority_in(session, desk, ticket, priority=priority, by=by, now=now)
+
+
+def assign(
+    db: Database,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    agent: str,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None,
+) -> dict[str, Any]:
+    """Give a ticket to an agent (from the CLI); see `assign_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        found = find_agent(desk, agent)
+        return assign_in(
+            session, desk, renderer, ticket, agent=found, by=by, now=now, secrets=secrets
+        )
+
+
+def escalate(
+    db: Database,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None,
+) -> dict[str, Any]:
+    """To the next solver level (from the CLI); see `escalate_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return escalate_in(session, desk, renderer, ticket, by=by, now=now, secrets=secrets)
+
+
 def assign_in(
     session: Session,
     desk: DeskSettings,

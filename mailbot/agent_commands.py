@@ -209,20 +209,6 @@ def parse_commands(text: str) -> ParsedCommands:
     return ParsedCommands(tuple(commands), tuple(errors), body)
 
 
-def _agent_named(desk: DeskSettings, who: str) -> Agent | str:
-    """An agent of the desk by address or by name (either case); else what is wrong."""
-    found = desk.agent(who.strip("<> "))
-    if found is not None:
-        return found
-    named = [a for a in desk.agents if a.name and a.name.casefold() == who.casefold()]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        return f"{who!r} names {len(named)} agents; give the address"
-    known = ", ".join(a.address for a in desk.agents) or "none"
-    return f"{who!r} is not an agent of desk {desk.name} (agents: {known})"
-
-
 @dataclass
 class _Plan:
     """What the commands will do, decided before anything is written."""
@@ -264,11 +250,10 @@ def _check(desk: DeskSettings, ticket: Ticket, parsed: ParsedCommands, now: date
     if assign is not None and escalate is not None:
         plan.refuse(escalate, "give #assign or #escalate, not both")
     elif assign is not None:
-        found = _agent_named(desk, assign.argument)
-        if isinstance(found, str):
-            plan.refuse(assign, found)
-        else:
-            plan.assignee = found
+        try:
+            plan.assignee = actions.find_agent(desk, assign.argument)
+        except actions.ActionRefused as exc:
+            plan.refuse(assign, str(exc))
     elif escalate is not None and actions.next_level(desk, ticket.level) is None:
         plan.refuse(
             escalate, f"the ticket is at level {ticket.level}, the desk's highest with agents"

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from mailbot import actions
 from mailbot.actions import ActionRefused, logged_hours
 from mailbot.agent_address import Secrets, parse_signed, verify
 from mailbot.agent_commands import (
@@ -28,10 +29,10 @@ from mailbot.agent_commands import (
     handle_agent_answer,
     parse_commands,
 )
-from mailbot.config import DeskSettings
+from mailbot.config import Agent, DeskSettings
 from mailbot.service import App
 from mailbot.store import EventRow, Message, OutboxRow, Ticket, Tickets
-from tests.conftest import deliver
+from tests.conftest import deliver, run, stdout_of
 from tests.helpers import NOW, build_app, message
 
 DESK = """
@@ -79,11 +80,10 @@ NUMBER = "CEM-000001"
 CUSTOMER = "jana@tatra.test"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    """cloudempiere with three solver levels and one ticket: a customer's mail of NOW
-    (Friday 11:00 in Bratislava), no priority, so the default 8 h / 40 h target."""
-    built = build_app(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", {"cloudempiere": DESK})
+def app_with_ticket(folder: Path, desk_text: str) -> App:
+    """An App over `desk_text` holding one ticket: a customer's mail of NOW (Friday 11:00 in
+    Bratislava) with no priority."""
+    built = build_app(folder, f"sqlite:///{folder / 'm.db'}", {"cloudempiere": desk_text})
     raw = message(
         "Faktúry sa neexportujú",
         "Dobrý deň, export faktúr do XML padá s chybou 500.",
@@ -94,6 +94,13 @@ def app(tmp_path: Path) -> Iterator[App]:
     )
     outcome = deliver(built, raw, "podpora@cloudempiere.test")
     assert outcome.ticket == NUMBER
+    return built
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    """cloudempiere with three solver levels; its ticket has the default 8 h / 40 h target."""
+    built = app_with_ticket(tmp_path, DESK)
     yield built
     built.db.dispose()
 
@@ -443,8 +450,10 @@ def test_escalate_climbs_the_levels_and_tells_the_next_one(app: App) -> None:
     [(kind, mail)] = mails(app)
     assert (kind, mail["To"]) == ("agent_assigned", "riesitel2@cloudempiere.test")
     assert "Escalated to level 2 by Dispečing cloudempiere" in body(mail)
-    answer(app, "#escalate", agent=1)
+    answer(app, "#internal\n#escalate", agent=1)  # an escalation with nothing to say
     assert ticket(app).level == 3
+    with Session(app.db.engine) as s:
+        assert s.exec(select(Message).where(col(Message.direction) == "note")).all() == []
     assert [m["To"] for _, m in mails(app)][-1] == "riesitel3@cloudempiere.test"
     with pytest.raises(CommandRejected, match="the desk's highest with agents"):
         answer(app, "#escalate", agent=2)
@@ -569,3 +578,116 @@ def test_a_refusal_comes_before_anything_is_added_to_the_session(app: App) -> No
             )
         assert not (session.new or session.dirty or session.deleted)
         assert t.priority is None and t.state == "new"
+
+
+def test_priority_on_a_waiting_ticket_changes_the_target_the_clocks_resume_on(app: App) -> None:
+    answer(app, "#status waiting\nKtorá verzia?")
+    answer(app, "#priority P1", now=LATER + timedelta(minutes=5))
+    t = ticket(app)
+    assert t.sla_clock is not None and t.sla_clock["calendar"] == "always"
+    assert (t.sla_running_since, t.resolution_due) == (None, None)  # still waiting
+    with pytest.raises(CommandRejected, match="no running resolution clock"):
+        answer(app, "#extend 72h dodávateľ\nText")
+
+
+def test_solved_then_closed_tells_the_customer_once(app: App) -> None:
+    answer(app, "#status solved")
+    told = len(mails(app))
+    answer(app, "#status closed", now=LATER + timedelta(days=1))
+    assert ticket(app).state == "closed"
+    assert len(mails(app)) == told  # closing a solved ticket only records it
+    assert [e.detail["previous"] for e in events(app, "closed")] == ["solved"]
+    assert len(events(app, "solved")) == 1
+
+
+P1_ONLY = DESK.replace(
+    """[[sla.targets]]
+first_response = 8
+resolution = 40
+""",
+    "",
+).replace(
+    '{ address = "riesitel3@cloudempiere.test", name = "Zuzana Horváthová", level = 3 },',
+    '{ address = "riesitel3@cloudempiere.test", name = "Martin Kováč", level = 3 },',
+)
+"""Only P1 has a target (others get none), and two agents share a name."""
+
+
+def test_a_priority_with_a_target_starts_clocks_one_without_stops_them(tmp_path: Path) -> None:
+    app = app_with_ticket(tmp_path, P1_ONLY)
+    assert ticket(app).sla_clock is None  # no target at intake
+    answer(app, "#priority P1")
+    t = ticket(app)
+    # counted from the mail's arrival, Friday 11:00, around the clock
+    assert (local(t.first_response_due), local(t.resolution_due)) == (
+        "Fri 20.11. 12:00",
+        "Fri 20.11. 15:00",
+    )
+    answer(app, "#priority P3", now=LATER + timedelta(minutes=1))
+    t = ticket(app)
+    assert (t.sla_clock, t.first_response_due, t.resolution_due) == (None, None, None)
+    assert events(app, "sla_none")[-1].detail["by"] == "Dispečing cloudempiere"
+    with pytest.raises(CommandRejected, match="names 2 agents"):
+        answer(app, "#assign Martin Kováč")
+    app.db.dispose()
+
+
+def test_the_cli_closes_prioritises_assigns_and_escalates(app: App) -> None:
+    config = app.config.path
+    at = ["--now", "2026-11-20T11:30+01:00"]
+    env = {"MAILBOT_AGENT_SECRETS": "cli-secret-0123456789"}
+    out = stdout_of(config, "tickets", "priority", NUMBER, "p1", "--by", "anna", *at)
+    assert '"resolution_due": "2026-11-20T15:00:00+01:00"' in out
+    out = stdout_of(config, "tickets", "assign", NUMBER, "Martin Kováč", *at, env=env)
+    assert '"assignee": "riesitel2@cloudempiere.test"' in out
+    [(kind, mail)] = mails(app)
+    signed = parse_signed(str(mail["Reply-To"]))
+    assert kind == "agent_assigned" and signed is not None
+    assert verify(Secrets((b"cli-secret-0123456789",)), signed, "riesitel2@cloudempiere.test")
+    code, _, err = run(config, "tickets", "assign", NUMBER, "nobody@x.test", *at, env=env)
+    assert code == 65 and "not an agent of desk cloudempiere" in err
+    stdout_of(config, "tickets", "escalate", NUMBER, *at, env=env)
+    stdout_of(config, "tickets", "escalate", NUMBER, *at, env=env)
+    code, _, err = run(config, "tickets", "escalate", NUMBER, *at, env=env)
+    assert code == 65 and "no agents at a higher level" in err
+    assert (ticket(app).level, ticket(app).assignee) == (3, None)
+    out = stdout_of(config, "tickets", "close", NUMBER, *at)
+    assert '"state": "closed"' in out
+    code, _, err = run(config, "tickets", "close", NUMBER, *at)
+    assert code == 65 and "already closed" in err
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (
+            lambda s, d, r, t: actions.set_priority_in(s, d, t, priority="P9", by="a", now=LATER),
+            "P9",
+        ),
+        (lambda s, d, r, t: actions.note_in(s, d, t, author="a", text=" ", now=LATER), "text"),
+        (
+            lambda s, d, r, t: actions.tell_bug_in(
+                s, d, r, t, event="bug_eaten", by="a", now=LATER
+            ),
+            "bug_eaten",
+        ),
+        (
+            lambda s, d, r, t: actions.tell_bug_in(
+                s, d, r, t, event="bug_fixed", by="a", now=LATER
+            ),
+            "release",
+        ),
+        (
+            lambda s, d, r, t: actions.assign_in(
+                s, d, r, t, agent=Agent(address="x@y.test"), by="a", now=LATER
+            ),
+            "not an agent",
+        ),
+    ],
+)
+def test_actions_refuse_bad_input_from_any_caller(app: App, call: Any, says: str) -> None:
+    before = snapshot(app)
+    with pytest.raises(ActionRefused, match=says), app.db.transaction() as session:
+        t = Tickets(session).by_number(NUMBER)
+        call(session, desk_of(app), app.renderer, t)
+    assert snapshot(app) == before
