@@ -27,16 +27,15 @@ from mailbot.replies import Renderer
 from mailbot.store import Events, Session, Ticket, TicketState
 
 COMMAND_HELP = """\
-#status waiting|solved|closed  waiting: your text asks the customer something, the clocks wait;
-                               solved/closed: after your answer (closed is final)
-#priority P1..P4               a new priority, and the SLA target that goes with it
-#assign <agent address or name>  the ticket is that agent's; they get a notice
-#escalate                      to the next solver level's agents
-#internal                      the whole mail is an internal note, nothing goes to the customer
-#time 1h30m [note]             work time logged (also 90m, 2h, 1.5h)
-#extend 72h <reason>           the resolution target becomes 72 h; the customer is told why
-#confirmed                     the customer is told their bug is confirmed
-#fixed <release>               the customer is told it is fixed, and in which release"""
+#status waiting|solved|closed   waiting: you ask the customer, clocks wait; closed is final
+#priority P1..P4                a new priority and its SLA target
+#assign <agent address or name> the ticket is that agent's; they are told
+#escalate                       to the next solver level's agents
+#internal                       an internal note: nothing goes to the customer
+#time 1h30m [note]              work time logged (also 90m, 2h, 1.5h)
+#extend 72h <reason>            resolution target 72 h; the customer is told why
+#confirmed                      the customer is told the bug is confirmed
+#fixed <release>                the customer is told it is fixed, in that release"""
 """What an agent whose commands were refused gets back: one line per command, its syntax."""
 
 COMMANDS = (
@@ -166,7 +165,7 @@ def _read(name: str, argument: str, line_no: int, line: str) -> Command | str:
             return f"the new target must be more than 0 and at most {MAX_EXTEND_HOURS} h"
         if not reason:
             return "an extension needs its reason: the customer is told it"
-        return Command(name, f"{hours:g}", line_no, line, text=reason)
+        return Command(name, f"{hours:.10g}", line_no, line, text=reason)
     if name == "assign" and not argument:
         return "expected #assign <agent address or name>"
     if name == "fixed" and not argument:
@@ -297,7 +296,8 @@ def handle_agent_answer(
         try:
             detail = _apply(session, desk, renderer, ticket, command, plan, agent, now, secrets)
         except actions.ActionRefused as exc:
-            raise CommandRejected([CommandError(command.line_no, command.line, str(exc))]) from exc
+            why = CommandError(command.line_no, command.line, str(exc))
+            raise CommandRejected([why if command.line_no else str(exc)]) from exc
         if command.name == _ANSWER:
             continue  # respond_in keeps its own history (agent_reply, first_response)
         entry = {"name": command.name, "argument": command.argument, **detail}
@@ -329,7 +329,8 @@ _ORDER = (
     "assign",
     "escalate",
     "time",
-    "internal",  # the note or the answer (with #status waiting: the question)
+    "internal",  # the note, or else:
+    _ANSWER,  # the answer (with #status waiting: the question)
     "confirmed",
     "fixed",
     "status",  # solved or closed after the answer, as the customer reads them
@@ -337,16 +338,8 @@ _ORDER = (
 
 
 def _in_order(commands: Sequence[Command]) -> list[Command]:
-    by_name = {c.name: c for c in commands}
-    ordered = [by_name[name] for name in _ORDER if name in by_name]
-    if "internal" not in by_name:  # the answer's place in the order
-        ordered.insert(_answer_index(ordered), Command(_ANSWER, "", 0, ""))
-    return ordered
-
-
-def _answer_index(ordered: Sequence[Command]) -> int:
-    after = _ORDER[: _ORDER.index("internal")]
-    return sum(1 for c in ordered if c.name in after)
+    by_name = {c.name: c for c in commands} | {_ANSWER: Command(_ANSWER, "", 0, "")}
+    return [by_name[name] for name in _ORDER if name in by_name]
 
 
 def _apply(
