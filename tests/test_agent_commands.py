@@ -691,3 +691,13 @@ def test_actions_refuse_bad_input_from_any_caller(app: App, call: Any, says: str
         t = Tickets(session).by_number(NUMBER)
         call(session, desk_of(app), app.renderer, t)
     assert snapshot(app) == before
+
+
+def test_no_notice_to_oneself_nor_without_secrets(app: App) -> None:
+    result = answer(app, "#assign dispecing@cloudempiere.test")  # the sender takes it
+    assert (result["assignee"], result["commands"][0]["notified"]) == (
+        "dispecing@cloudempiere.test",
+        0,
+    )
+    answer(app, "#escalate", secrets=None)
+    assert (ticket(app).level, mails(app)) == (2, [])
