@@ -1,4 +1,5 @@
-"""actions: what agents and admins do to a ticket — answer, wait, solve, extend.
+"""actions: what agents and admins do to a ticket — answer, wait, solve, close, extend,
+prioritise, assign, escalate, note, tell the customer about their bug.
 
 Each action is one transaction on the store: the ticket's new state, its clocks, the mail
 to the customer (as an outbox row, threaded under the customer's last message) and the
@@ -11,14 +12,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot import clocks, deadlines
+from mailbot.agent_address import Secrets
+from mailbot.agent_notices import notify_agents
 from mailbot.clocks import deadlines_json
-from mailbot.config import Config, DeskSettings
+from mailbot.config import Agent, Config, Customer, DeskSettings
 from mailbot.errors import MailbotError, NotFound
 from mailbot.outbox import queue_mail
-from mailbot.replies import Renderer, format_deadline
+from mailbot.replies import Renderer, format_deadline, new_message_id
+from mailbot.rules import ANNOTATION_KEYS
 from mailbot.store import (
     Database,
     Events,
+    Message,
     Messages,
     Session,
     Ticket,
@@ -26,6 +31,12 @@ from mailbot.store import (
     TicketState,
     TimeLogs,
 )
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+"""The ITIL priorities the desks' rules give (impact x urgency) and agents may set."""
+
+BUG_NOTICES = ("bug_confirmed", "bug_fixed")
+"""What a customer is told about the bug they reported (cloudempiere): its templates."""
 
 
 class ActionRefused(MailbotError):
@@ -338,3 +349,288 @@ def extend_in(
     )
     session.add(ticket)
     return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def close(
+    db: Database, config: Config, renderer: Renderer, number: str, *, by: str, now: datetime
+) -> dict[str, Any]:
+    """Close a ticket for good (from the CLI); see `close_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return close_in(session, desk, renderer, ticket, by=by, now=now)
+
+
+def close_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Final: a reply to a closed ticket opens a new one that links it, instead of reopening.
+
+    A ticket not yet solved is solved first (`solve_in`): its resolution clock stops, the
+    reports count whether the target was met, and the customer gets the solved notice. A
+    ticket already solved was told then; closing it only records the event.
+    """
+    if ticket.state == TicketState.closed:
+        raise ActionRefused(f"ticket {ticket.number} is already closed")
+    was = ticket.state
+    if ticket.state != TicketState.solved:
+        solve_in(session, desk, renderer, ticket, by=by, now=now)
+    ticket.state = TicketState.closed
+    ticket.updated_at = now
+    Events(session).record("closed", now, ticket_id=ticket.id, by=by, previous=was)
+    session.add(ticket)
+    return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def _customer(desk: DeskSettings, ticket: Ticket) -> Customer | None:
+    return next((c for c in desk.customers if c.name == ticket.customer), None)
+
+
+def set_priority_in(
+    session: Session,
+    desk: DeskSettings,
+    ticket: Ticket,
+    *,
+    priority: str,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new priority is a new SLA target (cloudempiere: P1 is answered within an hour around
+    the clock): the due times are counted again from the same start (`clocks.retarget`)."""
+    if priority not in PRIORITIES:
+        raise ActionRefused(f"priority {priority!r}: expected one of {', '.join(PRIORITIES)}")
+    old = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = now
+    Events(session).record(
+        "priority_changed", now, ticket_id=ticket.id, by=by, old=old, new=priority
+    )
+    if old != priority:
+        annotations = {key: getattr(ticket, key) for key in ANNOTATION_KEYS}
+        clocks.retarget(session, desk, _customer(desk, ticket), ticket, annotations, now=now, by=by)
+    session.add(ticket)
+    return {
+        "ticket": ticket.number,
+        "priority": priority,
+        "previous": old,
+        **deadlines_json(ticket, desk),
+    }
+
+
+def find_agent(desk: DeskSettings, who: str) -> Agent:
+    """An agent of the desk by address or by configured name (in any case), as people
+    write them: `#assign Martin Kováč`, `tickets assign CEM-000001 riesitel2@...`."""
+    found = desk.agent(who.strip().strip("<>"))
+    if found is not None:
+        return found
+    named = [a for a in desk.agents if a.name and a.name.casefold() == who.strip().casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise ActionRefused(
+            f"{who!r} names {len(named)} agents of desk {desk.name}; give the address"
+        )
+    known = ", ".join(a.address for a in desk.agents) or "none"
+    raise ActionRefused(f"{who!r} is not an agent of desk {desk.name} (agents: {known})")
+
+
+def set_priority(
+    db: Database, config: Config, number: str, *, priority: str, by: str, now: datetime
+) -> dict[str, Any]:
+    """A new priority (from the CLI); see `set_priority_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return set_priority_in(session, desk, ticket, priority=priority, by=by, now=now)
+
+
+def assign(
+    db: Database,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    agent: str,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None,
+) -> dict[str, Any]:
+    """Give a ticket to an agent (from the CLI); see `assign_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        found = find_agent(desk, agent)
+        return assign_in(
+            session, desk, renderer, ticket, agent=found, by=by, now=now, secrets=secrets
+        )
+
+
+def escalate(
+    db: Database,
+    config: Config,
+    renderer: Renderer,
+    number: str,
+    *,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None,
+) -> dict[str, Any]:
+    """To the next solver level (from the CLI); see `escalate_in`."""
+    with db.transaction() as session:
+        ticket, desk = _load(session, config, number)
+        return escalate_in(session, desk, renderer, ticket, by=by, now=now, secrets=secrets)
+
+
+def assign_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    agent: Agent,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """The ticket is `agent`'s: the customer's follow-ups go to that agent alone. The agent is
+    told by mail (a signed Reply-To, so answering it answers the customer) when `secrets` are
+    given, unless the agent assigned it to themselves."""
+    if desk.agent(agent.address) is None:
+        raise ActionRefused(f"{agent.address} is not an agent of desk {desk.name}")
+    old = ticket.assignee
+    ticket.assignee = agent.address
+    ticket.updated_at = now
+    session.add(ticket)
+    Events(session).record(
+        "assigned", now, ticket_id=ticket.id, by=by, assignee=agent.address, previous=old
+    )
+    notified = []
+    if secrets is not None and agent.display_name != by and agent.address != by:
+        notified = notify_agents(
+            session,
+            desk,
+            renderer,
+            ticket,
+            secrets,
+            event="agent_assigned",
+            now=now,
+            values={"by": by, "escalated": False, "note": note},
+            to=[agent],
+        )
+    return {"ticket": ticket.number, "assignee": agent.address, "notified": len(notified)}
+
+
+def next_level(desk: DeskSettings, level: int) -> int | None:
+    """The lowest solver level above `level` that has agents at this desk."""
+    return min((a.level for a in desk.agents if a.level > level), default=None)
+
+
+def escalate_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    by: str,
+    now: datetime,
+    secrets: Secrets | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """To the next solver level (cloudempiere: L1 -> L2 -> L3): nobody there owns it yet, so
+    the assignee is cleared and every agent of that level is told (with `secrets`)."""
+    level = next_level(desk, ticket.level)
+    if level is None:
+        raise ActionRefused(
+            f"ticket {ticket.number} is at level {ticket.level}; "
+            f"desk {desk.name} has no agents at a higher level"
+        )
+    old = ticket.level
+    ticket.level = level
+    ticket.assignee = None
+    ticket.updated_at = now
+    session.add(ticket)
+    Events(session).record("escalated", now, ticket_id=ticket.id, by=by, old=old, new=level)
+    notified = []
+    if secrets is not None:
+        notified = notify_agents(
+            session,
+            desk,
+            renderer,
+            ticket,
+            secrets,
+            event="agent_assigned",
+            now=now,
+            values={"by": by, "escalated": True, "note": note},
+            to=[a for a in desk.agents if a.level == level],
+        )
+    return {"ticket": ticket.number, "level": level, "notified": len(notified)}
+
+
+def note_in(
+    session: Session,
+    desk: DeskSettings,
+    ticket: Ticket,
+    *,
+    author: str,
+    text: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """An internal note: kept in the ticket's story for the agents, never sent, and no answer
+    to the customer (the first-response clock keeps running)."""
+    if not text.strip():
+        raise ActionRefused("an internal note needs some text")
+    assert ticket.id is not None
+    Messages(session).add(
+        Message(
+            ticket_id=ticket.id,
+            desk=desk.name,
+            direction="note",
+            author=author,
+            message_id=new_message_id(ticket.number, "note", desk),
+            from_addr=author,
+            subject=ticket.subject,
+            body_text=text,
+            received_at=now,
+        )
+    )
+    Events(session).record("note", now, ticket_id=ticket.id, by=author)
+    ticket.updated_at = now
+    session.add(ticket)
+    return {"ticket": ticket.number, "note": True}
+
+
+def tell_bug_in(
+    session: Session,
+    desk: DeskSettings,
+    renderer: Renderer,
+    ticket: Ticket,
+    *,
+    event: str,
+    by: str,
+    now: datetime,
+    release: str = "",
+) -> dict[str, Any]:
+    """The customer is told their bug was confirmed (`bug_confirmed`), or fixed and in which
+    release (`bug_fixed`), in the ticket's language: the regulation promises both."""
+    if event not in BUG_NOTICES:
+        raise ActionRefused(f"{event!r}: expected one of {', '.join(BUG_NOTICES)}")
+    if event == "bug_fixed" and not release.strip():
+        raise ActionRefused("a fix needs the release it is in")
+    _to_customer(
+        session,
+        desk,
+        renderer,
+        ticket,
+        event,
+        {"agent": by, "release": release.strip()},
+        now,
+        automatic=True,
+    )
+    Events(session).record(event, now, ticket_id=ticket.id, by=by, release=release.strip())
+    ticket.updated_at = now
+    session.add(ticket)
+    return {"ticket": ticket.number, "told": event, "release": release.strip() or None}

@@ -15,7 +15,7 @@ from typing import Any
 
 from mailbot import deadlines
 from mailbot.config import Customer, DeskSettings
-from mailbot.store import Events, Session, Ticket
+from mailbot.store import Events, Session, Ticket, TicketState
 
 
 def deadlines_json(ticket: Ticket, desk: DeskSettings) -> dict[str, Any]:
@@ -104,3 +104,55 @@ def stop(ticket: Ticket, desk: DeskSettings, now: datetime) -> None:
     ticket.sla_used_seconds += int(used.total_seconds())
     ticket.sla_running_since = None
     ticket.first_response_due = ticket.resolution_due = None
+
+
+def retarget(
+    session: Session,
+    desk: DeskSettings,
+    customer: Customer | None,
+    ticket: Ticket,
+    annotations: Mapping[str, str | None],
+    *,
+    now: datetime,
+    by: str,
+) -> None:
+    """The ticket's annotations changed (an agent's `#priority`): the target is chosen again
+    and the due times counted anew from the same start with the working time already used.
+
+    A clock that waits keeps waiting (its due times come when it runs again); an answer
+    already given keeps the first-response clock settled. The time used so far was counted on
+    the old target's calendar: close enough, and no history is rewritten.
+    """
+    clock = deadlines.choose(desk, customer, annotations)
+    events = Events(session)
+    if clock is None:
+        ticket.sla_clock = None
+        ticket.sla_running_since = None
+        ticket.first_response_due = ticket.resolution_due = None
+        events.record(
+            "sla_none", now, ticket_id=ticket.id, by=by, why="no SLA target matches this ticket"
+        )
+        return
+    had_clock = ticket.sla_clock is not None
+    ticket.sla_clock = clock.as_json()
+    if not had_clock and ticket.state in (TicketState.new, TicketState.open):
+        # no target matched at intake: the clocks start now, counted from the mail's arrival
+        ticket.sla_running_since = ticket.received_at
+        ticket.sla_used_seconds = 0
+    since = ticket.sla_running_since
+    if since is not None:
+        used = timedelta(seconds=ticket.sla_used_seconds)
+        if ticket.first_responded_at is None:
+            ticket.first_response_due = deadlines.due(
+                desk, clock, clock.first_response, since, used
+            )
+        ticket.resolution_due = deadlines.due(desk, clock, clock.resolution, since, used)
+    events.record(
+        "sla_retargeted",
+        now,
+        ticket_id=ticket.id,
+        by=by,
+        used_seconds=ticket.sla_used_seconds,
+        **deadlines_json(ticket, desk),
+        **clock.as_json(),
+    )

@@ -1,15 +1,19 @@
-"""`tickets list|show|reply|solve|extend|log`: the queue and what agents do to a ticket."""
+"""`tickets list|show|reply|solve|close|extend|log|priority|assign|escalate`: the queue and
+what agents do to a ticket."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 from tabulate import tabulate
 
+from mailbot.agent_address import Secrets
 from mailbot.cli import _context as c
+from mailbot.config import Config
 
 
 @click.group(cls=c.Group)
@@ -220,5 +224,93 @@ def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: st
     app = c.app(ctx)
     result = log_time(
         app.db, app.config, number, minutes=minutes, by=c.who(by), note=note, now=c.now(ctx)
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@tickets.command("close")
+@click.argument("number")
+@click.option("--by", help="Who closes it (default: $USER).")
+@c.now_option
+@click.pass_context
+def tickets_close(ctx: click.Context, number: str, by: str | None) -> None:
+    """Close for good: solved first if it was not (the customer is told), and a later mail
+    from the customer opens a new ticket that links this one instead of reopening it."""
+    from mailbot.actions import close
+
+    app = c.app(ctx)
+    result = close(app.db, app.config, app.renderer, number, by=c.who(by), now=c.now(ctx))
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@tickets.command("priority")
+@click.argument("number")
+@click.argument("priority", type=click.Choice(["P1", "P2", "P3", "P4"], case_sensitive=False))
+@click.option("--by", help="Who sets it (default: $USER).")
+@c.now_option
+@click.pass_context
+def tickets_priority(ctx: click.Context, number: str, priority: str, by: str | None) -> None:
+    """Set the priority; the SLA target and due times follow it, from the same start."""
+    from mailbot.actions import set_priority
+
+    app = c.app(ctx)
+    result = set_priority(
+        app.db, app.config, number, priority=priority.upper(), by=c.who(by), now=c.now(ctx)
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _secrets(config: Config) -> Secrets:
+    """The agent-mail secrets, so a notice's Reply-To is signed like the ones serve sends."""
+    from mailbot.agent_address import load_secrets
+
+    env = config.settings.agent_mail.secret_env
+    return load_secrets(os.environ.get(env), config.agent_secret_file)
+
+
+@tickets.command("assign")
+@click.argument("number")
+@click.argument("agent")
+@click.option("--by", help="Who assigns it (default: $USER).")
+@c.now_option
+@click.pass_context
+def tickets_assign(ctx: click.Context, number: str, agent: str, by: str | None) -> None:
+    """Give the ticket to AGENT (an agent's address or name): the customer's follow-ups go to
+    that agent alone, who is told by mail."""
+    from mailbot.actions import assign
+
+    app = c.app(ctx)
+    result = assign(
+        app.db,
+        app.config,
+        app.renderer,
+        number,
+        agent=agent,
+        by=c.who(by),
+        now=c.now(ctx),
+        secrets=_secrets(app.config),
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@tickets.command("escalate")
+@click.argument("number")
+@click.option("--by", help="Who escalates it (default: $USER).")
+@c.now_option
+@click.pass_context
+def tickets_escalate(ctx: click.Context, number: str, by: str | None) -> None:
+    """To the next solver level (L1 -> L2 -> L3): its agents are told by mail; nobody there
+    owns it until one is assigned."""
+    from mailbot.actions import escalate
+
+    app = c.app(ctx)
+    result = escalate(
+        app.db,
+        app.config,
+        app.renderer,
+        number,
+        by=c.who(by),
+        now=c.now(ctx),
+        secrets=_secrets(app.config),
     )
     click.echo(json.dumps(result, ensure_ascii=False))
