@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 
+from mailbot import clocks
+from mailbot.actions import solve_in
 from mailbot.clocks import reopen_until
 from mailbot.config import DeskSettings
 from mailbot.config import load as load_config
+from mailbot.replies import Renderer
 from mailbot.service import App
-from mailbot.store import Tickets, TicketState
-from tests.conftest import SHIPPED_DESKS, run, send_all, stdout_of, wait_until, write_config
+from mailbot.store import Database, Events, Outbox, Ticket, Tickets, TicketState
+from tests.conftest import REPO, SHIPPED_DESKS, run, send_all, stdout_of, wait_until, write_config
 from tests.helpers import message
 from tests.servers import Catcher
 
@@ -401,3 +404,35 @@ def test_the_window_counts_calendar_days_on_the_desks_clock(
     end = reopen_until(desk, datetime.fromisoformat(solved))
     assert end == datetime.fromisoformat(until)
     assert end.utcoffset() == datetime.fromisoformat(until).utcoffset()
+
+
+def test_edge_cases_on_the_store(tmp_path: Path) -> None:
+    """A ticket without a requester is solved without a notice (nobody to tell), and a reopened
+    ticket that no target of the desk matches any more runs no clock and says why."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    db.upgrade()
+    desk = DeskSettings(
+        name="cloudempiere",
+        addresses=["podpora@cloudempiere.test"],
+        timezone="Europe/Bratislava",
+        ticket_prefix="CEM",
+        calendars={"office": {"hours": {"mon-fri": "08:00-17:00"}}},
+        sla={"calendar": "office", "targets": [{"priority": "P1", "first_response": 1}]},
+    )
+    renderer = Renderer(REPO / "templates")
+    at = datetime.fromisoformat("2026-11-23T10:00+01:00")
+    try:
+        with db.transaction() as session:
+            ticket = Tickets(session).add(
+                Ticket(desk=desk.name, number="CEM-000001", subject="Import", requester="",
+                       state=TicketState.open, priority="P1", received_at=at, created_at=at,
+                       updated_at=at)
+            )  # fmt: skip
+            solve_in(session, desk, renderer, ticket, by="anna", now=at)
+            assert ticket.state == TicketState.solved and Outbox(session).of_ticket(ticket.id) == []
+            ticket.priority = "P3"  # re-labelled since: no target matches P3
+            clocks.reopen(session, desk, None, ticket, {"priority": "P3"}, since=at, now=at)
+            assert ticket.sla_clock is None and ticket.first_response_due is None
+            assert [e.kind for e in Events(session).of_ticket(ticket.id)] == ["solved", "sla_none"]
+    finally:
+        db.dispose()

@@ -43,14 +43,15 @@ class Notices:
             )
             .order_by(col(EventRow.id))
         )
-        sent: set[tuple[int, str, str]] = set()
+        run: dict[int, set[tuple[str, str]]] = {}
         for event in self.session.exec(query):
+            assert event.ticket_id is not None  # asked for by ticket
             if event.kind == NEW_RUN:
-                sent = {notice for notice in sent if notice[0] != event.ticket_id}
-            elif event.ticket_id is not None:
+                run.pop(event.ticket_id, None)
+            else:
                 clocks = event.detail.get("clocks", [])
-                sent.update((event.ticket_id, event.kind, clock) for clock in clocks)
-        return sent
+                run.setdefault(event.ticket_id, set()).update((event.kind, c) for c in clocks)
+        return {(ticket_id, *notice) for ticket_id, sent in run.items() for notice in sent}
 
     def lock_ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket read afresh and held until the transaction ends; None if it is solved
