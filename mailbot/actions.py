@@ -204,7 +204,13 @@ def solve_in(
     by: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The resolution clock stops; the history says whether the target was met."""
+    """The resolution clock stops; the history says whether the target was met; the customer
+    is told, in the ticket's language, that the request is solved and until when an answer to
+    that mail reopens it (`clocks.reopen_until`; later, an answer opens a new request).
+
+    Solving is an agent's act, so the notice goes out whatever the age of the mail that opened
+    the ticket; only a ticket without a requester to tell gets none.
+    """
     events = Events(session)
     if ticket.state in (TicketState.solved, TicketState.closed):
         raise ActionRefused(f"ticket {ticket.number} is already {ticket.state}")
@@ -220,6 +226,23 @@ def solve_in(
         by=by,
         met=None if due is None else now <= due,
     )
+    if ticket.requester:
+        days = desk.reopen_within_days
+        _to_customer(
+            session,
+            desk,
+            renderer,
+            ticket,
+            "solved",
+            {
+                "reopen_days": int(days) if days == int(days) else days,
+                "reopen_until": format_deadline(
+                    clocks.reopen_until(desk, now), desk, ticket.language
+                ),
+            },
+            now,
+            automatic=True,
+        )
     session.add(ticket)
     return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
 

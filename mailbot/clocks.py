@@ -5,6 +5,18 @@ The target a ticket is held to (`deadlines.choose`) and the working-time arithme
 the ticket, each change with its history event, inside the caller's transaction. A waiting
 clock keeps the working time already used (`sla_used_seconds`); starting it again computes
 the due times from what is left.
+
+A solved ticket the customer writes to again within the desk's window (`reopens`) starts a
+new *run* of its clocks (`reopen`), not a resumed one. The regulations promise each request a
+first reaction and a resolution within their targets; a customer who writes "it is broken
+again" waits for an answer again, as with a new request. So the reopened run gets the full
+targets counted from the reply's arrival: a first-response due (the agent's first answer after
+the reopening meets it, as on a new ticket) and a resolution due. The earlier run was judged
+when it ended (the `first_response` and `solved` events keep whether it met its targets);
+carrying its used time over would make a reopened ticket overdue at once for time already
+counted, and an extension granted for it (with its notice) does not stretch the new run. The
+target is chosen again from the ticket's annotations, as at opening. Escalation notices are
+once per run: a reopening lets the new deadlines have their own warning and breach notice.
 """
 
 from __future__ import annotations
@@ -156,3 +168,48 @@ def retarget(
         **deadlines_json(ticket, desk),
         **clock.as_json(),
     )
+
+
+def reopen_until(desk: DeskSettings, solved_at: datetime) -> datetime:
+    """The end of a solved ticket's reopening window: `reopen_within_days` calendar days
+    (not working days: the customer counts them on a wall calendar) after it was solved, at
+    the same wall-clock time in the desk's zone, whatever daylight-saving change lies between."""
+    local = solved_at.astimezone(desk.zone).replace(tzinfo=None)
+    return (local + timedelta(days=desk.reopen_within_days)).replace(tzinfo=desk.zone)
+
+
+def reopens(desk: DeskSettings, ticket: Ticket, arrived: datetime) -> bool:
+    """Whether a customer's mail that arrived at `arrived` belongs in this ticket: always,
+    unless the ticket is closed, or solved and its window ended before the mail arrived
+    (then the mail opens a new ticket that links this one)."""
+    if ticket.state == TicketState.closed:
+        return False
+    if ticket.state != TicketState.solved:
+        return True
+    return arrived < reopen_until(desk, ticket.solved_at or ticket.updated_at)
+
+
+def reopen(
+    session: Session,
+    desk: DeskSettings,
+    customer: Customer | None,
+    ticket: Ticket,
+    annotations: Mapping[str, str | None],
+    *,
+    since: datetime,
+    now: datetime,
+) -> None:
+    """A new run of the clocks of a reopened ticket from `since` (see the module's note): the
+    target chosen again, no working time used, no first response and no solution yet."""
+    ticket.first_responded_at = ticket.solved_at = None
+    ticket.first_response_due = ticket.resolution_due = ticket.sla_running_since = None
+    ticket.sla_used_seconds = 0
+    clock = deadlines.choose(desk, customer, annotations)
+    if clock is None:
+        ticket.sla_clock = None
+        Events(session).record(
+            "sla_none", now, ticket_id=ticket.id, why="no SLA target matches this ticket"
+        )
+        return
+    ticket.sla_clock = clock.as_json()
+    run(session, desk, ticket, clock, since=since, now=now, kind="sla_restarted")

@@ -1,10 +1,14 @@
 """escalation: warn the desk's agents before a deadline passes, and tell them when it has.
 
-Each clock of each ticket gets at most one warning (when the working time used passes the
-desk's `warn_at` share of its target) and one breach notice (when its due time has passed),
+Each run of each clock of a ticket gets at most one warning (when the working time used passes
+the desk's `warn_at` share of its target) and one breach notice (when its due time has passed),
 both mailed to the agents working the ticket (`agent_notices.recipients`: its assignee,
 else the agents at its level) through the outbox, each recorded in the history in the
-same transaction: that record is what makes them "once", across restarts and processes.
+same transaction: that record is what makes them "once", across restarts and processes. A run
+is the clocks from the opening, or from a reopening (`clocks.reopen`), to the solution: a
+reopened ticket's new deadlines get their own warning and notice (`Notices.already_sent`
+forgets the notices recorded before the `reopened` event), while a clock that only waited for
+the customer and resumed stays in its run and is not warned twice.
 """
 
 from __future__ import annotations

@@ -156,10 +156,12 @@ def queue_reply(
     values: Mapping[str, Any],
     ticket_id: int | None,
     promises: datetime | None = None,
+    subject: str | None = None,
 ) -> str | None:
     """The automatic reply to the mail this plan is about (to its Reply-To, if it set one);
     none to old mail, nor one that `promises` a first answer by a moment already past (the
-    history says why: `reply_suppressed`, reason old_mail)."""
+    history says why: `reply_suppressed`, reason old_mail). `subject` replaces the mail's own
+    (a new ticket continuing an old one drops the old tag)."""
     mail = plan.mail
     to = (mail.reply_to[0] if mail.reply_to else mail.from_addr).lower()
     reason, why = NO_REPLIES, plan.replies_suppressed
@@ -185,7 +187,7 @@ def queue_reply(
         event=event,
         number=number,
         to=to,
-        subject=mail.subject,
+        subject=mail.subject if subject is None else subject,
         in_reply_to=mail.message_id,
         references=mail.references,
         values=values,

@@ -11,6 +11,8 @@ and the outcome says so (reason old_mail).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from mailbot import clocks
 from mailbot.escalation import settle_past
 from mailbot.history import find_thread
@@ -56,18 +58,22 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     with db.transaction() as session:
         tickets, events = Tickets(session), Events(session)
         ticket = find_thread(session, desk, mail)
+        earlier = None
+        if ticket is not None and not clocks.reopens(desk, ticket, mail.received_at):
+            earlier, ticket = ticket, None  # closed, or solved too long ago: a new request
         threaded = ticket is not None
         if ticket is None:
             ticket = Ticket(
                 desk=desk.name,
                 number=tickets.next_number(desk.name, desk.ticket_prefix, postgres=db.is_postgres),
-                subject=mail.subject,
+                subject=_subject_without(earlier, mail.subject),
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
                 state=TicketState.waiting_customer if missing else TicketState.new,
                 customer=plan.customer.name if plan.customer else None,
                 language=plan.language,
                 missing=list(missing),
+                related_to=earlier.number if earlier is not None else None,
                 received_at=mail.received_at,
                 created_at=now,
                 updated_at=now,
@@ -116,6 +122,8 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 customer=ticket.customer,
                 **annotations,
             )
+            if earlier is not None:
+                _link(events, ticket, earlier, now)
             clocks.start(
                 session,
                 desk,
@@ -127,15 +135,24 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 paused=bool(missing),
             )
             event = "missing_fields" if missing else "ack"
+            values = reply_values(plan, asking, ticket)
+            if earlier is not None and not missing:
+                event = "reopened_as_new"
+                values |= {
+                    "subject": ticket.subject or "(no subject)",
+                    "earlier_ticket": earlier.number,
+                    "earlier_state": earlier.state,
+                }
             queue_reply(
                 session,
                 plan,
                 renderer,
                 event=event,
                 number=ticket.number,
-                values=reply_values(plan, asking, ticket),
+                values=values,
                 ticket_id=ticket.id,
                 promises=ticket.first_response_due,
+                subject=ticket.subject if earlier is not None else None,
             )
             settled = settle_past(
                 session, desk, ticket, since=mail.received_at, now=now, reason=OLD_MAIL
@@ -164,7 +181,8 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
 def _follow_up(
     session: Session, plan: Plan, renderer: Renderer, ticket: Ticket, asking: Verdict | None
 ) -> str | None:
-    """A customer's answer: it may complete what we asked for, or reopen a solved ticket.
+    """A customer's answer: it may complete what we asked for, or reopen a solved ticket
+    (one past its window never comes here: see `clocks.reopens`).
     Returns why the reply it would have sent was not (old mail), else None."""
     now = plan.now
     assert ticket.id is not None
@@ -212,6 +230,53 @@ def _follow_up(
         )
         return plan.too_late(ticket.first_response_due) or settled
     elif ticket.state == TicketState.solved:
-        events.record("reopened", now, ticket_id=ticket.id, previous=ticket.state)
-        ticket.state = TicketState.open
+        return _reopen(session, plan, renderer, ticket)
     return None
+
+
+def _reopen(session: Session, plan: Plan, renderer: Renderer, ticket: Ticket) -> str | None:
+    """The customer wrote within the window after the ticket was solved: the request is open
+    again, its clocks start a new run (`clocks.reopen` says why with full targets), and the
+    customer is told by when to expect an answer. Returns why that reply was not sent."""
+    now, desk, arrived = plan.now, plan.desk, plan.mail.received_at
+    assert ticket.id is not None
+    # recorded first: escalation's notices count from it (a new run, see escalation.py)
+    Events(session).record(
+        "reopened",
+        now,
+        ticket_id=ticket.id,
+        previous=ticket.state,
+        solved_at=ticket.solved_at.isoformat() if ticket.solved_at else None,
+    )
+    ticket.state = TicketState.open
+    annotations = {key: getattr(ticket, key) for key in ANNOTATION_KEYS}
+    clocks.reopen(session, desk, plan.customer, ticket, annotations, since=arrived, now=now)
+    settled = settle_past(session, desk, ticket, since=arrived, now=now, reason=OLD_MAIL)
+    queue_reply(
+        session,
+        plan,
+        renderer,
+        event="reopened",
+        number=ticket.number,
+        values=reply_values(plan, None, ticket) | {"subject": ticket.subject or "(no subject)"},
+        ticket_id=ticket.id,
+        promises=ticket.first_response_due,
+    )
+    return plan.too_late(ticket.first_response_due) or settled
+
+
+def _subject_without(earlier: Ticket | None, subject: str) -> str:
+    """A new ticket's subject; one continuing an earlier ticket drops that ticket's tag, so
+    replies carry the new number only (the link is kept in `related_to`)."""
+    if earlier is None:
+        return subject
+    rest = " ".join(subject.replace(f"[{earlier.number}]", " ").split())
+    return rest or earlier.subject
+
+
+def _link(events: Events, ticket: Ticket, earlier: Ticket, now: datetime) -> None:
+    """Both histories say which ticket continues which."""
+    events.record(
+        "continues", now, ticket_id=ticket.id, ticket=earlier.number, previous=earlier.state
+    )
+    events.record("continued_by", now, ticket_id=earlier.id, ticket=ticket.number)

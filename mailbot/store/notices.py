@@ -11,6 +11,8 @@ from sqlmodel import Session, col, select
 from mailbot.store.tables import EventRow, Ticket, TicketState
 
 NOTICE_KINDS = ("sla_warning", "sla_breach")
+NEW_RUN = "reopened"
+"""The event after which a ticket's clocks run anew (clocks.reopen): earlier notices are done."""
 
 
 def _open_with_running_clock() -> tuple[Any, ...]:
@@ -31,17 +33,25 @@ class Notices:
         return list(self.session.exec(query).all())
 
     def already_sent(self, ticket_ids: Iterable[int]) -> set[tuple[int, str, str]]:
-        """(ticket id, notice kind, clock name) of every notice recorded for these tickets."""
-        query = select(EventRow).where(
-            col(EventRow.ticket_id).in_(list(ticket_ids)),
-            col(EventRow.kind).in_(NOTICE_KINDS),
+        """(ticket id, notice kind, clock name) of every notice recorded for these tickets in
+        their clocks' current run: a reopening starts a new run, whose deadlines are new."""
+        query = (
+            select(EventRow)
+            .where(
+                col(EventRow.ticket_id).in_(list(ticket_ids)),
+                col(EventRow.kind).in_((*NOTICE_KINDS, NEW_RUN)),
+            )
+            .order_by(col(EventRow.id))
         )
-        return {
-            (event.ticket_id, event.kind, clock)
-            for event in self.session.exec(query)
-            if event.ticket_id is not None
-            for clock in event.detail.get("clocks", [])
-        }
+        run: dict[int, set[tuple[str, str]]] = {}
+        for event in self.session.exec(query):
+            assert event.ticket_id is not None  # asked for by ticket
+            if event.kind == NEW_RUN:
+                run.pop(event.ticket_id, None)
+            else:
+                clocks = event.detail.get("clocks", [])
+                run.setdefault(event.ticket_id, set()).update((event.kind, c) for c in clocks)
+        return {(ticket_id, *notice) for ticket_id, sent in run.items() for notice in sent}
 
     def lock_ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket read afresh and held until the transaction ends; None if it is solved
