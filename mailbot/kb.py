@@ -1,0 +1,271 @@
+"""kb: the desks' knowledge bases, read and indexed once at start-up, searched for every mail.
+
+Pure: the articles are read from `config/kb/<desk>/*.md` when the pipeline is built, and
+searching touches nothing but the index in memory. An article is Markdown with TOML front
+matter between `+++` lines (title, url, language, keywords): TOML because every other file an
+operator edits here is TOML, `tomllib` is in the standard library, and its errors carry a line
+number; a bad article stops start-up with one line naming the file and the key.
+
+Customers write inflected Russian, Ukrainian, Polish, Slovak and Persian, with typos. A word
+is reduced by a Snowball stemmer (PyStemmer: Russian, Polish, Persian, English, and the Czech
+one for Slovak and Czech; Ukrainian has none and keeps its words) and then cut into character
+4-grams with word-boundary marks, so "счетов"/"счета", "faktúry"/"faktúru" or a letter typed
+wrong still share most features. Features are weighted TF-IDF (BM25's idf, which gives a
+feature every article has almost no weight) and an article's relevance is the cosine of the
+mail's features, those the index knows, with the article's: 0 to 1, comparable across desks,
+so one threshold per desk says "relevant enough"; below it nothing is offered.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import Stemmer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mailbot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailbot.config import Config, DeskSettings
+
+STEMMERS = {"ru": "russian", "pl": "polish", "fa": "persian", "en": "english", "sk": "czech"}
+STEMMERS["cs"] = "czech"
+"""Snowball has no Slovak stemmer; the Czech one strips most of the same endings."""
+
+NGRAM = 4
+READ_CHARS = 4000
+"""What a mail asks stands at its start; a pasted log below it would only cost time."""
+TITLE_WEIGHT = 2
+"""Title and keywords say what an article is about: they count twice the body's words."""
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Arabic-keyboard letters and the zero-width non-joiner Persian writers use or omit at will
+_FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "\u200c": " ", "ـ": None, "ё": "е"})
+_FRONT = re.compile(r"\A\ufeff?\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+class _Meta(BaseModel):
+    """An article's front matter: unknown keys are errors (a typo must not pass unseen)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://\S+$")
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() for k in value):
+            raise ValueError("empty keyword")
+        return value
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    url: str
+    language: str
+    keywords: tuple[str, ...]
+    body: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An article found for a mail, with its relevance (0..1); what reply templates list."""
+
+    article: Article
+    score: float
+
+    @property
+    def title(self) -> str:
+        return self.article.title
+
+    @property
+    def url(self) -> str:
+        return self.article.url
+
+    def as_value(self) -> dict[str, str]:
+        """The form templates get: {title, url}."""
+        return {"title": self.title, "url": self.url}
+
+
+def read_article(path: Path) -> Article:
+    """One article file; ConfigError naming the file and the key when it is not right."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    match = _FRONT.match(text)
+    if match is None:
+        raise ConfigError(f"{path}: expected TOML front matter between +++ lines at the top")
+    try:
+        data = tomllib.loads(match.group(1))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: front matter is not valid TOML: {exc}") from exc
+    try:
+        meta = _Meta.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(front matter)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (an article has title, url, language, keywords)"
+        raise ConfigError(f"{path}: {key}: {msg}") from exc
+    body = text[match.end() :].strip()
+    return Article(meta.title, meta.url, meta.language, tuple(meta.keywords), body, path)
+
+
+@lru_cache(maxsize=16)
+def _stemmer(language: str) -> Any:
+    name = STEMMERS.get(language)
+    return Stemmer.Stemmer(name) if name else None
+
+
+def fold(text: str) -> str:
+    """Case, ё/е and Persian keyboard variants folded, as articles and mails are compared."""
+    return text.casefold().translate(_FOLD)
+
+
+def features(text: str, language: str) -> Counter[str]:
+    """The stemmed words of `text`, each cut into character n-grams with boundary marks."""
+    counts: Counter[str] = Counter()
+    for word in _WORD.findall(fold(text)):
+        counts.update(_word_features(word, language))
+    return counts
+
+
+@lru_cache(maxsize=65536)
+def _word_features(word: str, language: str) -> tuple[str, ...]:
+    """Customers and articles repeat their words: each is stemmed and cut once."""
+    stemmer = _stemmer(language)
+    marked = f"<{stemmer.stemWord(word) if stemmer is not None else word}>"
+    if len(marked) <= NGRAM:
+        return (marked,)
+    return tuple(marked[i : i + NGRAM] for i in range(len(marked) - NGRAM + 1))
+
+
+class _Index:
+    """The articles of one language: an inverted index of unit-length TF-IDF vectors."""
+
+    def __init__(self, articles: Sequence[Article], language: str) -> None:
+        self.articles = tuple(articles)
+        docs = []
+        for article in articles:
+            key_text = " ".join((article.title, *article.keywords))
+            counts = features(article.body, language)
+            for feature, n in features(key_text, language).items():
+                counts[feature] += TITLE_WEIGHT * n
+            docs.append(counts)
+        df = Counter(feature for doc in docs for feature in doc)
+        total = len(docs)
+        idf = {f: math.log(1 + (total - n + 0.5) / (n + 0.5)) for f, n in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for number, doc in enumerate(docs):
+            weights = {f: (1 + math.log(n)) * idf[f] for f, n in doc.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for feature, weight in weights.items():
+                postings[feature].append((number, weight / norm))
+        # one look-up per feature of a mail: its idf and the articles that have it
+        self.terms = {f: (idf[f], tuple(postings[f])) for f in idf}
+
+    def scores(self, query: Counter[str]) -> dict[int, float]:
+        """Cosine of the query's known features with each article that shares one."""
+        totals: dict[int, float] = defaultdict(float)
+        norm = 0.0
+        for feature, n in query.items():
+            term = self.terms.get(feature)
+            if term is None:
+                continue
+            weight = (1 + math.log(n)) * term[0]
+            norm += weight * weight
+            for number, doc_weight in term[1]:
+                totals[number] += weight * doc_weight
+        if not norm:
+            return {}
+        norm = math.sqrt(norm)
+        return {number: total / norm for number, total in totals.items()}
+
+
+class KnowledgeBase:
+    """One desk's articles, indexed per language; `search` offers the relevant ones."""
+
+    def __init__(
+        self, articles: Iterable[Article], *, threshold: float = 0.22, limit: int = 3
+    ) -> None:
+        self.threshold = threshold
+        self.limit = limit
+        by_language: dict[str, list[Article]] = defaultdict(list)
+        for article in articles:
+            by_language[article.language].append(article)
+        self.indexes = {lang: _Index(found, lang) for lang, found in by_language.items()}
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: Path,
+        *,
+        threshold: float = 0.22,
+        limit: int = 3,
+        languages: Sequence[str] | None = None,
+    ) -> KnowledgeBase:
+        """The articles `folder/*.md` (none when the folder does not exist): a desk without a
+        knowledge base offers no links. `languages` are those the desk answers in; an
+        article in another would never be offered, so it is an error."""
+        articles = [read_article(p) for p in sorted(folder.glob("*.md"))] if folder.is_dir() else []
+        seen: dict[str, Path] = {}
+        for article in articles:
+            if languages is not None and article.language not in languages:
+                raise ConfigError(
+                    f"{article.path}: language: {article.language!r} is not a language the"
+                    f" desk answers in ({', '.join(languages)})"
+                )
+            key = f"{article.language} {article.url}"
+            if key in seen:
+                raise ConfigError(
+                    f"{article.path}: url: {article.url} is already the url of {seen[key]}"
+                )
+            seen[key] = article.path
+        return cls(articles, threshold=threshold, limit=limit)
+
+    def __len__(self) -> int:
+        return sum(len(index.articles) for index in self.indexes.values())
+
+    def search(self, text: str, language: str, limit: int | None = None) -> list[Hit]:
+        """The most relevant articles in `language`, best first, at most `limit` (the desk's
+        max_articles by default), only those at or above the threshold: often none."""
+        index = self.indexes.get(language)
+        if index is None:
+            return []
+        scores = index.scores(features(text[:READ_CHARS], language))
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        best = [
+            Hit(index.articles[number], round(score, 4))
+            for number, score in ranked
+            if score >= self.threshold
+        ]
+        return best[: self.limit if limit is None else limit]
+
+
+def load(config: Config) -> dict[str, KnowledgeBase]:
+    """Every desk's knowledge base, from `kb_dir/<desk>/` with the desk's `[kb]` settings."""
+    return {name: for_desk(config.kb_dir / name, desk) for name, desk in config.desks.items()}
+
+
+def for_desk(folder: Path, desk: DeskSettings) -> KnowledgeBase:
+    return KnowledgeBase.from_folder(
+        folder,
+        threshold=desk.kb.threshold,
+        limit=desk.kb.max_articles,
+        languages=[desk.language, *desk.languages],
+    )
