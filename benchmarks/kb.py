@@ -111,14 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every miss")
     args = parser.parse_args(argv)
 
+    # the worker has the configuration (pydantic) imported already: what kb adds is measured
+    from mailbot.config import load
+
+    config = load(REPO / "config" / "mailbot.toml", environ={})
     rss_before = rss_mb()
     started = time.perf_counter()
     import mailbot.kb as kb
 
     import_ms = (time.perf_counter() - started) * 1000
-    from mailbot.config import load
-
-    config = load(REPO / "config" / "mailbot.toml", environ={})
+    rss_imported = rss_mb()
     started = time.perf_counter()
     bases = kb.load(config)
     build_ms = (time.perf_counter() - started) * 1000
@@ -156,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" max {max(timings):.0f} us (per mail, {args.repeat} repeats)"
     )
     print(
-        f"import mailbot.kb: {import_ms:.1f} ms; building every base: {build_ms:.1f} ms;"
-        f" RSS {rss_before:.1f} -> {rss_after:.1f} MB (import + config + bases)"
+        f"import mailbot.kb (config already imported): {import_ms:.1f} ms,"
+        f" +{rss_imported - rss_before:.1f} MB RSS; building every base: {build_ms:.1f} ms,"
+        f" +{rss_after - rss_imported:.1f} MB RSS"
     )
     if args.verbose:
         for mail, found in figures.misses:

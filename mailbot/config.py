@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -386,18 +387,19 @@ class KbSettings(_Strict):
     basic_questions: bool = False
     """A how-to question an article answers is not a fault report: it gets the links, not
     the missing-fields questionnaire (GRSoft: "basic questions get a link")."""
-    question_words: dict[str, list[str]] = Field(default_factory=dict)
+    question_words: dict[str, list[str]] = Field(default_factory=dict, validate_default=True)
     """Language -> words that make a mail a how-to question ("как", "где", "how to"...)."""
     fault_words: dict[str, list[str]] = Field(default_factory=dict)
     """Language -> words that make it a fault report even so ("ошибк*", "не работает"...)."""
 
-    @model_validator(mode="after")
-    def _words_for_basic_questions(self) -> KbSettings:
-        if self.basic_questions and not any(self.question_words.values()):
-            raise ValueError(
-                "question_words: basic_questions needs the words that tell a how-to question"
-            )
-        return self
+    @field_validator("question_words")
+    @classmethod
+    def _words_for_basic_questions(
+        cls, value: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        if info.data.get("basic_questions") and not any(value.values()):
+            raise ValueError("basic_questions needs the words that tell a how-to question")
+        return value
 
 
 class DeskSettings(_Strict):

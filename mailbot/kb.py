@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import Stemmer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mailbot.errors import ConfigError
 
@@ -52,22 +51,30 @@ _FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "\u200c": " ", "ـ": 
 _FRONT = re.compile(r"\A\ufeff?\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
-class _Meta(BaseModel):
-    """An article's front matter: unknown keys are errors (a typo must not pass unseen)."""
+_KEYS = ("title", "url", "language", "keywords")
+_URL = re.compile(r"^https?://\S+$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str = Field(min_length=1)
-    url: str = Field(pattern=r"^https?://\S+$")
-    language: str = Field(pattern=r"^[a-z]{2}$")
-    keywords: list[str] = Field(default_factory=list)
-
-    @field_validator("keywords")
-    @classmethod
-    def _keywords(cls, value: list[str]) -> list[str]:
-        if any(not k.strip() for k in value):
-            raise ValueError("empty keyword")
-        return value
+def _meta(data: dict[str, Any]) -> tuple[str, str, str, tuple[str, ...]]:
+    """title, url, language, keywords, or ValueError("key: what is wrong"). Checked by hand,
+    not with a pydantic model: building one costs the worker's import ~20 ms for four keys."""
+    for key in data:
+        if key not in _KEYS:
+            raise ValueError(f"{key}: unknown key (an article has {', '.join(_KEYS)})")
+    for key in ("title", "url", "language"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ValueError(f"{key}: required, a non-empty string")
+    if not _URL.match(data["url"]):
+        raise ValueError(f"url: expected an http:// or https:// address, got {data['url']!r}")
+    if not _LANGUAGE.match(data["language"]):
+        raise ValueError(f"language: expected a two-letter code like pl, got {data['language']!r}")
+    keywords = data.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise ValueError("keywords: expected a list of strings")
+    if any(not k.strip() for k in keywords):
+        raise ValueError("keywords: an empty keyword")
+    return data["title"].strip(), data["url"], data["language"], tuple(keywords)
 
 
 @dataclass(frozen=True)
@@ -114,16 +121,11 @@ def read_article(path: Path) -> Article:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: front matter is not valid TOML: {exc}") from exc
     try:
-        meta = _Meta.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(front matter)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (an article has title, url, language, keywords)"
-        raise ConfigError(f"{path}: {key}: {msg}") from exc
+        title, url, language, keywords = _meta(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     body = text[match.end() :].strip()
-    return Article(meta.title, meta.url, meta.language, tuple(meta.keywords), body, path)
+    return Article(title, url, language, keywords, body, path)
 
 
 @lru_cache(maxsize=16)
