@@ -22,12 +22,14 @@ import math
 import re
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import Stemmer
 
 from mailbot.errors import ConfigError
@@ -178,25 +180,35 @@ class _Index:
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
             for feature, weight in weights.items():
                 postings[feature].append((number, weight / norm))
-        # one look-up per feature of a mail: its idf and the articles that have it
-        self.terms = {f: (idf[f], tuple(postings[f])) for f in idf}
+        # the postings of every feature laid end to end, so that scoring a mail is a few numpy
+        # operations whatever the number of articles (a Python loop over postings is not)
+        self.ids = {feature: i for i, feature in enumerate(idf)}
+        self.idf = np.array(list(idf.values()), dtype=np.float64)
+        lengths = [len(postings[f]) for f in idf]
+        self.lengths = np.array(lengths, dtype=np.int64)
+        self.starts = np.cumsum(self.lengths) - self.lengths
+        flat = [posting for f in idf for posting in postings[f]]
+        self.doc_ids = np.array([number for number, _ in flat], dtype=np.int64)
+        self.weights = np.array([weight for _, weight in flat], dtype=np.float64)
 
-    def scores(self, query: Counter[str]) -> dict[int, float]:
-        """Cosine of the query's known features with each article that shares one."""
-        totals: dict[int, float] = defaultdict(float)
-        norm = 0.0
-        for feature, n in query.items():
-            term = self.terms.get(feature)
-            if term is None:
-                continue
-            weight = (1 + math.log(n)) * term[0]
-            norm += weight * weight
-            for number, doc_weight in term[1]:
-                totals[number] += weight * doc_weight
-        if not norm:
-            return {}
-        norm = math.sqrt(norm)
-        return {number: total / norm for number, total in totals.items()}
+    def scores(self, query: Mapping[str, int]) -> npt.NDArray[np.float64]:
+        """Cosine of the query's known features with every article (0 where none is shared)."""
+        known = [(i, n) for f, n in query.items() if (i := self.ids.get(f)) is not None]
+        if not known:
+            return np.zeros(len(self.articles))
+        ids = np.array([i for i, _ in known], dtype=np.int64)
+        query_weights = (1 + np.log([n for _, n in known])) * self.idf[ids]
+        lengths = self.lengths[ids]
+        # the positions of the chosen features' postings in the flat arrays
+        ends = np.cumsum(lengths)
+        at = np.repeat(self.starts[ids] - (ends - lengths), lengths) + np.arange(ends[-1])
+        totals = np.bincount(
+            self.doc_ids[at],
+            weights=self.weights[at] * np.repeat(query_weights, lengths),
+            minlength=len(self.articles),
+        )
+        result: npt.NDArray[np.float64] = totals / math.sqrt(query_weights @ query_weights)
+        return result
 
 
 class KnowledgeBase:
@@ -250,13 +262,14 @@ class KnowledgeBase:
         if index is None:
             return []
         scores = index.scores(features(text[:READ_CHARS], language))
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        best = [
-            Hit(index.articles[number], round(score, 4))
-            for number, score in ranked
-            if score >= self.threshold
+        count = self.limit if limit is None else limit
+        # stable: equal scores keep the articles' order (their file names)
+        best = np.argsort(-scores, kind="stable")[:count]
+        return [
+            Hit(index.articles[number], round(float(scores[number]), 4))
+            for number in best
+            if scores[number] >= self.threshold
         ]
-        return best[: self.limit if limit is None else limit]
 
 
 def load(config: Config) -> dict[str, KnowledgeBase]:

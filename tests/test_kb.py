@@ -15,7 +15,7 @@ from mailbot.config import DeskSettings
 from mailbot.config import load as load_config
 from mailbot.errors import ConfigError
 from mailbot.kb import Article, KnowledgeBase, read_article
-from mailbot.rules import Action, Context, load_rules
+from mailbot.rules import Action, Context, History, Thread, load_rules
 from mailbot.service import App
 from tests.conftest import REPO, SHIPPED_DESKS, run, write_config
 from tests.helpers import NOW, message, parsed, replies
@@ -88,6 +88,13 @@ def test_a_bad_article_names_its_file_and_key(tmp_path: Path, front: str, said: 
     with pytest.raises(ConfigError) as caught:
         read_article(path)
     assert str(caught.value).startswith(f"{path}: ") and said in str(caught.value)
+
+
+def test_an_article_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cp1250.md"
+    path.write_bytes(("+++\n" + GOOD_FRONT + "+++\nTreść\n").encode("cp1250"))
+    with pytest.raises(ConfigError, match=r"cp1250\.md: cannot read: 'utf-8' codec"):
+        read_article(path)
 
 
 def test_an_article_without_front_matter_is_refused(tmp_path: Path) -> None:
@@ -261,12 +268,20 @@ def test_every_shipped_desk_has_a_knowledge_base_in_its_languages() -> None:
 # -- basic questions (GRSoft) ----------------------------------------------------------------------
 
 
-def grsoft_verdicts(subject: str, body: str, articles: bool = True) -> list[Action]:
+def grsoft_verdicts(
+    subject: str, body: str, articles: bool = True, thread: Thread | None = None
+) -> list[Action]:
     grsoft = shipped_desk("grsoft")
     base = kb.for_desk(SHIPPED_KB / "grsoft", grsoft)
     mail = parsed(message(subject, body, sender="olga@sever.test", to="info@grsoft.test"))
     hits = base.search(f"{mail.subject}\n{mail.text}", "ru") if articles else []
-    ctx = Context(desk=grsoft, envelope_from=mail.from_addr, now=NOW, articles=tuple(hits))
+    ctx = Context(
+        desk=grsoft,
+        envelope_from=mail.from_addr,
+        now=NOW,
+        history=History(thread=thread),
+        articles=tuple(hits),
+    )
     found = [rule.check(mail, ctx) for rule in load_rules(grsoft)]
     return [v.action for v in found if v is not None]
 
@@ -282,6 +297,13 @@ def test_a_fault_report_is_asked_for_what_is_missing_even_when_an_article_matche
 
 def test_a_question_no_article_answers_gets_the_questionnaire() -> None:
     assert Action.ask in grsoft_verdicts("Вопрос", "где включить печать счетов?", articles=False)
+
+
+def test_a_question_in_answer_to_the_questionnaire_is_no_new_basic_question() -> None:
+    owed = ("contact", "steps_to_reproduce", "impact", "affected_employees")
+    thread = Thread("GRS-000001", "waiting_customer", owed, "Печать счетов не работает")
+    text = "где включить печать счетов? Я не нашла"
+    assert Action.ask in grsoft_verdicts("Re: [GRS-000001] Печать", text, thread=thread)
 
 
 def test_a_mail_that_asks_nothing_gets_the_questionnaire() -> None:
