@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,9 +38,15 @@ from mailbot.errors import ConfigError
 if TYPE_CHECKING:
     from mailbot.config import Config, DeskSettings
 
-STEMMERS = {"ru": "russian", "pl": "polish", "fa": "persian", "en": "english", "sk": "czech"}
-STEMMERS["cs"] = "czech"
-"""Snowball has no Slovak stemmer; the Czech one strips most of the same endings."""
+STEMMERS = {
+    "ru": "russian",
+    "pl": "polish",
+    "fa": "persian",
+    "en": "english",
+    "cs": "czech",
+    "sk": "czech",  # Snowball has no Slovak stemmer; the Czech one strips most of its endings
+}
+"""Snowball stemmers by language; a language without one (Ukrainian) keeps its words."""
 
 NGRAM = 4
 READ_CHARS = 4000
@@ -130,10 +137,16 @@ def read_article(path: Path) -> Article:
     return Article(title, url, language, keywords, body, path)
 
 
-@lru_cache(maxsize=16)
+_local = threading.local()
+
+
 def _stemmer(language: str) -> Any:
-    name = STEMMERS.get(language)
-    return Stemmer.Stemmer(name) if name else None
+    """This thread's stemmer for `language` (a PyStemmer object must not be shared by threads)."""
+    stemmers: dict[str, Any] = _local.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        name = STEMMERS.get(language)
+        stemmers[language] = Stemmer.Stemmer(name) if name else None
+    return stemmers[language]
 
 
 def fold(text: str) -> str:

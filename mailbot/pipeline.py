@@ -116,7 +116,9 @@ class Pipeline:
         )
         history = gather(self.db, desk, mail, customer, now, self.facts[desk.name])
         language = reply_language(desk, customer, detected)
-        articles = self.kb[desk.name].search(f"{mail.subject}\n{new_text(mail.text)}", language)
+        articles = tuple(
+            self.kb[desk.name].search(f"{mail.subject}\n{new_text(mail.text)}", language)
+        )
         context = Context(
             desk=desk,
             envelope_from=item.mail_from,
@@ -125,7 +127,7 @@ class Pipeline:
             identified_by=identified_by,
             mail_language=detected,
             history=history,
-            articles=tuple(articles),
+            articles=articles,
         )
         judgement = run(self.rules[desk.name], mail, context, item.skip_rules)
         stop = judgement.stopping
@@ -148,7 +150,7 @@ class Pipeline:
             now,
             self.config.old_mail_after(desk),
             replies_suppressed,
-            articles=tuple(articles),
+            articles=articles,
         )
 
     def process(
