@@ -373,3 +373,23 @@ def test_a_reply_with_no_relevant_article_lists_none(tmp_path: Path) -> None:
     finally:
         app.db.dispose()
     assert kind == "ack" and "bazie wiedzy" not in ack and "https://pomoc" not in ack
+
+
+def test_a_ukrainian_question_gets_the_ukrainian_article(tmp_path: Path) -> None:
+    path = ingest_config(tmp_path)
+    mail = tmp_path / "uk.eml"
+    body = "Добрий день! Забула пароль, не можу увійти в систему. Як його відновити?"
+    mail.write_bytes(
+        message("Пароль", body, sender="olena@vector.test", to="support@cleverbox.test")
+    )
+    code, out, err = run(path, "ingest", "--now", "2026-11-20T12:00+02:00", str(mail))
+    assert code == 0 and json.loads(out)["outcome"] == "ticket", out + err
+    app = App.build(load_config(path, environ={}))
+    try:
+        [(kind, ack)] = replies(app)
+    finally:
+        app.db.dispose()
+    assert kind == "ack" and "Можливо, відповідь уже є в нашій базі знань:" in ack
+    assert "- Як відновити пароль для входу в CleverBox:CRM" in ack
+    assert "https://help.cleverbox.test/uk/password-reset" in ack
+    assert "https://help.cleverbox.test/ru/" not in ack
