@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -376,6 +377,31 @@ class AgentAuthentication(_Strict):
     """Any one of these passing for the agent's domain is enough."""
 
 
+class KbSettings(_Strict):
+    """[kb]: how the desk offers its knowledge base (articles in kb_dir/<desk>/*.md, kb.py)."""
+
+    threshold: float = Field(0.22, gt=0, le=1)
+    """Relevance (0..1) an article needs to be offered; below it the reply lists none."""
+    max_articles: int = Field(3, ge=1, le=10)
+    """At most this many articles in a reply, the most relevant first."""
+    basic_questions: bool = False
+    """A how-to question an article answers is not a fault report: it gets the links, not
+    the missing-fields questionnaire (GRSoft: "basic questions get a link")."""
+    question_words: dict[str, list[str]] = Field(default_factory=dict, validate_default=True)
+    """Language -> words that make a mail a how-to question ("как", "где", "how to"...)."""
+    fault_words: dict[str, list[str]] = Field(default_factory=dict)
+    """Language -> words that make it a fault report even so ("ошибк*", "не работает"...)."""
+
+    @field_validator("question_words")
+    @classmethod
+    def _words_for_basic_questions(
+        cls, value: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        if info.data.get("basic_questions") and not any(value.values()):
+            raise ValueError("basic_questions needs the words that tell a how-to question")
+        return value
+
+
 class DeskSettings(_Strict):
     name: str = ""
     title: str = ""
@@ -417,6 +443,8 @@ class DeskSettings(_Strict):
     around the clock."""
     rule: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """[rule.<name>] tables: each rule's own settings, validated by that rule."""
+    kb: KbSettings = KbSettings()
+    """[kb]: the knowledge base's threshold, how many articles a reply lists, basic questions."""
 
     @field_validator("addresses")
     @classmethod
@@ -517,6 +545,8 @@ class Settings(_Strict):
     agent_mail: AgentMailSettings = AgentMailSettings()
     desks_dir: Path = Path("desks")
     """Folder of desk files, relative to the main config file."""
+    kb_dir: Path = Path("kb")
+    """Folder of knowledge-base articles, a subfolder per desk, relative to the main config file."""
     templates_dir: Path = Path("templates")
     """Folder of reply templates, relative to the project root (the config folder's parent)."""
 
@@ -565,6 +595,12 @@ class Config:
     @property
     def templates_dir(self) -> Path:
         return self.resolve(self.settings.templates_dir)
+
+    @property
+    def kb_dir(self) -> Path:
+        """Knowledge-base articles: `kb_dir/<desk>/*.md`; counted from the config file's folder."""
+        kb_dir = self.settings.kb_dir
+        return kb_dir if kb_dir.is_absolute() else self.path.parent / kb_dir
 
     @property
     def database_url(self) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot.config import Customer, DeskSettings
+from mailbot.kb import Hit
 from mailbot.outbox import queue_automatic_reply
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline
@@ -40,6 +41,8 @@ class Plan:
     replies_suppressed: str | None = None
     """Why no automatic reply may be queued for this mail (`reprocess --no-replies`): the
     outcome is applied as usual and the history says which reply was held back and why."""
+    articles: tuple[Hit, ...] = ()
+    """Knowledge-base articles for this mail (the same the rules saw): replies list them."""
 
     def too_late(self, promised: datetime | None = None) -> str | None:
         """Why an automatic reply to this mail would be wrong now, or None when it would not.
@@ -140,6 +143,7 @@ def reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> 
         "reason": verdict.reason if verdict else None,
         "detail": verdict.detail if verdict else None,
         "missing": list(verdict.missing) if verdict else [],
+        "articles": [hit.as_value() for hit in plan.articles],
     }
     if verdict is not None:
         values.update(verdict.values)

@@ -20,6 +20,7 @@ from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import NotFound, UnparseableMail
 from mailbot.history import gather
+from mailbot.kb import load as load_knowledge_bases
 from mailbot.language import detect, reply_language
 from mailbot.outcomes import (
     Outcome,
@@ -62,6 +63,7 @@ class Pipeline:
             for name, desk in config.desks.items()
         }
         self.facts = {name: facts_read_by(rules) for name, rules in self.rules.items()}
+        self.kb = load_knowledge_bases(config)
 
     def warm_up(self) -> None:
         """Load what the first mail would otherwise wait for (the language model)."""
@@ -113,6 +115,10 @@ class Pipeline:
             else None
         )
         history = gather(self.db, desk, mail, customer, now, self.facts[desk.name])
+        language = reply_language(desk, customer, detected)
+        articles = tuple(
+            self.kb[desk.name].search(f"{mail.subject}\n{new_text(mail.text)}", language)
+        )
         context = Context(
             desk=desk,
             envelope_from=item.mail_from,
@@ -121,6 +127,7 @@ class Pipeline:
             identified_by=identified_by,
             mail_language=detected,
             history=history,
+            articles=articles,
         )
         judgement = run(self.rules[desk.name], mail, context, item.skip_rules)
         stop = judgement.stopping
@@ -138,11 +145,12 @@ class Pipeline:
             mail,
             judgement,
             customer,
-            reply_language(desk, customer, detected),
+            language,
             history,
             now,
             self.config.old_mail_after(desk),
             replies_suppressed,
+            articles=articles,
         )
 
     def process(

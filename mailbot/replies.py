@@ -93,6 +93,7 @@ def sample_values(desk: DeskSettings) -> dict[str, Any]:
         "reason": None,
         "detail": None,
         "missing": [],
+        "articles": [{"title": "How to reset your password", "url": "https://kb.example.test/p"}],
     }
 
 

@@ -88,10 +88,12 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def check_config(ctx: click.Context, as_json: bool) -> None:
     """Validate the configuration, desk rules and templates; exit 78 on the first problem."""
+    from mailbot.kb import load as load_knowledge_bases
     from mailbot.replies import Renderer, sample_values
     from mailbot.rules import load_rules
 
     config = c.config(ctx)
+    load_knowledge_bases(config)
     renderer = Renderer(config.templates_dir)
     for name, desk in config.desks.items():
         load_rules(desk, config.desk_files.get(name, f"desk {name}"))

@@ -28,6 +28,7 @@ from mailbot.errors import ConfigError
 
 if TYPE_CHECKING:
     from mailbot.config import Customer, DeskSettings
+    from mailbot.kb import Hit
     from mailbot.parse import Mail
 
 ANNOTATION_KEYS = ("product", "type", "category", "impact", "urgency", "priority", "sla_level")
@@ -120,6 +121,9 @@ class Context:
     mail_language: str | None = None
     """The language the mail is written in; detected only for desks with reply_language "mail"."""
     history: History = field(default_factory=History)
+    articles: tuple[Hit, ...] = ()
+    """Knowledge-base articles relevant to this mail, in the reply's language, best first:
+    searched by the pipeline (rules read no index), empty when none is relevant enough."""
 
     @property
     def is_new_request(self) -> bool:

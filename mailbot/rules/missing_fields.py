@@ -31,6 +31,13 @@ Decisions the regulation leaves open:
   does not run `product` has no products table: then only its customers' projects
   (`Customer.projects`) tell the product.
 
+A basic question is not a fault report (GRSoft: "Даже если вопрос будет касаться каких-то
+базовых настроек, ответ вы, скорее всего, получите в виде ссылки на нашу базу знаний"): with
+`[kb] basic_questions = true`, a new request that the knowledge base answers (the pipeline
+found articles above the desk's threshold), that asks a question (one of `[kb]
+question_words`: "как", "где", "how do i"...) and names no fault (none of `[kb] fault_words`:
+"ошибк*", "не работает"...) is asked nothing; its acknowledgement carries the links.
+
 On a follow-up in a ticket that waits for the customer, the customer's earlier text and
 attachments count together with this mail: a field given earlier (not among the ticket's
 `missing`) stays given, and the ticket opens when nothing is owed any more; otherwise the
@@ -47,10 +54,11 @@ from dataclasses import dataclass
 from pydantic import Field, field_validator
 
 from mailbot.config import DeskSettings
+from mailbot.errors import ConfigError
 from mailbot.parse import Attachment, Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict
 from mailbot.rules._archives import member_names
-from mailbot.rules._keywords import Phrases, fold
+from mailbot.rules._keywords import KeywordSet, Phrases, check_phrases, fold, searchable
 from mailbot.rules._labels import Labels
 from mailbot.rules._products import (
     PROJECT_LABELS,
@@ -706,20 +714,30 @@ class MissingFields:
                 _known(codes)
             return value
 
-    def __init__(self, settings: Settings, products: ProductTable) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        products: ProductTable,
+        basic_questions: BasicQuestions | None = None,
+    ) -> None:
         self.settings = settings
         self.products = products
+        self.basic_questions = basic_questions
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> MissingFields:
-        """The product is judged with the desk's `[rule.product]` table, as `product` judges it."""
+        """The product is judged with the desk's `[rule.product]` table, as `product` judges it;
+        basic questions with the desk's `[kb]` words."""
         table = desk.rule.get("product") if "product" in desk.rules else None
         products = ProductSettings.model_validate(table).products if table is not None else {}
-        return cls(settings, ProductTable(products, desk.customers))
+        basic = BasicQuestions.for_desk(desk) if desk.kb.basic_questions else None
+        return cls(settings, ProductTable(products, desk.customers), basic)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         thread = context.history.thread
         text = own_text(mail.text)
+        if self.basic_questions is not None and self.basic_questions.answered(mail, context):
+            return None
         if thread is None:
             material = self._material(mail, (text,), ())
             missing, product = self._missing(material, context, given=set())
@@ -801,6 +819,35 @@ class MissingFields:
         if code == "mobile_database":
             return _database(m)
         return _link(m)
+
+
+@dataclass(frozen=True)
+class BasicQuestions:
+    """How a basic question is told from a fault report: simple on purpose, and labelled.
+
+    A question word and no fault word, in the subject or what the customer newly wrote.
+    "Где включить печать счетов?" is a question; "Где ошибка? Печать счетов не работает" is a
+    fault report, and gets the questionnaire even when an article matches its words.
+    """
+
+    questions: KeywordSet
+    faults: KeywordSet
+
+    @classmethod
+    def for_desk(cls, desk: DeskSettings) -> BasicQuestions:
+        for key in ("question_words", "fault_words"):
+            try:
+                check_phrases(getattr(desk.kb, key))
+            except ValueError as exc:
+                raise ConfigError(f"desk {desk.name}: kb.{key}: {exc}") from exc
+        return cls(KeywordSet.of(desk.kb.question_words), KeywordSet.of(desk.kb.fault_words))
+
+    def answered(self, mail: Mail, context: Context) -> bool:
+        """A new request the knowledge base answers that asks how or where, naming no fault."""
+        if not context.articles or not context.is_new_request:
+            return False
+        text = searchable(mail)
+        return self.questions.matches(text) and not self.faults.matches(text)
 
 
 def _known(codes: list[str]) -> list[str]:
