@@ -37,6 +37,7 @@ from mailbot.store import (
     Tickets,
     TicketState,
 )
+from mailbot.subjects import strip_reply_prefixes
 from mailbot.textnorm import fingerprint
 
 
@@ -61,7 +62,8 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             ticket = Ticket(
                 desk=desk.name,
                 number=tickets.next_number(desk.name, desk.ticket_prefix, postgres=db.is_postgres),
-                subject=mail.subject,
+                # what the customer wrote about, not how their client forwarded it
+                subject=strip_reply_prefixes(mail.subject),
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
                 state=TicketState.waiting_customer if missing else TicketState.new,

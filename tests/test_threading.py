@@ -111,9 +111,11 @@ def test_several_tags_the_first_ticket_of_this_customer_wins(app: App) -> None:
     assert _write(app, "Re: [CBX-000002] [CBX-000001] Склад") == "CBX-000001"
 
 
-def test_replies_do_not_stack_prefixes_or_tags(app: App) -> None:
+def test_a_new_ticket_and_its_replies_carry_no_prefix_chain(app: App) -> None:
     assert _write(app, "Re: Fwd: AW: Склад") == "CBX-000001"
     assert _reply_subjects(app) == ["[CBX-000001] Склад"]
+    with Session(app.db.engine) as s:
+        assert s.exec(select(Ticket.subject)).one() == "Склад"
 
 
 @pytest.mark.parametrize(
