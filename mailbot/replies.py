@@ -76,6 +76,9 @@ def _plain_head(text: str) -> tuple[str, str]:
     plain = 0
     while plain < len(words) and _is_plain(words[plain]):
         plain += 1
+    # Header writes no space between `)` (or `(`, `\\`) and an encoded word: RFC 822 comments
+    while plain < len(words) and plain and words[plain - 1][-1] in "()\\":
+        plain -= 1
     head = " ".join(words[:plain])
     return head, (text[len(head) + 1 :] if plain else text)
 

@@ -41,6 +41,8 @@ MIXED = [
     "=?utf-8?q?looks_encoded?= but is the customer's text, with Cyrillic: ж",
     "a,b,c;d,e,f;g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
     "x" * 120 + " очень длинное слово впереди",
+    ") Ó",  # Header joins `)` and an encoded word without a space (found by hypothesis)
+    "(CRM) ( модуль \\ склад",
 ]
 
 
