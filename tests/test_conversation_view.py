@@ -109,6 +109,9 @@ def test_json_gives_the_conversation_in_order(conversation: Path) -> None:
     assert ack["subject"] == "[CBX-000001] Не проводится накладная"
     assert ack["delivery"] == "pending" and ack["attachments"] == []
     assert answer["at"] == "2026-11-20T12:00:00+02:00"
+    # the agent behind the desk's address, by the name the desk gives them
+    assert answer["author"] == "duty@cleverbox.test"
+    assert answer["who"] == "CleverBox:CRM (agent Олена Коваленко) <support@cleverbox.test>"
     assert "Перезапустите службу обмена." in answer["text"]
     # the customer's reply without the quoted answer above it
     assert follow_up["text"] == "Спасибо, заработало!"
@@ -122,7 +125,8 @@ def test_text_reads_like_the_thread(conversation: Path) -> None:
     headers = [
         "── 2026-11-20 11:55 +02:00 · Олена Коваль <olena@vector.test>\n",
         "── 2026-11-20 11:56 +02:00 · CleverBox:CRM <support@cleverbox.test> · ack, pending\n",
-        "── 2026-11-20 12:00 +02:00 · CleverBox:CRM <support@cleverbox.test> · agent_reply",
+        "── 2026-11-20 12:00 +02:00 · CleverBox:CRM (agent Олена Коваленко)"
+        " <support@cleverbox.test> · agent_reply, pending\n",
         "── 2026-11-20 12:30 +02:00 · Олена Коваль <olena@vector.test>\n",
     ]
     places = [text.index(h) for h in headers]
@@ -138,8 +142,7 @@ def test_text_reads_like_the_thread(conversation: Path) -> None:
 
 
 def _add(config: Path, **fields: Any) -> None:
-    """A message as agent mail stores them (the agent's address as author) — the CLI's
-    `tickets reply` does not name one."""
+    """A message as agent mail and agent commands store them (the agent as author)."""
     app = App.build(config_mod.load(config, environ={}))
     try:
         with app.db.transaction() as session:
