@@ -5,29 +5,24 @@ beside a running `serve`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import Any
 
 from mailbot.clocks import deadlines_json
-from mailbot.config import Config, DeskSettings
+from mailbot.config import Config
 from mailbot.errors import NotFound
 from mailbot.spool import Spool
 from mailbot.store import (
     Database,
     Events,
-    Message,
     Messages,
     Outbox,
-    OutboxRow,
     SpoolItem,
     SpoolItems,
     Ticket,
     Tickets,
 )
-from mailbot.textnorm import new_text
 
 MIN_PREFIX = 6
 """The fewest characters of a spool id a person must type to name a quarantine entry."""
@@ -52,8 +47,7 @@ def ticket_queue(db: Database, *, desk: str | None, state: str | None, limit: in
 
 
 def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
-    """One ticket: its conversation (see `conversation`), its replies and their delivery,
-    and its history."""
+    """One ticket with its messages, its replies and their delivery, and its history."""
     with db.reading() as session:
         ticket = Tickets(session).by_number(number.strip().upper())
         if ticket is None or ticket.id is None:
@@ -61,9 +55,10 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
         messages = Messages(session).of_ticket(ticket.id)
         events = Events(session).of_ticket(ticket.id)
         outbox = Outbox(session).of_ticket(ticket.id)
-    desk = config.desks.get(ticket.desk)
     data = ticket_json(ticket, config)
-    data["messages"] = conversation(ticket, messages, outbox, desk)
+    from mailbot.conversation import conversation  # only `show` needs it
+
+    data["messages"] = conversation(ticket, messages, outbox, config.desks.get(ticket.desk))
     data["replies"] = [
         {
             "kind": o.kind,
@@ -78,56 +73,6 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
     ]
     data["events"] = [{"kind": e.kind, "at": iso(e.at), **e.detail} for e in events]
     return data
-
-
-def conversation(
-    ticket: Ticket,
-    messages: Sequence[Message],
-    outbox: Sequence[OutboxRow],
-    desk: DeskSettings | None,
-) -> list[dict[str, Any]]:
-    """The messages as a person reads the thread: who wrote each (the agent behind the desk's
-    address, internal notes marked), when in the desk's time zone, what they newly wrote
-    (quoted history and signature left out: the earlier messages are right above), what
-    they attached, and for our replies which mail it was and whether it went out."""
-    zone = desk.zone if desk is not None else UTC
-    sent = {o.message_id: o for o in outbox}
-    thread = []
-    for m in messages:
-        reply = sent.get(m.message_id)
-        thread.append(
-            {
-                "direction": m.direction,
-                "who": _who(m, ticket, desk),
-                "from": m.from_addr,
-                "author": m.author,
-                "at": m.received_at.astimezone(zone).isoformat(),
-                "subject": m.subject,
-                "text": new_text(m.body_text) or m.body_text.strip(),
-                "attachments": list(m.attachments),
-                "kind": reply.kind if reply is not None else None,
-                "delivery": reply.state if reply is not None else None,
-                "message_id": m.message_id,
-                "notes": m.notes,
-            }
-        )
-    return thread
-
-
-def _who(message: Message, ticket: Ticket, desk: DeskSettings | None) -> str:
-    """`Олена Коваль <olena@vector.test>`; `CleverBox:CRM (agent Olena K.) <support@…>`."""
-    agents = {a.address: a.display_name for a in desk.agents} if desk is not None else {}
-    agent = agents.get(message.author, message.author) if message.author else None
-    address = f"<{message.from_addr}>"
-    if message.direction == "note":
-        return f"internal note by {agent or message.from_addr}"
-    if message.direction == "out":
-        desk_name = desk.display_name if desk is not None else ticket.desk
-        return f"{desk_name} (agent {agent}) {address}" if agent else f"{desk_name} {address}"
-    if agent:
-        return f"{agent} (agent) {address}"
-    name = ticket.requester_name if message.from_addr == ticket.requester else ""
-    return f"{name} {address}" if name else message.from_addr
 
 
 def find_quarantined(db: Database, prefix: str) -> SpoolItem:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
-from functools import partial
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from tabulate import tabulate
@@ -98,21 +98,20 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     desk = config.desks.get(data["desk"])
-    zone = desk.zone if desk is not None else UTC
-    when = partial(_when, zone=zone)
+    zone = desk.zone if desk is not None else ZoneInfo("UTC")
     click.echo(f"{data['number']}  [{data['state']}]  {data['subject']}")
     requester = f"{data['requester_name']} <{data['requester']}>".strip()
     click.echo(f"desk {data['desk']}, from {requester}")
     dues = [("answer due", "first_response_due"), ("solve by", "resolution_due")]
     click.echo(
         ", ".join(
-            [f"received {when(data['received_at'])}"]
-            + [f"{label} {when(data[key])}" for label, key in dues if data.get(key)]
+            [f"received {_when(data['received_at'], zone)}"]
+            + [f"{label} {_when(data[key], zone)}" for label, key in dues if data.get(key)]
         )
     )
     for m in data["messages"]:
         sent = f" · {m['kind']}, {m['delivery']}" if m["kind"] else ""
-        click.echo(f"\n── {when(m['at'])} · {m['who']}{sent}")
+        click.echo(f"\n── {_when(m['at'], zone)} · {m['who']}{sent}")
         if m["direction"] == "note":
             click.echo("   (internal note: not sent to the customer)")
         click.echo(f"   {m['subject']}")
@@ -134,10 +133,10 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     click.echo("\nhistory:")
     for e in data["events"]:
         why = f": {e['why']}" if e.get("why") else ""  # e.g. why no reply went out
-        click.echo(f"  {when(e['at'])}  {e['kind']}{why}")
+        click.echo(f"  {_when(e['at'], zone)}  {e['kind']}{why}")
 
 
-def _when(iso: str, zone: tzinfo) -> str:
+def _when(iso: str, zone: ZoneInfo) -> str:
     """`2026-11-20T09:55:00+00:00` -> `2026-11-20 11:55 +02:00`: minutes, in the desk's zone,
     with the offset (a reader in another zone knows what it means)."""
     moment = datetime.fromisoformat(iso).astimezone(zone)
