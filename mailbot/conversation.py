@@ -24,7 +24,8 @@ def conversation(
     """The messages as a person reads the thread: who wrote each (the agent behind the desk's
     address, internal notes marked), when in the desk's time zone, what they newly wrote
     (quoted history and signature left out: the earlier messages are right above), what
-    they attached, and for our replies which mail it was and whether it went out."""
+    they attached, and for our mails to whom (the customer, or agents: a notice), which
+    mail it was and whether it went out."""
     zone = desk.zone if desk is not None else UTC
     sent = {o.message_id: o for o in outbox}
     thread = []
@@ -35,6 +36,7 @@ def conversation(
                 "direction": m.direction,
                 "who": _who(m, ticket, desk),
                 "from": m.from_addr,
+                "to": list(reply.rcpt_to) if reply is not None else None,
                 "author": m.author,
                 "at": m.received_at.astimezone(zone).isoformat(),
                 "subject": m.subject,

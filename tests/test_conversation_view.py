@@ -90,8 +90,13 @@ def _shown(config: Path) -> dict[str, Any]:
     return shown
 
 
+def _with_customer(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's side of the thread (notices to agents, where a desk sends them, aside)."""
+    return [m for m in messages if m["to"] in (None, ["olena@vector.test"])]
+
+
 def test_json_gives_the_conversation_in_order(conversation: Path) -> None:
-    messages = _shown(conversation)["messages"]
+    messages = _with_customer(_shown(conversation)["messages"])
     assert [(m["direction"], m["kind"]) for m in messages] == [
         ("in", None),
         ("out", "ack"),
@@ -101,6 +106,7 @@ def test_json_gives_the_conversation_in_order(conversation: Path) -> None:
     first, ack, answer, follow_up = messages
     assert first["who"] == "Олена Коваль <olena@vector.test>"
     assert first["from"] == "olena@vector.test" and first["author"] is None
+    assert first["to"] is None and ack["to"] == ["olena@vector.test"]
     assert first["at"] == "2026-11-20T11:55:00+02:00"  # Kyiv, with its offset
     assert first["subject"] == "Не проводится накладная"
     assert first["text"] == "Добрый день! Накладная №15 не проводится, скрин во вложении."
@@ -124,9 +130,10 @@ def test_text_reads_like_the_thread(conversation: Path) -> None:
     assert "received 2026-11-20 11:55 +02:00" in text
     headers = [
         "── 2026-11-20 11:55 +02:00 · Олена Коваль <olena@vector.test>\n",
-        "── 2026-11-20 11:56 +02:00 · CleverBox:CRM <support@cleverbox.test> · ack, pending\n",
+        "── 2026-11-20 11:56 +02:00 · CleverBox:CRM <support@cleverbox.test>"
+        " → olena@vector.test · ack, pending\n",
         "── 2026-11-20 12:00 +02:00 · CleverBox:CRM (agent Олена Коваленко)"
-        " <support@cleverbox.test> · agent_reply, pending\n",
+        " <support@cleverbox.test> → olena@vector.test · agent_reply, pending\n",
         "── 2026-11-20 12:30 +02:00 · Олена Коваль <olena@vector.test>\n",
     ]
     places = [text.index(h) for h in headers]
@@ -220,7 +227,7 @@ def test_a_ticket_of_a_desk_no_longer_configured_is_shown_in_utc(
     (tmp_path / "desks" / "other.toml").write_text(
         DESK.replace("cleverbox", "other").replace("CBX", "OTH"), encoding="utf-8"
     )
-    messages = _shown(conversation)["messages"]
+    messages = _with_customer(_shown(conversation)["messages"])
     assert messages[0]["at"] == "2026-11-20T09:55:00+00:00"
     assert messages[1]["who"] == "cleverbox <support@cleverbox.test>"
     text = stdout_of(conversation, "tickets", "show", "CBX-000001")

@@ -110,8 +110,9 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         )
     )
     for m in data["messages"]:
+        to = f" → {', '.join(m['to'])}" if m["to"] else ""
         sent = f" · {m['kind']}, {m['delivery']}" if m["kind"] else ""
-        click.echo(f"\n── {_when(m['at'], zone)} · {m['who']}{sent}")
+        click.echo(f"\n── {_when(m['at'], zone)} · {m['who']}{to}{sent}")
         if m["direction"] == "note":
             click.echo("   (internal note: not sent to the customer)")
         click.echo(f"   {m['subject']}")
