@@ -4,7 +4,6 @@ before the rules run, so the rules themselves stay pure."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from mailbot.business_time import month_start
@@ -12,20 +11,19 @@ from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import HISTORY_FACTS, History, RecentMail, Thread
 from mailbot.store import Database, Messages, Session, Ticket, Tickets, TimeLogs
+from mailbot.subjects import ticket_numbers
 
 HISTORY_LOOKBACK = timedelta(days=7)
 """How far back the sender's mails are read for the duplicate rule (its window is shorter)."""
-
-
-def _ticket_number_pattern(desk: DeskSettings) -> re.Pattern[str]:
-    return re.compile(rf"\[({re.escape(desk.ticket_prefix)}-\d{{6,}})\]")
 
 
 def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | None:
     """The ticket a mail continues: by the ids it answers, else by the number in its subject.
 
     A number in the subject alone is trusted only from the ticket's own requester, so a
-    stranger cannot write into somebody else's ticket by guessing its number.
+    stranger cannot write into somebody else's ticket by guessing its number; and only with
+    this desk's prefix, looked up among this desk's tickets. Tags are read after any reply
+    prefix and in the spellings clients mangle them into (`subjects.ticket_numbers`).
     """
     ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
     tickets = Tickets(session)
@@ -33,9 +31,9 @@ def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | No
         found = Messages(session).ticket_id_answered(desk.name, ids[:50])
         if found is not None:
             return tickets.get(found)
-    match = _ticket_number_pattern(desk).search(mail.subject)
-    if match:
-        ticket = tickets.by_number(match.group(1), desk=desk.name)
+    # a few tags at most: a subject of a thousand tags must not cost a thousand queries
+    for number in list(dict.fromkeys(ticket_numbers(mail.subject, desk.ticket_prefix)))[:5]:
+        ticket = tickets.by_number(number, desk=desk.name)
         if ticket is not None and ticket.requester == mail.from_addr:
             return ticket
     return None

@@ -75,6 +75,8 @@ def queue_mail(
                 ticket_id=ticket_id,
                 desk=desk.name,
                 direction="out",
+                # the person behind a mail from the desk's address (`tickets show` names them)
+                author=None if automatic else values.get("agent"),
                 message_id=message_id,
                 from_addr=desk.sender_address,
                 subject=str(reply["Subject"]),

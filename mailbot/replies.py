@@ -12,8 +12,10 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from email.headerregistry import Address
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from mailbot.config import DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.headers import LOOP_HEADER
+from mailbot.subjects import bare_subject
 
-_LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f]+")
+# with the line breaks str.splitlines honours beyond ASCII's: email.header splits on them too
+_LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]+")
 
 
 def one_line(value: str) -> str:
@@ -32,12 +36,55 @@ def one_line(value: str) -> str:
 
 
 def tagged_subject(number: str | None, subject: str) -> str:
-    """`[CBX-000042] subject`, without stacking tags; `Re: subject` when there is no ticket."""
-    clean = one_line(subject) or "(no subject)"
-    if number is None:
-        return clean if clean.lower().startswith("re:") else f"Re: {clean}"
-    tag = f"[{number}]"
-    return clean if tag in clean else f"{tag} {clean}"
+    """`[CBX-000042] subject`; `Re: subject` when there is no ticket. One tag and no chain of
+    `Re: AW: Odp:` however often the mail went back and forth: clients add their own."""
+    clean = bare_subject(one_line(subject), number) or "(no subject)"
+    return f"Re: {clean}" if number is None else f"[{number}] {clean}"
+
+
+_ENCODED_WORD_LINE = 76
+"""RFC 2047: an encoded word is at most 75 characters; a folded line of them at most 76."""
+
+
+class EncodedSubject(UnstructuredHeader, BaseHeader):
+    """A Subject folded by `email.header.Header`, whose encoded words carry the spaces inside
+    them. CPython 3.11's own folding (policy.SMTP) may end an encoded word before a space and
+    fold there, and a decoder drops whitespace between encoded words: "по продажах" arrived
+    as "попродажах". The value is kept verbatim (text that looks like an encoded word is not
+    decoded again); the leading run of ASCII words (our tag) stays readable."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        super().parse(value, kwds)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        text = str(self)
+        head, rest = _plain_head(text)
+        header = Header(head or None, "us-ascii", _ENCODED_WORD_LINE, self.name)
+        if rest:
+            header.append(rest, "utf-8")
+        # folded at spaces only: a fold after `,` would add a space on unfolding
+        folded = header.encode(splitchars=" ", linesep=policy.linesep)
+        return f"{self.name}: {folded}{policy.linesep}"
+
+
+def _plain_head(text: str) -> tuple[str, str]:
+    """The leading ASCII words that may go out as they are, and the rest, to be encoded: not
+    a word with `=?` (a reader would decode it), nor one too long to fold, nor a double space."""
+    words = text.split(" ")
+    plain = 0
+    while plain < len(words) and _is_plain(words[plain]):
+        plain += 1
+    # Header writes no space between `)` (or `(`, `\\`) and an encoded word: RFC 822 comments
+    while plain < len(words) and plain and words[plain - 1][-1] in "()\\":
+        plain -= 1
+    head = " ".join(words[:plain])
+    return head, (text[len(head) + 1 :] if plain else text)
+
+
+def _is_plain(word: str) -> bool:
+    return 0 < len(word) <= 60 and word.isascii() and word.isprintable() and "=?" not in word
 
 
 RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur"})
@@ -145,7 +192,7 @@ class Renderer:
         msg["To"] = one_line(to)
         if reply_to:
             msg["Reply-To"] = one_line(reply_to)
-        msg["Subject"] = tagged_subject(number, subject)
+        msg["Subject"] = EncodedSubject("Subject", tagged_subject(number, subject))
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = message_id
         if in_reply_to:

@@ -39,6 +39,7 @@ from mailbot.store import (
     Tickets,
     TicketState,
 )
+from mailbot.subjects import bare_subject, strip_reply_prefixes
 from mailbot.textnorm import fingerprint
 
 
@@ -66,6 +67,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             ticket = Ticket(
                 desk=desk.name,
                 number=tickets.next_number(desk.name, desk.ticket_prefix, postgres=db.is_postgres),
+                # what the customer wrote about, not how their client forwarded it
                 subject=_subject_without(earlier, mail.subject),
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
@@ -266,12 +268,12 @@ def _reopen(session: Session, plan: Plan, renderer: Renderer, ticket: Ticket) ->
 
 
 def _subject_without(earlier: Ticket | None, subject: str) -> str:
-    """A new ticket's subject; one continuing an earlier ticket drops that ticket's tag, so
-    replies carry the new number only (the link is kept in `related_to`)."""
+    """A new ticket's subject, without the reply prefixes the customer's client stacked; one
+    continuing an earlier ticket also drops that ticket's tag, so replies carry the new number
+    only (the link is kept in `related_to`)."""
     if earlier is None:
-        return subject
-    rest = " ".join(subject.replace(f"[{earlier.number}]", " ").split())
-    return rest or earlier.subject
+        return strip_reply_prefixes(subject)
+    return bare_subject(subject, earlier.number) or earlier.subject
 
 
 def _link(events: Events, ticket: Ticket, earlier: Ticket, now: datetime) -> None:

@@ -56,10 +56,9 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
         events = Events(session).of_ticket(ticket.id)
         outbox = Outbox(session).of_ticket(ticket.id)
     data = ticket_json(ticket, config)
-    data["messages"] = [
-        {k: iso(v) for k, v in m.model_dump().items() if k != "notes"} | {"notes": m.notes}
-        for m in messages
-    ]
+    from mailbot.conversation import conversation  # only `show` needs it
+
+    data["messages"] = conversation(ticket, messages, outbox, config.desks.get(ticket.desk))
     data["replies"] = [
         {
             "kind": o.kind,

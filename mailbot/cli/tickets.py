@@ -7,6 +7,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from tabulate import tabulate
@@ -87,23 +88,43 @@ def tickets_list(
 @tickets.command("show")
 @click.argument("number")
 @click.option(
-    "--json", "as_json", is_flag=True, help="The ticket, its messages and history as JSON."
+    "--json", "as_json", is_flag=True, help="The ticket, its conversation and history as JSON."
 )
 @click.pass_context
 def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
-    """Show one ticket (e.g. CBX-000042) with its messages, replies and history."""
+    """Show one ticket (e.g. CBX-000042): the conversation as a person reads it, in the desk's
+    time zone, then the replies' delivery and the history."""
     from mailbot.views import ticket_detail
 
-    data = ticket_detail(c.database(ctx), c.config(ctx), number)
+    config = c.config(ctx)
+    data = ticket_detail(c.database(ctx), config, number)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
+    desk = config.desks.get(data["desk"])
+    zone = desk.zone if desk is not None else ZoneInfo("UTC")
     click.echo(f"{data['number']}  [{data['state']}]  {data['subject']}")
-    click.echo(f"desk {data['desk']}, from {data['requester_name']} <{data['requester']}>")
-    click.echo(f"received {data['received_at']}, answer due {data['first_response_due']}")
+    requester = f"{data['requester_name']} <{data['requester']}>".strip()
+    click.echo(f"desk {data['desk']}, from {requester}")
+    dues = [("answer due", "first_response_due"), ("solve by", "resolution_due")]
+    click.echo(
+        ", ".join(
+            [f"received {_when(data['received_at'], zone)}"]
+            + [f"{label} {_when(data[key], zone)}" for label, key in dues if data.get(key)]
+        )
+    )
     for m in data["messages"]:
-        click.echo(f"\n--- {m['direction']} {m['received_at']} {m['from_addr']}: {m['subject']}")
-        click.echo(c.short(m["body_text"].strip(), 2000))
+        to = f" → {', '.join(m['to'])}" if m["to"] else ""
+        sent = f" · {m['kind']}, {m['delivery']}" if m["kind"] else ""
+        click.echo(f"\n── {_when(m['at'], zone)} · {m['who']}{to}{sent}")
+        if m["direction"] == "note":
+            click.echo("   (internal note: not sent to the customer)")
+        click.echo(f"   {m['subject']}")
+        for line in _trimmed(m["text"]).splitlines():
+            click.echo(f"   {line}" if line else "")
+        if m["attachments"]:
+            names = ", ".join(a.get("name") or "(no name)" for a in m["attachments"])
+            click.echo(f"   attachments: {names}")
     click.echo("\nreplies:")
     click.echo(
         tabulate(
@@ -117,7 +138,26 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     click.echo("\nhistory:")
     for e in data["events"]:
         why = f": {e['why']}" if e.get("why") else ""  # e.g. why no reply went out
-        click.echo(f"  {e['at']}  {e['kind']}{why}")
+        click.echo(f"  {_when(e['at'], zone)}  {e['kind']}{why}")
+
+
+def _when(iso: str, zone: ZoneInfo) -> str:
+    """`2026-11-20T09:55:00+00:00` -> `2026-11-20 11:55 +02:00`: minutes, in the desk's zone,
+    with the offset (a reader in another zone knows what it means)."""
+    moment = datetime.fromisoformat(iso).astimezone(zone)
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+SHOWN_LINES = 25
+"""A message's lines shown before `… N more lines`: the thread stays readable; --json has all."""
+
+
+def _trimmed(text: str) -> str:
+    lines = text.splitlines()
+    if len(lines) <= SHOWN_LINES:
+        return c.short(text, 4000)
+    return "\n".join(lines[:SHOWN_LINES]) + f"\n… {len(lines) - SHOWN_LINES} more lines"
 
 
 @tickets.command("reply")
