@@ -23,6 +23,7 @@ from mailbot import actions
 from mailbot.agent_address import parse_signed, signature, signed_address, verify
 from mailbot.agent_reply import clean
 from mailbot.config import load as load_config
+from mailbot.pipeline import dry_run_bytes
 from mailbot.service import App
 from mailbot.store import Message, OutboxRow, SpoolItem, Ticket
 from tests.conftest import deliver, write_config
@@ -54,7 +55,7 @@ addresses = ["info@grsoft.test"]
 language = "ru"
 timezone = "Europe/Moscow"
 ticket_prefix = "GRS"
-rules = ["loops"]
+rules = []
 agents = [{ address = "dezhurny@grsoft.test", name = "Dezhurny" }]
 agent_authentication = { trusted_hosts = ["mx.grsoft.test"] }
 """
@@ -230,6 +231,25 @@ def test_vacation_auto_reply_of_an_agent_is_dropped_not_relayed(app: App) -> Non
     raw = agent_mail(address, "I am on leave until Monday.", Auto_Submitted="auto-replied")
     outcome = deliver(app, raw, rcpt=address)
     assert (outcome.outcome, outcome.reason) == ("dropped", "auto_reply")
+    assert to_customer(app) == []
+
+
+def test_vacation_reply_is_dropped_even_where_the_desk_runs_no_loop_rule(app: App) -> None:
+    address = grsoft_ticket(app)
+    raw = agent_mail(
+        address, "В отпуске до понедельника.", sender="dezhurny@grsoft.test", X_Autoreply="yes"
+    )
+    outcome = deliver(app, raw, rcpt=address)
+    assert (outcome.outcome, outcome.reason) == ("dropped", "auto_reply")
+
+
+def test_dry_run_of_an_agent_answer_predicts_it_and_writes_nothing(app: App) -> None:
+    _, notices = open_ticket(app)
+    address = str(notices["duty@cleverbox.test"]["Reply-To"])
+    line = dry_run_bytes(app.pipeline, agent_mail(address, "Готово."), None)
+    assert (line["outcome"], line["ticket"], line["dry_run"]) == ("agent_reply", "CBX-000001", True)
+    big = dry_run_bytes(app.pipeline, agent_mail_with(address, 5000), None)
+    assert (big["outcome"], big["reason"]) == ("agent_reply", "oversized")
     assert to_customer(app) == []
 
 
