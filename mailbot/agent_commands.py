@@ -13,19 +13,6 @@ from mailbot.config import Agent, DeskSettings
 from mailbot.replies import Attached, Renderer
 from mailbot.store import Session, Ticket
 
-COMMANDS = (
-    "#status waiting|solved|closed",
-    "#priority P1..P4",
-    "#assign <agent>",
-    "#escalate",
-    "#internal",
-    "#time 1h30m",
-    "#extend 48h <reason>",
-    "#confirmed",
-    "#fixed <release>",
-)
-"""What the agent is reminded of when a command is refused."""
-
 
 class CommandRejected(ActionRefused):
     """An unknown or invalid command line: the agent is told, the customer gets nothing."""

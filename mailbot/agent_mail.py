@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import authres
 
 from mailbot.agent_address import Secrets, SignedAddress, parse_signed, signature, verify
-from mailbot.agent_commands import COMMANDS, handle_agent_answer
+from mailbot.agent_commands import handle_agent_answer
 from mailbot.agent_notices import notify_agents
 from mailbot.config import Agent, AgentAuthentication, DeskSettings
 from mailbot.errors import MailbotError
@@ -275,7 +275,7 @@ def tell_agent(db: Database, plan: Plan, renderer: Renderer, reason: str, error:
                     plan.agent_secrets,
                     event=REFUSED_TEMPLATE,
                     now=now,
-                    values={"error": error, "commands": list(COMMANDS), "answer": answer.text},
+                    values={"error": error, "answer": answer.text},
                     to=[answer.agent],
                 )
     except AlreadyDone:
