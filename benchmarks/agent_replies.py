@@ -70,8 +70,8 @@ def parsers(talon_path: str | None) -> dict[str, Callable[[str, str], str] | str
     except ImportError as exc:
         found["talon"] = f"not installed ({exc.name})"
     found["our rules alone"] = lambda text, language: agent_reply.own_rules(text)
-    found["mailbot.agent_reply (quotequail, then our rules)"] = (
-        lambda text, language: agent_reply.clean(text)
+    found["mailbot.agent_reply (quotequail, then our rules)"] = lambda text, language: (
+        agent_reply.clean(text)
     )
     return found
 
