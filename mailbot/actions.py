@@ -8,6 +8,7 @@ history event that says who did what. Rules about time live in deadlines.py and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from mailbot.clocks import deadlines_json
 from mailbot.config import Agent, Config, Customer, DeskSettings
 from mailbot.errors import MailbotError, NotFound
 from mailbot.outbox import queue_mail
-from mailbot.replies import Renderer, format_deadline, new_message_id
+from mailbot.replies import Attached, Renderer, format_deadline, new_message_id
 from mailbot.rules import ANNOTATION_KEYS
 from mailbot.store import (
     Database,
@@ -64,6 +65,7 @@ def _to_customer(
     values: dict[str, Any],
     now: datetime,
     automatic: bool,
+    attachments: Sequence[Attached] = (),
 ) -> str:
     assert ticket.id is not None
     last = Messages(session).last_inbound(ticket.id)
@@ -91,6 +93,7 @@ def _to_customer(
         spool_id=None,
         now=now,
         automatic=automatic,
+        attachments=attachments,
     )
 
 
@@ -130,9 +133,11 @@ def respond_in(
     text: str,
     now: datetime,
     wait_for_customer: bool = False,
+    attachments: Sequence[Attached] = (),
 ) -> dict[str, Any]:
     """An agent's answer goes to the customer and stops the first-response clock, inside the
-    caller's transaction (the CLI's own, or the one that records an agent's mail).
+    caller's transaction (the CLI's own, or the one that records an agent's mail, whose
+    `attachments` are passed on).
 
     With `wait_for_customer` the agent asked a question: the clocks wait for the answer.
     """
@@ -150,6 +155,7 @@ def respond_in(
         {"text": text, "agent": by},
         now,
         automatic=False,
+        attachments=attachments,
     )
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now

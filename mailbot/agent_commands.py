@@ -23,7 +23,7 @@ from mailbot import actions
 from mailbot.agent_address import Secrets
 from mailbot.clocks import deadlines_json
 from mailbot.config import Agent, DeskSettings
-from mailbot.replies import Renderer
+from mailbot.replies import Attached, Renderer
 from mailbot.store import Events, Session, Ticket, TicketState
 
 COMMAND_HELP = """\
@@ -277,6 +277,7 @@ def handle_agent_answer(
     text: str,
     now: datetime,
     secrets: Secrets | None = None,
+    attachments: Sequence[Attached] = (),
 ) -> dict[str, Any]:
     """Apply an agent's mail to `ticket` inside the caller's transaction: the commands, then
     the answer to the customer (unless `#internal` or empty), then `#status solved|closed`.
@@ -294,7 +295,9 @@ def handle_agent_answer(
     events = Events(session)
     for command in _in_order(parsed.commands):
         try:
-            detail = _apply(session, desk, renderer, ticket, command, plan, agent, now, secrets)
+            detail = _apply(
+                session, desk, renderer, ticket, command, plan, agent, now, secrets, attachments
+            )
         except actions.ActionRefused as exc:
             why = CommandError(command.line_no, command.line, str(exc))
             raise CommandRejected([why if command.line_no else str(exc)]) from exc
@@ -352,6 +355,7 @@ def _apply(
     agent: Agent,
     now: datetime,
     secrets: Secrets | None,
+    attachments: Sequence[Attached] = (),
 ) -> dict[str, Any]:
     """One command through its action; what the history keeps of it beyond name/argument."""
     by = agent.display_name
@@ -370,6 +374,7 @@ def _apply(
                 text=body,
                 now=now,
                 wait_for_customer=waiting,
+                attachments=attachments,
             )
         return {}
     if name == "priority":

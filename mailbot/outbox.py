@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from mailbot.config import DeskSettings
-from mailbot.replies import Renderer, new_message_id
+from mailbot.replies import Attached, Renderer, new_message_id
 from mailbot.store import Events, Message, Messages, Outbox, OutboxRow, Session
 
 RATE_WINDOW = timedelta(hours=1)
@@ -37,9 +37,17 @@ def queue_mail(
     automatic: bool = True,
     send_after: datetime | None = None,
     reply_to: str | None = None,
+    attachments: Sequence[Attached] = (),
 ) -> str:
-    """Render one mail into an outbox row (and, on a ticket, its history): the one way out."""
+    """Render one mail into an outbox row (and, on a ticket, its history): the one way out.
+
+    A mail written by a person (not `automatic`) whose values name the `agent` goes out under
+    that person's name beside the desk's ("Olena Kovalenko, CleverBox:CRM"): the customer sees
+    who answered, and the address stays the desk's so the answer to it comes back to the desk.
+    """
     message_id = new_message_id(number or "reply", event, desk)
+    agent = values.get("agent") if not automatic else None
+    from_name = f"{agent}, {desk.display_name}" if agent else None
     reply = renderer.reply(
         desk=desk,
         language=language,
@@ -54,6 +62,8 @@ def queue_mail(
         now=now,
         automatic=automatic,
         reply_to=reply_to,
+        from_name=from_name,
+        attachments=attachments,
     )
     Outbox(session).add(
         OutboxRow(
@@ -82,6 +92,10 @@ def queue_mail(
                 subject=str(reply["Subject"]),
                 body_text=_text_of(reply),
                 received_at=now,
+                attachments=[
+                    {"name": a.name, "size": len(a.content), "type": a.mime_type}
+                    for a in attachments
+                ],
             )
         )
     Events(session).record(

@@ -15,13 +15,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailbot.config import Customer, DeskSettings
+from mailbot.agent_address import Secrets
+from mailbot.config import Agent, Customer, DeskSettings
 from mailbot.kb import Hit
 from mailbot.outbox import queue_automatic_reply
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline
 from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, Verdict
 from mailbot.store import Database, Events, Session, SpoolItems, SpoolState, Ticket, Tickets
+
+
+@dataclass(frozen=True)
+class AgentAnswer:
+    """A mail recognised as an agent's answer to a ticket (every check of agent_mail passed)."""
+
+    agent: Agent
+    number: str
+    """The ticket it answers, as its signed address names it."""
+    text: str
+    """What the agent newly wrote: quoted history and signature removed (agent_reply.py)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,11 @@ class Plan:
     replies_suppressed: str | None = None
     """Why no automatic reply may be queued for this mail (`reprocess --no-replies`): the
     outcome is applied as usual and the history says which reply was held back and why."""
+    agent_secrets: Secrets | None = None
+    """What signs the agents' Reply-To in the notices this outcome queues; None: no notices."""
+    agent_answer: AgentAnswer | None = None
+    """Set when the mail is an agent's answer: its judgement then holds only the loop and
+    attachment rules' verdicts (the customer rules never run on an agent's mail)."""
     articles: tuple[Hit, ...] = ()
     """Knowledge-base articles for this mail (the same the rules saw): replies list them."""
 
@@ -91,7 +108,8 @@ class Outcome:
 
     spool_id: str
     outcome: str
-    """ticket | quarantined | dropped | already_done (finished by another worker or earlier run)"""
+    """ticket | agent_reply | quarantined | dropped | already_done (finished by another worker
+    or an earlier run)"""
     reason: str | None = None
     detail: str | None = None
     desk: str | None = None
@@ -305,6 +323,19 @@ def predict(plan: Plan) -> Outcome:
     annotations = plan.judgement.annotations
     if stop is not None and stop.action == Action.drop:
         return Outcome(plan.spool_id, "dropped", stop.reason, stop.detail, plan.desk.name)
+    if plan.agent_answer is not None:
+        if stop is not None:  # an attachment rule refused: the agent is told
+            return Outcome(
+                plan.spool_id,
+                "agent_reply",
+                stop.reason,
+                stop.detail,
+                plan.desk.name,
+                ticket=plan.agent_answer.number,
+            )
+        return Outcome(
+            plan.spool_id, "agent_reply", desk=plan.desk.name, ticket=plan.agent_answer.number
+        )
     if stop is not None:
         return Outcome(
             plan.spool_id,

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mailbot import agent_mail
+from mailbot.agent_address import Secrets, load_secrets
+from mailbot.agent_reply import agent_text
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import NotFound, UnparseableMail
@@ -23,6 +27,7 @@ from mailbot.history import gather
 from mailbot.kb import load as load_knowledge_bases
 from mailbot.language import detect, reply_language
 from mailbot.outcomes import (
+    AgentAnswer,
     Outcome,
     Plan,
     predict,
@@ -30,9 +35,19 @@ from mailbot.outcomes import (
     record_quarantine,
     record_refusal,
 )
-from mailbot.parse import header_recipients, parse
+from mailbot.parse import Mail, header_recipients, parse
 from mailbot.replies import Renderer
-from mailbot.rules import ANNOTATION_KEYS, Action, Context, Rule, facts_read_by, load_rules, run
+from mailbot.rules import (
+    ANNOTATION_KEYS,
+    Action,
+    Context,
+    History,
+    Judgement,
+    Rule,
+    facts_read_by,
+    load_rules,
+    run,
+)
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
 from mailbot.store import Database, SpoolItem, SpoolState, Tickets
 from mailbot.textnorm import new_text
@@ -41,7 +56,19 @@ from mailbot.tickets import record_ticket
 DETECTABLE = ("en", "ru", "uk", "pl", "sk", "fa")
 """Languages mailbot has templates and word lists for; detection chooses among these."""
 
+AGENT_RULES = ("loops", "oversized", "distributive_attachment")
+"""The desk's rules an agent's mail goes through: never relay a vacation reply, and only
+attachments the desk would take from a customer go out to one."""
+
 log = logging.getLogger("mailbot.pipeline")
+
+
+def agent_rules(desk: DeskSettings, rules: Sequence[Rule], source: str) -> tuple[Rule, ...]:
+    """The desk's own attachment rules, after the loop rule (which every desk gets here)."""
+    loops = [r for r in rules if r.name == "loops"] or list(
+        load_rules(desk.model_copy(update={"rules": ["loops"], "rule": {}}), source)
+    )
+    return (*loops, *(r for r in rules if r.name in AGENT_RULES[1:]))
 
 
 class Pipeline:
@@ -52,7 +79,10 @@ class Pipeline:
         spool: Spool,
         renderer: Renderer,
         clock: Clock = system_clock,
+        agent_secrets: Secrets | None = None,
     ) -> None:
+        """`agent_secrets` sign and verify agents' reply addresses; read from the
+        configuration when not given (App.build reads them once for the whole App)."""
         self.config = config
         self.db = db
         self.spool = spool
@@ -64,6 +94,13 @@ class Pipeline:
         }
         self.facts = {name: facts_read_by(rules) for name, rules in self.rules.items()}
         self.kb = load_knowledge_bases(config)
+        self.agent_rules = {
+            name: agent_rules(desk, self.rules[name], str(config.desk_files.get(name, name)))
+            for name, desk in config.desks.items()
+        }
+        self.agent_secrets = agent_secrets or load_secrets(
+            os.environ.get(config.settings.agent_mail.secret_env), config.agent_secret_file
+        )
 
     def warm_up(self) -> None:
         """Load what the first mail would otherwise wait for (the language model)."""
@@ -107,6 +144,8 @@ class Pipeline:
             )
         except UnparseableMail as exc:
             return Outcome(item.id, "quarantined", "unparseable", str(exc), desk.name)
+        if agent_mail.claims_agent_rights(desk, mail, item.rcpt_to):
+            return self.plan_agent_mail(item, desk, mail, replies_suppressed)
         customer, identified_by = desk.customer_for(mail.from_addr)
         # only a desk that answers in the mail's language needs to know it (0.2 ms a mail)
         detected = (
@@ -150,8 +189,50 @@ class Pipeline:
             now,
             self.config.old_mail_after(desk),
             replies_suppressed,
+            self.agent_secrets,
             articles=articles,
         )
+
+    def plan_agent_mail(
+        self, item: Claimed, desk: DeskSettings, mail: Mail, replies_suppressed: str | None
+    ) -> Plan | Outcome:
+        """A mail that claims agent rights: an auto-reply is dropped first (a vacation notice
+        is never relayed), then every agent check, then the desk's attachment rules."""
+        now = self.clock()
+        context = Context(desk=desk, envelope_from=item.mail_from, now=now)
+        rules = self.agent_rules[desk.name]
+
+        def plan(judgement: Judgement, answer: AgentAnswer | None) -> Plan:
+            return Plan(
+                item.id,
+                desk,
+                mail,
+                judgement,
+                None,
+                desk.language,
+                History(),
+                now,
+                self.config.old_mail_after(desk),
+                replies_suppressed,
+                self.agent_secrets,
+                answer,
+            )
+
+        looping = run(rules[:1], mail, context, item.skip_rules)
+        if looping.stopping is not None:
+            return plan(looping, None)
+
+        def ticket_on_desk(number: str) -> bool:
+            with self.db.reading() as session:
+                return Tickets(session).by_number(number, desk=desk.name) is not None
+
+        verified = agent_mail.check(
+            desk, mail, item.rcpt_to, *agent_mail.verify_with(self.agent_secrets), ticket_on_desk
+        )
+        if isinstance(verified, str):
+            return Outcome(item.id, "quarantined", agent_mail.FORGED, verified, desk.name)
+        answer = AgentAnswer(verified.agent, verified.number, agent_text(mail))
+        return plan(run(rules[1:], mail, context, item.skip_rules), answer)
 
     def process(
         self,
@@ -193,6 +274,10 @@ class Pipeline:
                 detail=stop.detail,
                 now=plan.now,
             )
+        if plan.agent_answer is not None:
+            if stop is not None:
+                return agent_mail.record_agent_refusal(self.db, plan, stop, self.renderer)
+            return agent_mail.record_agent_reply(self.db, plan, self.renderer)
         if stop is not None:
             return record_refusal(self.db, plan, stop, self.renderer)
         return record_ticket(self.db, plan, self.renderer)

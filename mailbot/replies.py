@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
@@ -85,6 +85,14 @@ def _plain_head(text: str) -> tuple[str, str]:
 
 def _is_plain(word: str) -> bool:
     return 0 < len(word) <= 60 and word.isascii() and word.isprintable() and "=?" not in word
+
+
+class Attached(NamedTuple):
+    """A file passed on in a reply (an agent's attachment, already through the desk's rules)."""
+
+    name: str
+    mime_type: str
+    content: bytes
 
 
 RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur"})
@@ -181,13 +189,17 @@ class Renderer:
         now: datetime,
         automatic: bool = True,
         reply_to: str | None = None,
+        from_name: str | None = None,
+        attachments: Sequence[Attached] = (),
     ) -> EmailMessage:
         """`automatic` marks the mail Auto-Submitted (RFC 3834); an agent's answer is not.
-        `reply_to` is where answers go when not to From (an agent's signed address)."""
+        `reply_to` is where answers go when not to From (an agent's signed address).
+        `from_name` replaces the desk's name as From's display name (the answering agent's
+        "Olena Kovalenko, CleverBox:CRM"); the address stays the desk's, so answers come back."""
         body = self.render_text(language, event, values)
         msg = EmailMessage()
         msg["From"] = Address(
-            display_name=one_line(desk.display_name), addr_spec=desk.sender_address
+            display_name=one_line(from_name or desk.display_name), addr_spec=desk.sender_address
         )
         msg["To"] = one_line(to)
         if reply_to:
@@ -210,6 +222,13 @@ class Renderer:
         msg.set_content(body, charset="utf-8")
         if language in RTL_LANGUAGES:
             msg.add_alternative(rtl_html(body, language), subtype="html", charset="utf-8")
+        for attached in attachments:
+            maintype, _, subtype = attached.mime_type.partition("/")
+            if not subtype:
+                maintype, subtype = "application", "octet-stream"
+            msg.add_attachment(
+                attached.content, maintype=maintype, subtype=subtype, filename=attached.name
+            )
         # after the content: set_content clears every Content-* header it finds
         msg["Content-Language"] = language
         return msg

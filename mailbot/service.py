@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mailbot.agent_address import load_secrets
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config
 from mailbot.errors import ConfigError, MailbotError
@@ -57,7 +58,11 @@ class App:
             db.upgrade()
         spool = Spool(config.spool_dir, db, clock)
         renderer = Renderer(config.templates_dir)
-        pipeline = Pipeline(config, db, spool, renderer, clock)
+        # read once here: every worker thread verifies and signs with the same secrets
+        secrets = load_secrets(
+            os.environ.get(config.settings.agent_mail.secret_env), config.agent_secret_file
+        )
+        pipeline = Pipeline(config, db, spool, renderer, clock, secrets)
         return cls(config, db, spool, renderer, pipeline, clock)
 
     def sender(self) -> Sender:

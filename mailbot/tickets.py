@@ -14,9 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from mailbot import clocks
+from mailbot.agent_notices import notify_agents, recipients
 from mailbot.escalation import settle_past
 from mailbot.history import find_thread
 from mailbot.outcomes import (
+    NO_REPLIES,
     OLD_MAIL,
     AlreadyDone,
     Outcome,
@@ -162,6 +164,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             late = plan.too_late(ticket.first_response_due) or settled
         else:
             late = _follow_up(session, plan, renderer, ticket, asking)
+        _notify_agents(session, plan, renderer, ticket, follow_up=threaded)
         if late is not None:
             SpoolItems(session).explain(plan.spool_id, reason=OLD_MAIL, detail=late)
         ticket.updated_at = now
@@ -177,6 +180,43 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
         missing=tuple(ticket.missing),
         deadlines=clocks.deadlines_json(ticket, desk),
         follow_up=threaded,
+    )
+
+
+def _notify_agents(
+    session: Session, plan: Plan, renderer: Renderer, ticket: Ticket, *, follow_up: bool
+) -> None:
+    """The desk's agents get the customer's mail with a Reply-To signed for each of them.
+    Not for old mail nor when replies are held back: an agent answering a stale mail writes
+    to a customer who may have moved on; the history says which notice was not sent and why,
+    as it does for the acknowledgement."""
+    if not plan.desk.agents or plan.agent_secrets is None:
+        return
+    reason, why = NO_REPLIES, plan.replies_suppressed
+    if why is None:
+        reason, why = OLD_MAIL, plan.too_late()
+    if why is not None:
+        for agent in recipients(plan.desk, ticket):
+            Events(session).record(
+                "reply_suppressed",
+                plan.now,
+                ticket_id=ticket.id,
+                spool_id=plan.spool_id,
+                reply="agent_notice",
+                to=agent.address,
+                reason=reason,
+                why=why,
+            )
+        return
+    notify_agents(
+        session,
+        plan.desk,
+        renderer,
+        ticket,
+        plan.agent_secrets,
+        event="agent_notice",
+        now=plan.now,
+        values={"follow_up": follow_up},
     )
 
 

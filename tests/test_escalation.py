@@ -62,11 +62,12 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
     assert [(b["kind"], b["ticket"]) for b in breach] == [("sla_breach", "CBX-000001")]
     assert stdout_of(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
     send_all(config)
-    caught = catcher.wait_for(3)
+    caught = catcher.wait_for(4)
     to_agents = sorted(str(m["Subject"]) for m in caught if m["To"] == "duty@cleverbox.test")
     assert to_agents == [
         "[CBX-000001] SLA breach: Не открывается склад",
         "[CBX-000001] SLA warning: Не открывается склад",
+        "[CBX-000001] Не открывается склад",  # the notice of the new ticket
     ]
     assert len([m for m in caught if m["To"] == "olena@vector.test"]) == 1  # the ack
     # and the month's report counts it as breached
@@ -218,6 +219,17 @@ def test_customer_answer_to_an_agent_question_resumes_the_clocks(
     assert line["resolution_due"] == "2026-11-26T17:00:00+02:00"
     shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
     assert shown["state"] == "open"
-    assert [e["kind"] for e in shown["events"]][-2:] == ["customer_reply", "sla_resumed"]
-    # no second acknowledgement: only the original ack and the agent's answer went out
-    assert [r["kind"] for r in shown["replies"]] == ["ack", "agent_reply"]
+    # the clock resumes, and the answer goes on to the agents (their notice)
+    assert [e["kind"] for e in shown["events"]][-3:] == [
+        "customer_reply",
+        "sla_resumed",
+        "reply_queued",
+    ]
+    # no second acknowledgement: only the original ack and the agent's answer went out to the
+    # customer, and a notice of each customer mail to the agents
+    assert [r["kind"] for r in shown["replies"]] == [
+        "ack",
+        "agent_notice",
+        "agent_reply",
+        "agent_notice",
+    ]

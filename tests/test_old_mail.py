@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from mailbot.config import load as load_config
 from tests.conftest import SHIPPED_DESKS, copy_desks, run, send_all, stdout_of, write_config
 
 OLENA = "Олена Коваль <olena@vector.test>"
@@ -51,15 +52,20 @@ def _ingest(config: Path, raw: bytes, now: str, name: str = "m") -> dict[str, ob
     return line
 
 
-def _sent(config: Path) -> list[EmailMessage]:
-    """Every mail the sender delivered to the outbound maildir, after sending all it holds."""
+def _sent(config: Path, *, to_agents: bool = False) -> list[EmailMessage]:
+    """Every mail the sender delivered to the outbound maildir, after sending all it holds;
+    the desks' notices to their agents only with `to_agents`."""
     send_all(config)
     folder = config.parent.parent / "sent" / "new"
     paths = sorted(folder.iterdir()) if folder.is_dir() else []
-    return [
+    agents = {
+        a for desk in load_config(config, environ={}).desks.values() for a in desk.agent_addresses
+    }
+    sent = [
         email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
         for p in paths
     ]
+    return [m for m in sent if to_agents or str(m["To"]) not in agents]
 
 
 def _show(config: Path, number: str) -> dict[str, object]:
@@ -94,8 +100,8 @@ def test_week_old_mail_opens_its_ticket_without_ack_or_breach_notice(config: Pat
     assert shown["received_at"] == "2026-11-23T08:00:00+00:00"
     assert shown["replies"] == []
     events = {e["kind"]: e for e in shown["events"]}  # type: ignore[attr-defined]
-    assert events["reply_suppressed"]["reply"] == "ack"
-    assert events["reply_suppressed"]["reason"] == "old_mail"
+    held = {e["reply"]: e for e in shown["events"] if e["kind"] == "reply_suppressed"}  # type: ignore[attr-defined]
+    assert (held["ack"]["reason"], held["agent_notice"]["reason"]) == ("old_mail", "old_mail")
     breach = events["sla_breach"]
     assert (breach["clocks"], breach["agents"], breach["settled"]) == (
         ["first_response", "resolution"],
@@ -109,7 +115,7 @@ def test_week_old_mail_opens_its_ticket_without_ack_or_breach_notice(config: Pat
     # no breach notice for the past, now or ever; nothing reaches the customer or the agents
     assert _sla_check(config, "2026-11-30T10:05+02:00") == []
     assert _sla_check(config, "2026-12-10T10:00+02:00") == []
-    assert _sent(config) == []
+    assert _sent(config, to_agents=True) == []
 
     # the month's report tells the truth: the ticket was answered late
     out = stdout_of(
@@ -156,7 +162,7 @@ def test_a_deadline_still_ahead_escalates_as_usual(config: Path) -> None:
     assert [(w["kind"], w["clocks"]) for w in warning] == [("sla_warning", ["resolution"])]
     breach = _sla_check(config, "2026-12-01T14:01+01:00")
     assert [(b["kind"], b["clocks"]) for b in breach] == [("sla_breach", ["resolution"])]
-    sent = _sent(config)
+    sent = _sent(config, to_agents=True)
     assert sorted(str(m["Subject"]).split(":")[0] for m in sent) == [
         "[SRW-000001] SLA breach",
         "[SRW-000001] SLA warning",
@@ -183,7 +189,8 @@ def test_young_mail_whose_first_answer_is_already_due_gets_no_ack(config: Path) 
     )
     shown = _show(config, str(line["ticket"]))
     kinds = [e["kind"] for e in shown["events"]]  # type: ignore[attr-defined]
-    assert kinds == ["created", "sla_started", "reply_suppressed", "sla_breach"]
+    # the customer gets no promise already broken; the agents still hear of a young mail
+    assert kinds == ["created", "sla_started", "reply_suppressed", "sla_breach", "reply_queued"]
     assert _sla_check(config, "2026-11-22T04:00+01:00") == []
     assert _sent(config) == []
 
@@ -261,9 +268,9 @@ def test_old_mail_gets_no_refusal_and_no_question(config: Path) -> None:
     assert (asked["outcome"], asked["reason"]) == ("ticket", "old_mail") and asked["missing"]
     shown = _show(config, str(asked["ticket"]))
     assert shown["state"] == "waiting_customer" and shown["replies"] == []
-    [suppressed] = [e for e in shown["events"] if e["kind"] == "reply_suppressed"]  # type: ignore[attr-defined]
-    assert suppressed["reply"] == "missing_fields"
-    assert _sent(config) == []
+    held = [e["reply"] for e in shown["events"] if e["kind"] == "reply_suppressed"]  # type: ignore[attr-defined]
+    assert held == ["missing_fields", "agent_notice"]
+    assert _sent(config, to_agents=True) == []
 
 
 @pytest.mark.parametrize("value", ['"24 hours"', '"0h"', '"-1h"', "24", '"h"'])

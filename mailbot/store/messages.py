@@ -62,15 +62,25 @@ class Messages:
         """(text, attachments) of the customer's mails on a ticket, oldest first."""
         rows = self.session.exec(
             select(Message.body_text, Message.attachments)
-            .where(col(Message.ticket_id) == ticket_id, col(Message.direction) == "in")
+            .where(
+                col(Message.ticket_id) == ticket_id,
+                col(Message.direction) == "in",
+                col(Message.author).is_(None),
+            )
             .order_by(col(Message.id))
         ).all()
         return [(body, attachments) for body, attachments in rows]
 
     def last_inbound(self, ticket_id: int) -> Message | None:
+        """The customer's last mail (an agent's mail in, which carries an author, is not one:
+        answers thread under what the customer sent)."""
         return self.session.exec(
             select(Message)
-            .where(col(Message.ticket_id) == ticket_id, col(Message.direction) == "in")
+            .where(
+                col(Message.ticket_id) == ticket_id,
+                col(Message.direction) == "in",
+                col(Message.author).is_(None),
+            )
             .order_by(col(Message.id).desc())
         ).first()
 
