@@ -171,7 +171,9 @@ def test_notice_reply_answer_and_follow_up_in_process(app: App) -> None:
     with Session(app.db.engine) as s:
         ticket = s.exec(select(Ticket)).one()
         assert ticket.first_responded_at is not None
-        stored = s.exec(select(Message).where(col(Message.author).is_not(None))).one()
+        stored = s.exec(
+            select(Message).where(col(Message.author).is_not(None), Message.direction == "in")
+        ).one()
         assert stored.author == "duty@cleverbox.test"
         assert stored.body_text.startswith("Олена, добрый день!")
 
