@@ -4,8 +4,9 @@ Builds a temporary project (the foundation desks of tests/desks, a SQLite file) 
 `--tickets` tickets of every state, priority and clock (written through the store, as the
 pipeline leaves them), then runs each command `--n` times, each in a new Python process
 (`python -m mailbot --config ... <command>`, this checkout first on PYTHONPATH), and prints
-min / median / p90 wall time per command. A process start is what the operator pays, so
-nothing is warmed up between runs.
+min / median / p90 wall time per command, and the median CPU time (user + system) of one
+process, which a busy shared machine disturbs less than the wall time. A process start is
+what the operator pays, so nothing is warmed up between runs.
 
     .venv/bin/python benchmarks/cli_latency.py --n 20 --tickets 2000
     .venv/bin/python benchmarks/cli_latency.py --command "tickets list --json"
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -96,18 +98,22 @@ def fill(url: str, count: int) -> None:
     db.dispose()
 
 
-def timings(config: Path, command: str, n: int) -> list[float]:
+def timings(config: Path, command: str, n: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + system) of each fresh process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
            os.environ.get("PYTHONPATH")]))}  # fmt: skip
     argv = [sys.executable, "-m", "mailbot", "--config", str(config), *shlex.split(command)]
-    spent = []
+    spent, cpu = [], []
     for _ in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(argv, env=env, capture_output=True, check=False)
         spent.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"{command}: exit {done.returncode}: {done.stderr.decode()}")
-    return spent
+    return spent, cpu
 
 
 def main() -> None:
@@ -123,14 +129,18 @@ def main() -> None:
         config = write_project(folder)
         fill(f"sqlite:///{folder / 'm.db'}", args.tickets)
         print(f"{args.tickets} tickets, {args.n} fresh processes per command")
-        print(f"{'command':45} {'min':>7} {'median':>7} {'p90':>7}  (seconds)")
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"{'command':45} {'min':>7} {'median':>7} {'p90':>7} {'CPU med':>8}  (seconds)")
         for command in args.command or COMMANDS:
-            spent = sorted(timings(config, command, args.n))
+            wall, cpu = timings(config, command, args.n)
+            spent = sorted(wall)
             p90 = spent[min(len(spent) - 1, int(0.9 * len(spent)))]
             print(
-                f"{command:45} {spent[0]:7.3f} {statistics.median(spent):7.3f} {p90:7.3f}",
+                f"{command:45} {spent[0]:7.3f} {statistics.median(spent):7.3f} {p90:7.3f}"
+                f" {statistics.median(cpu):8.3f}",
                 flush=True,
             )
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
