@@ -285,3 +285,17 @@ def test_a_first_look_at_a_fresh_install_creates_the_database(tmp_path: Path) ->
     assert reader is not None  # the schema is there now: the next look takes the quick path
     reader.close()
     assert run(config, "tickets", "list", "--json")[1].strip() == "[]"
+
+
+def test_commands_load_on_demand_and_a_typo_is_a_usage_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}")
+    code, _, err = run(config, "tikets", "list")
+    assert code == 2 and "No such command 'tikets'" in err
+
+
+def test_the_store_names_what_it_has_and_nothing_else() -> None:
+    import mailbot.store
+
+    assert mailbot.store.Tickets.__module__ == "mailbot.store.tickets"
+    with pytest.raises(AttributeError, match="no attribute 'Tikets'"):
+        _ = mailbot.store.Tikets  # type: ignore[attr-defined]

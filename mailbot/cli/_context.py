@@ -75,11 +75,8 @@ def database(ctx: click.Context) -> Database:
 def queue_reader(ctx: click.Context) -> QueueReader:
     """The quickest way to read the queue: the standard library's sqlite3 on a SQLite file
     that has its schema, else the `database(ctx)` (which creates a fresh one)."""
-    from mailbot.store.reader import DatabaseReader, open_reader
+    from mailbot.store.reader import open_reader
 
-    obj = ctx.ensure_object(dict)
-    if "app" in obj or "db" in obj:
-        return DatabaseReader(database(ctx))
     reader = open_reader(config(ctx).database_url, lambda: database(ctx))
     ctx.call_on_close(reader.close)
     return reader
