@@ -23,24 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from mailbot import deadlines
 from mailbot.config import Customer, DeskSettings
+from mailbot.due_times import deadlines_json as deadlines_json  # its home; callers use clocks'
 from mailbot.store import Events, Session, Ticket, TicketState
-
-
-def deadlines_json(ticket: Ticket, desk: DeskSettings) -> dict[str, Any]:
-    """A ticket's due times in the desk's local offset, as scripts and people read them."""
-
-    def local(moment: datetime | None) -> str | None:
-        return moment.astimezone(desk.zone).isoformat() if moment is not None else None
-
-    return {
-        "first_response_due": local(ticket.first_response_due),
-        "resolution_due": local(ticket.resolution_due),
-        "sla_paused": ticket.sla_clock is not None and ticket.sla_running_since is None,
-    }
 
 
 def start(

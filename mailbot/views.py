@@ -1,28 +1,24 @@
 """views: what operators look at — the ticket queue, one ticket with its history, the
 quarantine — as plain dicts the CLI prints as tables or JSON. Read-only: a `Database` and the
 configuration are enough (no rules loaded, no migrations run), so looking is fast and safe
-beside a running `serve`."""
+beside a running `serve`. The store's query classes are imported where they are used: the
+queue comes from `store.reader` without SQLAlchemy, whose import alone costs more than the
+whole answer of `mailbot tickets list`."""
 
 from __future__ import annotations
 
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailbot.clocks import deadlines_json
-from mailbot.config import Config
+from mailbot.due_times import deadlines_json
 from mailbot.errors import NotFound
-from mailbot.spool import Spool
-from mailbot.store import (
-    Database,
-    Events,
-    Messages,
-    Outbox,
-    SpoolItem,
-    SpoolItems,
-    Ticket,
-    Tickets,
-)
+from mailbot.store.reader import QueueReader, TicketRow
+
+if TYPE_CHECKING:
+    from mailbot.config import Config
+    from mailbot.spool import Spool
+    from mailbot.store import Database, SpoolItem, Ticket
 
 MIN_PREFIX = 6
 """The fewest characters of a spool id a person must type to name a quarantine entry."""
@@ -32,22 +28,27 @@ def iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
-    data = {k: iso(v) for k, v in ticket.model_dump().items()}
+def ticket_json(ticket: Ticket | TicketRow, config: Config) -> dict[str, Any]:
+    """Every column (times in UTC), then the due times in the desk's offset."""
+    columns = ticket.as_dict() if isinstance(ticket, TicketRow) else ticket.model_dump()
+    data = {k: iso(v) for k, v in columns.items()}
     desk = config.desks.get(ticket.desk)
     if desk is not None:
         data.update(deadlines_json(ticket, desk))
     return data
 
 
-def ticket_queue(db: Database, *, desk: str | None, state: str | None, limit: int) -> list[Ticket]:
-    """The queue in working order (see `store.Tickets.queue`)."""
-    with db.reading() as session:
-        return Tickets(session).queue(desk=desk, state=state, limit=limit)
+def ticket_queue(
+    reader: QueueReader, *, desk: str | None, state: str | None, limit: int
+) -> list[TicketRow]:
+    """The queue in working order (`store.reader.QUEUE_SQL`)."""
+    return reader.queue(desk=desk, state=state, limit=limit)
 
 
 def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
     """One ticket with its messages, its replies and their delivery, and its history."""
+    from mailbot.store import Events, Messages, Outbox, Tickets
+
     with db.reading() as session:
         ticket = Tickets(session).by_number(number.strip().upper())
         if ticket is None or ticket.id is None:
@@ -77,6 +78,8 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
 
 def find_quarantined(db: Database, prefix: str) -> SpoolItem:
     """The quarantine entry whose id starts with `prefix`; NotFound names what is wrong."""
+    from mailbot.store import SpoolItems
+
     with db.reading() as session:
         rows = SpoolItems(session).by_prefix(prefix)
     if len(prefix) < MIN_PREFIX or not rows:
@@ -100,6 +103,8 @@ def sender_of(spool: Spool, item: SpoolItem) -> str:
 def quarantine_entries(
     spool: Spool, *, desk: str | None, reason: str | None, limit: int
 ) -> list[dict[str, Any]]:
+    from mailbot.store import SpoolItems
+
     with spool.db.reading() as session:
         rows = SpoolItems(session).quarantined(desk=desk, reason=reason, limit=limit)
     return [
@@ -117,6 +122,8 @@ def quarantine_entries(
 
 
 def quarantine_entry(spool: Spool, prefix: str) -> dict[str, Any]:
+    from mailbot.store import Events
+
     item = find_quarantined(spool.db, prefix)
     with spool.db.reading() as session:
         events = Events(session).of_spool_item(item.id)

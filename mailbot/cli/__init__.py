@@ -8,21 +8,44 @@ store; 78 bad configuration.
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import click
 
 from mailbot.cli import _context as c
-from mailbot.cli.ingest import ingest
-from mailbot.cli.packages import packages
-from mailbot.cli.quarantine import quarantine
-from mailbot.cli.reprocess import reprocess
-from mailbot.cli.service import check_config, db, poll, serve, worker
-from mailbot.cli.sla import sla
-from mailbot.cli.tickets import tickets
+
+COMMANDS = {
+    "serve": "mailbot.cli.service:serve",
+    "poll": "mailbot.cli.service:poll",
+    "worker": "mailbot.cli.service:worker",
+    "check-config": "mailbot.cli.service:check_config",
+    "db": "mailbot.cli.service:db",
+    "ingest": "mailbot.cli.ingest:ingest",
+    "reprocess": "mailbot.cli.reprocess:reprocess",
+    "quarantine": "mailbot.cli.quarantine:quarantine",
+    "tickets": "mailbot.cli.tickets:tickets",
+    "packages": "mailbot.cli.packages:packages",
+    "sla": "mailbot.cli.sla:sla",
+}
+"""Each command's module is imported when the command is asked for: `mailbot tickets list`
+loads the tickets group, not the modules of `serve`, `reprocess` or `packages`."""
 
 
-@click.group(cls=c.Group, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(c.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, _, name = where.partition(":")
+        command: click.Command = getattr(import_module(module), name)
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -48,22 +71,6 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
       mailbot tickets list      the queue, in the order it is worked
     """
     ctx.ensure_object(dict)["config_path"] = config_path
-
-
-for command in (
-    serve,
-    poll,
-    worker,
-    check_config,
-    db,
-    ingest,
-    reprocess,
-    quarantine,
-    tickets,
-    packages,
-    sla,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

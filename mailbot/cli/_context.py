@@ -2,7 +2,8 @@
 when a command acts), the one clock and `--now`, and how errors become exit codes.
 
 Read-only commands take `database(ctx)`: the configuration and a `Database`, no migrations
-and no rules loaded, so looking at the queue is quick. Commands that act take `app(ctx)`.
+and no rules loaded, so looking is quick. The queue takes `queue_reader(ctx)`, which on a
+SQLite file needs not even SQLAlchemy. Commands that act take `app(ctx)`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from mailbot.service import App
     from mailbot.spool import Spool
     from mailbot.store import Database
+    from mailbot.store.reader import QueueReader
 
 
 def fail(exc: MailbotError) -> None:
@@ -68,6 +70,16 @@ def database(ctx: click.Context) -> Database:
         obj["db"] = db
     opened: Database = obj["db"]
     return opened
+
+
+def queue_reader(ctx: click.Context) -> QueueReader:
+    """The quickest way to read the queue: the standard library's sqlite3 on a SQLite file
+    that has its schema, else the `database(ctx)` (which creates a fresh one)."""
+    from mailbot.store.reader import open_reader
+
+    reader = open_reader(config(ctx).database_url, lambda: database(ctx))
+    ctx.call_on_close(reader.close)
+    return reader
 
 
 def spool(ctx: click.Context) -> Spool:

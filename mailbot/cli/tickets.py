@@ -24,7 +24,9 @@ def tickets() -> None:
 
 @tickets.command("list")
 @click.option("--desk", help="Only this desk.")
-@click.option("--state", help="Only tickets in this state (new, open, waiting_customer, solved).")
+@click.option(
+    "--state", help="Only tickets in this state (new, open, waiting_customer, solved, closed)."
+)
 @click.option("--limit", default=50, show_default=True, help="At most this many, in queue order.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
@@ -34,12 +36,12 @@ def tickets_list(
     """The queue, in the order it is worked: P1 first, then the earliest due time.
 
     CleverBox's rule: first in, first out, except highly critical requests, which jump it.
-    Solved tickets and those without a running clock come last, newest first.
+    Solved and closed tickets and those without a running clock come last, newest first.
     """
     from mailbot.views import ticket_json, ticket_queue
 
     config = c.config(ctx)
-    rows = ticket_queue(c.database(ctx), desk=desk, state=state, limit=limit)
+    rows = ticket_queue(c.queue_reader(ctx), desk=desk, state=state, limit=limit)
     if as_json:
         click.echo(json.dumps([ticket_json(t, config) for t in rows], ensure_ascii=False))
         return

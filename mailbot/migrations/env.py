@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import mailbot.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import mailbot.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

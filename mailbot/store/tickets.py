@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from mailbot.store.database import upsert_for
+from mailbot.store.reader import QUEUE_SQL, TicketRow, queue_parameters
 from mailbot.store.tables import DeskCounter, Ticket
 
 
@@ -59,23 +60,9 @@ class Tickets:
             )
         ).one()
 
-    def queue(self, *, desk: str | None, state: str | None, limit: int) -> list[Ticket]:
-        """The queue in working order: unsolved before solved, P1 first, then the earliest
-        due; tickets without a running clock after those with one, newest first."""
-        due = func.coalesce(col(Ticket.first_response_due), col(Ticket.resolution_due))
-        query = (
-            select(Ticket)
-            .order_by(
-                case((col(Ticket.state) == "solved", 1), else_=0),
-                case((col(Ticket.priority) == "P1", 0), else_=1),
-                case((due.is_(None), 1), else_=0),
-                due,
-                col(Ticket.id).desc(),
-            )
-            .limit(limit)
-        )
-        if desk:
-            query = query.where(col(Ticket.desk) == desk)
-        if state:
-            query = query.where(col(Ticket.state) == state)
-        return list(self.session.exec(query).all())
+    def queue(self, *, desk: str | None, state: str | None, limit: int) -> list[TicketRow]:
+        """The queue in working order: `reader.QUEUE_SQL`, the one text of that order, read
+        through the table's column types (aware UTC times, JSON decoded)."""
+        statement = text(QUEUE_SQL).columns(*Ticket.__table__.columns)  # type: ignore[attr-defined]
+        result = self.session.execute(statement, queue_parameters(desk, state, limit))
+        return [TicketRow(**row) for row in result.mappings()]
