@@ -180,6 +180,9 @@ def respond_in(
             why="the agent asked the customer a question",
         )
     else:
+        if ticket.state == TicketState.waiting_customer and ticket.sla_running_since is None:
+            # the agent answers without waiting any longer: the clocks run again from now
+            clocks.resume(session, desk, ticket, since=now, now=now)
         ticket.state = TicketState.open
     ticket.updated_at = now
     session.add(ticket)

@@ -27,7 +27,7 @@ from mailbot.agent_commands import handle_agent_answer
 from mailbot.agent_notices import notify_agents
 from mailbot.config import Agent, AgentAuthentication, DeskSettings
 from mailbot.errors import MailbotError
-from mailbot.outcomes import AlreadyDone, Outcome, Plan, finish_item
+from mailbot.outcomes import NO_REPLIES, OLD_MAIL, AlreadyDone, Outcome, Plan, finish_item
 from mailbot.parse import Mail
 from mailbot.replies import Attached, Renderer
 from mailbot.rules import Verdict
@@ -184,6 +184,11 @@ def record_agent_reply(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     answer = plan.agent_answer
     assert answer is not None
     desk, mail, now = plan.desk, plan.mail, plan.now
+    # an agent's mail read again long after (a mailbox reprocessed) or under --no-replies is
+    # kept in the history, never acted on: the customer may have had that answer days ago
+    held = (NO_REPLIES, plan.replies_suppressed) if plan.replies_suppressed else None
+    if held is None and (late := plan.too_late()) is not None:
+        held = (OLD_MAIL, late)
     try:
         with db.transaction() as session:
             ticket = Tickets(session).by_number(answer.number, desk=desk.name)
@@ -195,8 +200,8 @@ def record_agent_reply(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 plan.spool_id,
                 state=SpoolState.done,
                 outcome="agent_reply",
-                reason=None,
-                detail=None,
+                reason=held[0] if held else None,
+                detail=held[1] if held else None,
                 desk=desk.name,
                 ticket_id=ticket.id,
                 at=now,
@@ -220,6 +225,24 @@ def record_agent_reply(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                     ],
                 )
             )
+            if held is not None:
+                Events(session).record(
+                    "reply_suppressed",
+                    now,
+                    ticket_id=ticket.id,
+                    spool_id=plan.spool_id,
+                    reply="agent_reply",
+                    to=ticket.requester,
+                    why=f"{held[1]}; the agent's mail is kept, its answer and commands not applied",
+                )
+                return Outcome(
+                    plan.spool_id,
+                    "agent_reply",
+                    held[0],
+                    held[1],
+                    desk=desk.name,
+                    ticket=ticket.number,
+                )
             handle_agent_answer(
                 session,
                 desk,

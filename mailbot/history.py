@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mailbot.business_time import month_start
+from mailbot.clocks import reopens
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import HISTORY_FACTS, History, RecentMail, Thread
@@ -51,6 +52,9 @@ def gather(
     with db.reading() as session:
         messages = Messages(session)
         thread = find_thread(session, desk, mail)
+        if thread is not None and not reopens(desk, thread, mail.received_at):
+            # it will open a new ticket linking that one: to the rules it is a new request
+            thread = None
         duplicate_of = None
         recent: list[tuple[str, str | None, datetime]] = []
         if mail.message_id and "duplicates" in facts:
