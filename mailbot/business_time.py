@@ -39,6 +39,7 @@ their total: `add(t, 1000 h)` is a few dozen dictionary look-ups once the weeks 
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -500,6 +501,16 @@ def _as_date(value: object, what: str) -> date:
     return value
 
 
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 and alpha-3 codes of every country the holidays package has."""
+    try:
+        from holidays.registry import COUNTRIES
+    except ImportError:  # a holidays release that moved its registry: the slow public list
+        return frozenset(holidays_pkg.list_supported_countries())
+    return frozenset(name for names in COUNTRIES.values() for name in names[1:] if name.isupper())
+
+
 def _country_code(country: str, subdivision: str | None) -> str:
     """The country's code, checked against the `holidays` package now (at configuration time)."""
     if not isinstance(country, str):
@@ -507,15 +518,18 @@ def _country_code(country: str, subdivision: str | None) -> str:
     code = country.strip().upper()
     if subdivision is not None and not isinstance(subdivision, str):
         raise ValueError(f"subdivision: {subdivision!r} is not a subdivision code")
-    # the package's list, not an instance: building one imports the country's module (~20 ms
-    # each), which every command would pay at start-up; the calendar builds it when first asked
-    known = holidays_pkg.list_supported_countries()
-    if code not in known:
+    # the package's registry of codes, not an instance nor list_supported_countries(): those
+    # import country modules (all ~250 of them, 0.14 s, for the list), which every command
+    # would pay at start-up; the calendar builds its country when first asked
+    if code not in _country_codes():
         raise ValueError(
             f"country: {country!r} is not a country the holidays package knows (use an ISO "
             "3166-1 alpha-2 code such as 'PL')"
         )
-    if subdivision is not None and subdivision not in known[code]:
+    if subdivision is None:
+        return code
+    known = holidays_pkg.list_supported_countries()  # only a desk naming a subdivision pays
+    if subdivision not in known.get(code, ()):
         raise ValueError(
             f"subdivision: {country} has no subdivision {subdivision!r} in the holidays package"
         )
@@ -545,27 +559,39 @@ class Holidays:
             if isinstance(day, datetime) or not isinstance(day, date):
                 raise ValueError(f"holidays must be dates, not {day!r}")
         self._lock = threading.Lock()
-        self._official = (
-            holidays_pkg.country_holidays(country, subdiv=subdivision, years=[])
-            if country is not None
-            else None
-        )
+        # built on first use: building one imports the package's country modules (0.14 s),
+        # which a read-only command that never asks about a date must not pay
+        self._official: holidays_pkg.HolidayBase | None = None
         # removing a day that is no holiday changes nothing (a config survives package updates)
-        official = self._official
-        self.removed = frozenset(d for d in removed if official is not None and d in official)
+        self.removed = frozenset(removed)
+
+    def _official_days(self) -> holidays_pkg.HolidayBase | None:
+        """The package's calendar for the country; call with the lock held."""
+        if self._official is None and self.country is not None:
+            self._official = holidays_pkg.country_holidays(
+                self.country, subdiv=self.subdivision, years=[]
+            )
+        return self._official
 
     def __contains__(self, day: object) -> bool:
         if not isinstance(day, date) or isinstance(day, datetime):
             return False
         if day in self.added:
             return True
-        if self._official is None or day in self.removed:
+        if self.country is None or day in self.removed:
             return False
         with self._lock:  # the package fills a year in on first use; one thread at a time
-            return day in self._official
+            official = self._official_days()
+            return official is not None and day in official
+
+    def _effective_removals(self) -> frozenset[date]:
+        """The removed days that are holidays: removing any other day is no difference."""
+        with self._lock:
+            official = self._official_days()
+        return frozenset(d for d in self.removed if official is not None and d in official)
 
     def _key(self) -> tuple[object, ...]:
-        return (self.country, self.subdivision, self.added, self.removed)
+        return (self.country, self.subdivision, self.added, self._effective_removals())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Holidays) and self._key() == other._key()
@@ -575,7 +601,7 @@ class Holidays:
 
     def __repr__(self) -> str:
         where = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
-        return f"Holidays({where or 'none'}, +{len(self.added)}, -{len(self.removed)})"
+        return f"Holidays({where or 'none'}, +{len(self.added)}, -{len(self._effective_removals())})"
 
 
 # -- calendar months -----------------------------------------------------------------------------

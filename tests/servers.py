@@ -129,7 +129,15 @@ class Serve:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for_port(self.port, proc=self.proc)
+        try:
+            # generous: a loaded 2-core machine with coverage on can take long to import
+            wait_for_port(self.port, timeout=90.0, proc=self.proc)
+        except BaseException:
+            # a serve that never listened must not outlive its test (it would hold CPU and
+            # ports for every test after it)
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
         return self
 
     def kill9(self) -> None:
