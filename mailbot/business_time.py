@@ -601,7 +601,8 @@ class Holidays:
 
     def __repr__(self) -> str:
         where = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
-        return f"Holidays({where or 'none'}, +{len(self.added)}, -{len(self._effective_removals())})"
+        removed = len(self._effective_removals())
+        return f"Holidays({where or 'none'}, +{len(self.added)}, -{removed})"
 
 
 # -- calendar months -----------------------------------------------------------------------------
