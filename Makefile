@@ -53,7 +53,7 @@ imports: $(STAMP)
 # ([tool.coverage.run] patch = subprocess). The floor is where it stood (92.67 % on 2026-12-03,
 # test_crash.py left out), rounded down: raise it as tests are added, never lower it
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q --cov --cov-branch --cov-report=term:skip-covered --cov-fail-under=92
+	$(BIN)/pytest -q --durations=15 --cov --cov-branch --cov-report=term:skip-covered --cov-fail-under=92
 
 test: lint typecheck imports pytest
 
