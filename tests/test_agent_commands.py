@@ -142,16 +142,22 @@ def ticket(app: App) -> Ticket:
         return s.exec(select(Ticket).where(col(Ticket.number) == NUMBER)).one()
 
 
+INTAKE = [("ack", CUSTOMER), ("agent_notice", "dispecing@cloudempiere.test")]
+"""(kind, recipient) of what the customer's mail queued: the acknowledgement, and the news of
+the ticket to the desk's level-1 agent (nobody is assigned yet)."""
+
+
 def mails(app: App) -> list[tuple[str, EmailMessage]]:
-    """(kind, mail) of every outbox row after the acknowledgement, oldest first."""
+    """(kind, mail) of every outbox row queued after the customer's mail was taken in (which
+    queued exactly INTAKE), oldest first: what the agents' answers and commands sent."""
     with Session(app.db.engine) as s:
         rows = s.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all()
+    assert [(row.kind, row.to_addr) for row in rows[: len(INTAKE)]] == INTAKE
     out = []
-    for row in rows:
-        if row.kind != "ack":
-            msg = email.message_from_bytes(row.raw, policy=policy.default)
-            assert isinstance(msg, EmailMessage)
-            out.append((row.kind, msg))
+    for row in rows[len(INTAKE) :]:
+        msg = email.message_from_bytes(row.raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        out.append((row.kind, msg))
     return out
 
 
@@ -360,8 +366,11 @@ def test_status_waiting_sends_the_question_and_the_clocks_wait(app: App) -> None
 
 def test_status_solved_comes_after_the_answer(app: App) -> None:
     answer(app, "#status solved\nOpravené vo verzii 2.4.1, prosím overte.")
-    kinds = [kind for kind, _ in mails(app)]
-    assert kinds[0] == "agent_reply"
+    # the answer first, then the life cycle's notice that the ticket is solved
+    assert [(kind, mail["To"]) for kind, mail in mails(app)] == [
+        ("agent_reply", CUSTOMER),
+        ("solved", CUSTOMER),
+    ]
     assert all("#status" not in body(mail) for _, mail in mails(app))
     t = ticket(app)
     assert (t.state, t.solved_at, t.resolution_due) == ("solved", LATER, None)

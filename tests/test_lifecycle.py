@@ -241,17 +241,20 @@ def test_a_reply_within_the_window_reopens_with_new_deadlines_that_escalate(
     assert shown["solved_at"] is None and shown["first_responded_at"] is None
     reopened = next(e for e in shown["events"] if e["kind"] == "reopened")
     assert reopened["previous"] == "solved"
-    assert [e["kind"] for e in shown["events"]][-4:] == [
-        "customer_reply",
-        "reopened",
-        "sla_restarted",
-        "reply_queued",
+    # her answer, then the reopening and its new run, then the mails it queues: her
+    # acknowledgement and the news to the desk's agent
+    assert [(e["kind"], e.get("reply"), e.get("to")) for e in shown["events"]][-5:] == [
+        ("customer_reply", None, None),
+        ("reopened", None, None),
+        ("sla_restarted", None, None),
+        ("reply_queued", "reopened", OLENA),
+        ("reply_queued", "agent_notice", "duty@cleverbox.test"),
     ]
 
     # the customer is told, threaded under her answer, by when to expect one
     ack = _reply(config, catcher, "CBX-000001", "reopened")
     assert ack["To"] == OLENA and ack["In-Reply-To"] == answer_id("Thu, 26 Nov 2026 10:00:00 +0200")
-    assert str(ack["Subject"]) == "Re: [CBX-000001] Не открывается склад"
+    assert str(ack["Subject"]) == "[CBX-000001] Не открывается склад"  # her client adds its Re:
     assert "30.11.2026 16:00 (Kyiv)" in _text(ack) and "CBX-000001" in _text(ack)
 
     # a newer request due later sorts after the reopened one: it has its due time again
@@ -306,7 +309,8 @@ def test_a_reply_after_the_window_opens_a_new_ticket_that_links_the_old(
     assert line["first_response_due"] == "2026-11-25T18:00:00+02:00"
     new, old = _show(config, "CBX-000002"), _show(config, "CBX-000001")
     assert new["related_to"] == "CBX-000001" and new["state"] == "new"
-    assert new["subject"] == "Re: Не открывается склад"  # the old number is the link, not the tag
+    # what she wrote, without her client's "Re: " nor the old tag: the link keeps the old number
+    assert new["subject"] == "Не открывается склад"
     assert old["state"] == "solved" and old["related_to"] is None
     continues = next(e for e in new["events"] if e["kind"] == "continues")
     assert (continues["ticket"], continues["previous"]) == ("CBX-000001", "solved")
@@ -317,7 +321,7 @@ def test_a_reply_after_the_window_opens_a_new_ticket_that_links_the_old(
     ack = _reply(config, catcher, "CBX-000002", "reopened_as_new")
     assert ack["To"] == OLENA
     assert ack["In-Reply-To"] == answer_id("Mon, 23 Nov 2026 12:00:00 +0200")
-    assert str(ack["Subject"]) == "[CBX-000002] Re: Не открывается склад"
+    assert str(ack["Subject"]) == "[CBX-000002] Не открывается склад"  # the new tag only
     text = _text(ack)
     assert "CBX-000001" in text and "CBX-000002" in text and "25.11.2026 18:00 (Kyiv)" in text
     assert "слишком давно" in text
@@ -357,8 +361,10 @@ def test_solving_twice_is_refused_and_tells_the_customer_once(
     _solve(config, "CBX-000001", "2026-11-23T12:00+02:00")
     twice = run(config, "tickets", "solve", "CBX-000001", "--now", "2026-11-23T12:05+02:00")
     assert twice.code == 65 and "already solved" in twice.err
-    kinds = [r["kind"] for r in _show(config, "CBX-000001")["replies"]]
-    assert kinds == ["ack", "solved"]
+    replies = [(r["kind"], r["to"]) for r in _show(config, "CBX-000001")["replies"]]
+    assert [kind for kind, to in replies if to == [OLENA]] == ["ack", "solved"]
+    # the refused solve queued nothing for the agent either: only the news of her request
+    assert [r for r in replies if r[1] != [OLENA]] == [("agent_notice", ["duty@cleverbox.test"])]
 
 
 def test_old_mail_reopens_without_a_reply_and_settles_its_past_deadlines(config: Path) -> None:
@@ -376,9 +382,15 @@ def test_old_mail_reopens_without_a_reply_and_settles_its_past_deadlines(config:
     assert line["first_response_due"] == "2026-11-30T16:00:00+02:00"
     shown = _show(config, "CBX-000001")
     assert shown["state"] == "open"
-    assert [r["kind"] for r in shown["replies"]] == ["ack", "solved"]
+    replies = [(r["kind"], r["to"]) for r in shown["replies"]]
+    assert [kind for kind, to in replies if to == [OLENA]] == ["ack", "solved"]
+    # nor is the agent sent her week-old answer: only the news of her first request
+    assert [r for r in replies if r[1] != [OLENA]] == [("agent_notice", ["duty@cleverbox.test"])]
     suppressed = [e for e in shown["events"] if e["kind"] == "reply_suppressed"]
-    assert [e["reply"] for e in suppressed] == ["reopened"]
+    assert [(e["reply"], e["to"], e["reason"]) for e in suppressed] == [
+        ("reopened", OLENA, "old_mail"),
+        ("agent_notice", "duty@cleverbox.test", "old_mail"),
+    ]
     assert _sla_check(config, "2026-12-03T10:05+02:00") == []  # settled at intake
 
 
