@@ -27,11 +27,19 @@ from mailbot.agent_commands import handle_agent_answer
 from mailbot.agent_notices import notify_agents
 from mailbot.config import Agent, AgentAuthentication, DeskSettings
 from mailbot.errors import MailbotError
-from mailbot.outcomes import NO_REPLIES, OLD_MAIL, AlreadyDone, Outcome, Plan, finish_item
+from mailbot.outcomes import (
+    NO_REPLIES,
+    OLD_MAIL,
+    AlreadyDone,
+    Outcome,
+    Plan,
+    finish_item,
+    inbound_message,
+)
 from mailbot.parse import Mail
 from mailbot.replies import Attached, Renderer
 from mailbot.rules import Verdict
-from mailbot.store import Database, Events, Message, Messages, SpoolState, Tickets
+from mailbot.store import Database, Events, Messages, SpoolState, Tickets
 
 FORGED = "forged_agent_reply"
 COMMAND_REFUSED = "agent_command_refused"
@@ -207,23 +215,7 @@ def record_agent_reply(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 at=now,
             )
             Messages(session).add(
-                Message(
-                    ticket_id=ticket.id,
-                    desk=desk.name,
-                    direction="in",
-                    author=answer.agent.address,
-                    spool_id=plan.spool_id,
-                    message_id=mail.message_id or f"<{plan.spool_id}@spool.mailbot>",
-                    from_addr=mail.from_addr,
-                    subject=mail.subject,
-                    body_text=answer.text,
-                    received_at=mail.received_at,
-                    notes=list(mail.notes),
-                    attachments=[
-                        {"name": a.filename, "size": a.size, "type": a.sniffed_type}
-                        for a in mail.attachments
-                    ],
-                )
+                inbound_message(plan, ticket.id, body=answer.text, author=answer.agent.address)
             )
             if held is not None:
                 Events(session).record(

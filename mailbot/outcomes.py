@@ -22,7 +22,17 @@ from mailbot.outbox import queue_automatic_reply
 from mailbot.parse import Mail
 from mailbot.replies import Renderer, format_deadline
 from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, Verdict
-from mailbot.store import Database, Events, Session, SpoolItems, SpoolState, Ticket, Tickets
+from mailbot.store import (
+    Database,
+    Events,
+    Message,
+    Session,
+    SpoolItems,
+    SpoolState,
+    Ticket,
+    Tickets,
+)
+from mailbot.textnorm import fingerprint
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,30 @@ class Outcome:
             "resolution_due": self.deadlines.get("resolution_due"),
             "sla_paused": self.deadlines.get("sla_paused", False),
         }
+
+
+def inbound_message(plan: Plan, ticket_id: int, *, body: str, author: str | None = None) -> Message:
+    """The mail a plan is about, as the ticket's message: the customer's (with its fingerprint,
+    which finds the same request sent twice) or an agent's answer (`author`, its cleaned text).
+    The bytes stay in the spool; the message keeps the attachments' names, sizes and types."""
+    mail = plan.mail
+    return Message(
+        ticket_id=ticket_id,
+        desk=plan.desk.name,
+        direction="in",
+        author=author,
+        spool_id=plan.spool_id,
+        message_id=mail.message_id or f"<{plan.spool_id}@spool.mailbot>",
+        from_addr=mail.from_addr,
+        subject=mail.subject,
+        body_text=body,
+        received_at=mail.received_at,
+        notes=list(mail.notes),
+        attachments=[
+            {"name": a.filename, "size": a.size, "type": a.sniffed_type} for a in mail.attachments
+        ],
+        fingerprint=None if author else fingerprint(mail.subject, mail.text),
+    )
 
 
 class AlreadyDone(Exception):

@@ -24,6 +24,7 @@ from mailbot.outcomes import (
     Outcome,
     Plan,
     finish_item,
+    inbound_message,
     queue_reply,
     reply_values,
 )
@@ -32,7 +33,6 @@ from mailbot.rules import ANNOTATION_KEYS, Verdict
 from mailbot.store import (
     Database,
     Events,
-    Message,
     Messages,
     Session,
     SpoolItems,
@@ -42,7 +42,6 @@ from mailbot.store import (
     TicketState,
 )
 from mailbot.subjects import bare_subject, strip_reply_prefixes
-from mailbot.textnorm import fingerprint
 
 
 def record_ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
@@ -97,25 +96,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             ticket_id=ticket.id,
             at=now,
         )
-        Messages(session).add(
-            Message(
-                ticket_id=ticket.id,
-                desk=desk.name,
-                direction="in",
-                spool_id=plan.spool_id,
-                message_id=mail.message_id or f"<{plan.spool_id}@spool.mailbot>",
-                from_addr=mail.from_addr,
-                subject=mail.subject,
-                body_text=mail.text,
-                received_at=mail.received_at,
-                notes=list(mail.notes),
-                attachments=[
-                    {"name": a.filename, "size": a.size, "type": a.sniffed_type}
-                    for a in mail.attachments
-                ],
-                fingerprint=fingerprint(mail.subject, mail.text),
-            )
-        )
+        Messages(session).add(inbound_message(plan, ticket.id, body=mail.text))
         if not threaded:
             events.record(
                 "created",
