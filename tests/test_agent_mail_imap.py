@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,6 +27,15 @@ from tests.helpers import message
 SECRET = "an-imap-test-secret-0123456789"
 ENV = {"MAILBOT_IMAP_PASSWORD": PASSWORD, "MAILBOT_AGENT_SECRETS": SECRET}
 CUSTOMER_ID = "<sklad-1@vector.test>"
+# a Friday in Kyiv's working hours; each mail is appended with its arrival (INTERNALDATE) and
+# taken in a minute later (`poll --now`), so the test is the same on any date
+ARRIVALS = [datetime(2026, 11, 20, h, m, tzinfo=UTC) for h, m in ((9, 55), (10, 30), (11, 5))]
+
+
+def taken(at: datetime) -> tuple[str, str]:
+    return "--now", at.replace(minute=at.minute + 1).isoformat()
+
+
 QUOTED = """Склад снова работает: мы перезапустили службу обмена. Проверьте, пожалуйста.
 
 {signature_line}
@@ -89,9 +99,10 @@ def test_customer_agent_customer_through_an_imap_mailbox(tmp_path: Path, dovecot
                 "Добрый день! Склад не открывается с утра.",
                 message_id=CUSTOMER_ID,
             )
-        ]
+        ],
+        when=ARRIVALS[0],
     )
-    code, out, err = run(config, "poll", "--once", env=ENV)
+    code, out, err = run(config, "poll", "--once", *taken(ARRIVALS[0]), env=ENV)
     assert code == 0, out + err
     assert "ticket CBX-000001" in out
     notices = {str(m["To"]): m for kind, m in queued(db) if kind == "agent_notice"}
@@ -114,8 +125,8 @@ def test_customer_agent_customer_through_an_imap_mailbox(tmp_path: Path, dovecot
         In_Reply_To=str(notice["Message-ID"]),
         References=f"{CUSTOMER_ID} {notice['Message-ID']}",
     )
-    dovecot.append([answer])
-    code, out, err = run(config, "poll", "--once", env=ENV)
+    dovecot.append([answer], when=ARRIVALS[1])
+    code, out, err = run(config, "poll", "--once", *taken(ARRIVALS[1]), env=ENV)
     assert code == 0, out + err
     assert "agent_reply" in out, out
     [to_customer] = [m for kind, m in queued(db) if kind == "agent_reply"]
@@ -138,9 +149,10 @@ def test_customer_agent_customer_through_an_imap_mailbox(tmp_path: Path, dovecot
                 "Спасибо, заработало. Но отчёт по складу пустой.",
                 In_Reply_To=str(to_customer["Message-ID"]),
             )
-        ]
+        ],
+        when=ARRIVALS[2],
     )
-    code, out, err = run(config, "poll", "--once", env=ENV)
+    code, out, err = run(config, "poll", "--once", *taken(ARRIVALS[2]), env=ENV)
     assert code == 0, out + err
     numbers, outcomes, clock = ticket_state(db)
     assert numbers == ["CBX-000001"]
