@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON
 
-from mailbot.store import Database, Ticket, UTCDateTime
+from mailbot.store import Database, Ticket, TicketState, UTCDateTime
 from mailbot.store.reader import (
     JSON_COLUMNS,
     TICKET_COLUMNS,
+    TICKET_STATES,
     TIME_COLUMNS,
     DatabaseReader,
     SqliteReader,
@@ -181,6 +182,7 @@ def test_ticket_columns_mirror_the_table() -> None:
     table = Ticket.__table__  # type: ignore[attr-defined]
     assert TICKET_COLUMNS == tuple(Ticket.model_fields) == tuple(c.name for c in table.columns)
     assert tuple(TicketRow.__dataclass_fields__) == TICKET_COLUMNS
+    assert tuple(TicketState) == TICKET_STATES
     assert {c.name for c in table.columns if isinstance(c.type, UTCDateTime)} == TIME_COLUMNS
     assert {c.name for c in table.columns if isinstance(c.type, JSON)} == JSON_COLUMNS
 
@@ -285,6 +287,25 @@ def test_a_first_look_at_a_fresh_install_creates_the_database(tmp_path: Path) ->
     assert reader is not None  # the schema is there now: the next look takes the quick path
     reader.close()
     assert run(config, "tickets", "list", "--json")[1].strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--desk", "clevrbox"), "'clevrbox' is no desk; the desks are: cleverbox, cloudempiere,"),
+        (("--state", "closd"), "'closd' is not one of 'new', 'open', 'waiting_customer',"),
+        (("--limit", "-1"), "-1 is not in the range x>=1"),
+        (("--limit", "0"), "0 is not in the range x>=1"),
+    ],
+    ids=["unknown desk", "unknown state", "negative limit", "zero limit"],
+)
+def test_a_wrong_filter_is_a_usage_error_not_an_empty_queue(
+    tmp_path: Path, args: tuple[str, str], said: str
+) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}")
+    code, out, err = run(config, "tickets", "list", *args)
+    assert (code, out) == (2, "")
+    assert said in " ".join(err.split()), err
 
 
 def test_commands_load_on_demand_and_a_typo_is_a_usage_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from tabulate import tabulate
 from mailbot.agent_address import Secrets
 from mailbot.cli import _context as c
 from mailbot.config import Config
+from mailbot.store.reader import TICKET_STATES
 
 
 @click.group(cls=c.Group)
@@ -23,11 +24,15 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--desk", help="Only this desk.")
+@click.option("--desk", help="Only this desk (its name, as `mailbot check-config` lists them).")
+@click.option("--state", type=click.Choice(TICKET_STATES), help="Only tickets in this state.")
 @click.option(
-    "--state", help="Only tickets in this state (new, open, waiting_customer, solved, closed)."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="At most this many, in queue order.",
 )
-@click.option("--limit", default=50, show_default=True, help="At most this many, in queue order.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @click.pass_context
 def tickets_list(
@@ -41,6 +46,12 @@ def tickets_list(
     from mailbot.views import ticket_json, ticket_queue
 
     config = c.config(ctx)
+    if desk is not None and desk not in config.desks:
+        # a typo must not read as "no tickets"
+        raise click.BadParameter(
+            f"{desk!r} is no desk; the desks are: {', '.join(sorted(config.desks))}",
+            param_hint="'--desk'",
+        )
     rows = ticket_queue(c.queue_reader(ctx), desk=desk, state=state, limit=limit)
     if as_json:
         click.echo(json.dumps([ticket_json(t, config) for t in rows], ensure_ascii=False))

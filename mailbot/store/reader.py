@@ -44,6 +44,9 @@ TIME_COLUMNS = frozenset(
 JSON_COLUMNS = frozenset(("missing", "sla_clock"))
 """Columns of type `JSON`: SQLite keeps them as JSON text."""
 
+TICKET_STATES = ("new", "open", "waiting_customer", "solved", "closed")
+"""`tables.TicketState`'s values, for a command that checks `--state` without the ORM."""
+
 FINISHED_STATES = ("solved", "closed")
 """States that end the queue: nothing is due on them any more."""
 
