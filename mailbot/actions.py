@@ -17,7 +17,7 @@ from mailbot.agent_address import Secrets
 from mailbot.agent_notices import notify_agents
 from mailbot.clocks import deadlines_json
 from mailbot.config import Agent, Config, Customer, DeskSettings
-from mailbot.errors import MailbotError, NotFound
+from mailbot.errors import NotFound, Refused
 from mailbot.outbox import queue_mail
 from mailbot.replies import Attached, Renderer, format_deadline, new_message_id
 from mailbot.rules import ANNOTATION_KEYS
@@ -40,10 +40,8 @@ BUG_NOTICES = ("bug_confirmed", "bug_fixed")
 """What a customer is told about the bug they reported (cloudempiere): its templates."""
 
 
-class ActionRefused(MailbotError):
+class ActionRefused(Refused):
     """The action makes no sense for this ticket now (solved, past the deadline...)."""
-
-    exit_code = 65
 
 
 def _load(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSettings]:
@@ -259,9 +257,21 @@ def solve_in(
 def log_time(
     db: Database, config: Config, number: str, *, minutes: int, by: str, note: str, now: datetime
 ) -> dict[str, Any]:
-    """Time spent on a ticket (from the CLI); see `log_time_in`."""
+    """Time spent on a ticket (from the CLI); see `log_time_in`. The CLI's `tickets log`
+    promises to deduct it from a package, so a ticket with no package to charge is refused
+    (an agent's `#time` by mail stays a plain record of work on any desk)."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
+        if not any(c.package is not None for c in desk.customers):
+            raise ActionRefused(
+                f"desk {desk.name} sells no prepaid hours (none of its customers has a"
+                f" package): there is no package to log time on"
+            )
+        if ticket.customer is None:
+            raise ActionRefused(
+                f"ticket {ticket.number} has no customer (its sender is no known contact):"
+                f" there is no package to log time on"
+            )
         return log_time_in(session, desk, ticket, minutes=minutes, by=by, note=note, now=now)
 
 

@@ -651,18 +651,20 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def relay_from_url(url: str) -> RelaySettings:
     """smtp://user:pass@host:587?tls=starttls — the form MAILBOT_RELAY_URL takes."""
-    parts = urlsplit(url)
+    expected = f"{ENV_RELAY_URL}: expected smtp://[user:password@]host[:port][?tls=starttls]"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is no number: the URL itself is never echoed,
+        raise ConfigError(f"{expected}; {exc}") from None  # it may hold the password
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigError(
-            f"{ENV_RELAY_URL}: expected smtp://[user:password@]host[:port][?tls=starttls],"
-            f" got {url!r}"
-        )
+        raise ConfigError(f"{expected}, got scheme {parts.scheme!r}, host {parts.hostname!r}")
     query = parse_qs(parts.query)
     tls = query.get("tls", ["ssl" if parts.scheme == "smtps" else "none"])[0]
     try:
         return RelaySettings(
             host=parts.hostname,
-            port=parts.port or (465 if tls == "ssl" else 25),
+            port=port or (465 if tls == "ssl" else 25),
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,

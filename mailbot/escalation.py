@@ -40,12 +40,18 @@ def _share_used(desk: DeskSettings, ticket: Ticket, due: datetime, now: datetime
     return 1.0 if total <= timedelta(0) else used / total
 
 
-def check(db: Database, config: Config, renderer: Renderer, now: datetime) -> list[dict[str, Any]]:
+def check(
+    db: Database, config: Config, renderer: Renderer, now: datetime, *, dry_run: bool = False
+) -> list[dict[str, Any]]:
     """Queue every warning and breach notice due at `now`; return what was sent.
 
     A first look, without the write lock, finds the tickets that seem to need a notice; each
     of those is then decided again under its lock (`_notify`), because another `sla check`
     (cron beside `serve`) may have sent that very notice since the first look.
+
+    `dry_run` returns the notices the first look finds and writes nothing: a look at a
+    moment still ahead must not record future notices, which would stop the real ones from
+    ever going out ("once" is kept by those records).
     """
     sent: list[dict[str, Any]] = []
     for desk in config.desks.values():
@@ -56,9 +62,38 @@ def check(db: Database, config: Config, renderer: Renderer, now: datetime) -> li
             tickets = notices.open_tickets_with_clocks(desk.name)
             recorded = notices.already_sent(t.id for t in tickets if t.id is not None)
         for ticket in tickets:
-            if ticket.id is not None and _due(desk, ticket, recorded, now):
+            if ticket.id is None:
+                continue
+            due_now = _due(desk, ticket, recorded, now)
+            if dry_run:
+                sent += [
+                    _describe(desk, ticket, kind, clocks, now) | {"dry_run": True}
+                    for kind, clocks in due_now.items()
+                ]
+            elif due_now:
                 sent += _notify(db, desk, renderer, ticket.id, now)
     return sent
+
+
+def _describe(
+    desk: DeskSettings,
+    ticket: Ticket,
+    kind: str,
+    clocks: list[tuple[str, datetime]],
+    now: datetime,
+) -> dict[str, Any]:
+    """One notice as `sla check` prints it: which ticket, which clocks, due when (the desk's
+    time with its offset), how much of the target is used, and to which agents."""
+    due = min(d for _, d in clocks)
+    return {
+        "ticket": ticket.number,
+        "desk": desk.name,
+        "kind": kind,
+        "clocks": [name for name, _ in clocks],
+        "due": due.astimezone(desk.zone).isoformat(),
+        "share": round(_share_used(desk, ticket, due, now) * 100),
+        "agents": [a.address for a in recipients(desk, ticket)],
+    }
 
 
 def _due(
@@ -152,14 +187,7 @@ def _queue_notice(
         share=share,
         agents=agents,
     )
-    return {
-        "ticket": ticket.number,
-        "desk": desk.name,
-        "kind": kind,
-        "clocks": names,
-        "due": due.astimezone(desk.zone).isoformat(),
-        "share": share,
-    }
+    return _describe(desk, ticket, kind, clocks, now)
 
 
 def settle_past(

@@ -8,6 +8,7 @@ item that fails `max_attempts` times is quarantined with reason `processing_erro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -49,7 +50,7 @@ from mailbot.rules import (
     run,
 )
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
-from mailbot.store import Database, SpoolItem, SpoolState, Tickets
+from mailbot.store import Database, Events, SpoolItem, SpoolState, Tickets
 from mailbot.textnorm import new_text
 from mailbot.tickets import record_ticket
 
@@ -279,8 +280,21 @@ class Pipeline:
                 return agent_mail.record_agent_refusal(self.db, plan, stop, self.renderer)
             return agent_mail.record_agent_reply(self.db, plan, self.renderer)
         if stop is not None:
-            return record_refusal(self.db, plan, stop, self.renderer)
+            return record_refusal(self.db, self.unrepeated(plan, stop.reason), stop, self.renderer)
         return record_ticket(self.db, plan, self.renderer)
+
+    def unrepeated(self, plan: Plan, refusal: str) -> Plan:
+        """The plan, holding the reply back when this very mail already had this refusal
+        queued (a release from quarantine that runs the same rules again): the customer hears
+        a refusal once per mail; the history records the one held back (reply_suppressed)."""
+        if plan.replies_suppressed is not None:
+            return plan
+        with self.db.reading() as session:
+            events = Events(session).of_spool_item(plan.spool_id)
+        if not any(e.kind == "reply_queued" and e.detail.get("reply") == refusal for e in events):
+            return plan
+        why = f"this mail's sender already had the {refusal} refusal for it; not sent twice"
+        return dataclasses.replace(plan, replies_suppressed=why)
 
     def dry_run(self, item: Claimed, raw: bytes, forced_desk: str | None = None) -> Outcome:
         planned = self.plan(item, raw, forced_desk)

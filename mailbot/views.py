@@ -7,12 +7,13 @@ whole answer of `mailbot tickets list`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from mailbot.due_times import deadlines_json
-from mailbot.errors import NotFound
+from mailbot.errors import Ambiguous, NotFound
 from mailbot.store.reader import QueueReader, TicketRow
 
 if TYPE_CHECKING:
@@ -22,16 +23,28 @@ if TYPE_CHECKING:
 
 MIN_PREFIX = 6
 """The fewest characters of a spool id a person must type to name a quarantine entry."""
+SHOWN_CANDIDATES = 10
+"""Ids an ambiguous prefix lists, at most."""
 
 
-def iso(value: Any) -> Any:
+def iso(value: Any, zone: tzinfo | None = None) -> Any:
+    """A time as ISO 8601, in `zone` (the desk's) with its offset; anything else as it is."""
+    if isinstance(value, datetime) and zone is not None:
+        return value.astimezone(zone).isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def zone_of(config: Config | None, desk: str | None) -> tzinfo:
+    """The desk's time zone; UTC for mail no desk took (and a desk no longer configured)."""
+    found = config.desks.get(desk) if config is not None and desk else None
+    return found.zone if found is not None else UTC
+
+
 def ticket_json(ticket: Ticket | TicketRow, config: Config) -> dict[str, Any]:
-    """Every column (times in UTC), then the due times in the desk's offset."""
+    """Every column, times in the desk's time zone with its offset, then the due times."""
     columns = ticket.as_dict() if isinstance(ticket, TicketRow) else ticket.model_dump()
-    data = {k: iso(v) for k, v in columns.items()}
+    zone = zone_of(config, ticket.desk)
+    data = {k: iso(v, zone) for k, v in columns.items()}
     desk = config.desks.get(ticket.desk)
     if desk is not None:
         data.update(deadlines_json(ticket, desk))
@@ -57,6 +70,7 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
         events = Events(session).of_ticket(ticket.id)
         outbox = Outbox(session).of_ticket(ticket.id)
     data = ticket_json(ticket, config)
+    zone = zone_of(config, ticket.desk)
     from mailbot.conversation import conversation  # only `show` needs it
 
     data["messages"] = conversation(ticket, messages, outbox, config.desks.get(ticket.desk))
@@ -68,26 +82,37 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
             "state": o.state,
             "attempts": o.attempts,
             "last_error": o.last_error,
-            "sent_at": iso(o.sent_at),
+            "sent_at": iso(o.sent_at, zone),
         }
         for o in outbox
     ]
-    data["events"] = [{"kind": e.kind, "at": iso(e.at), **e.detail} for e in events]
+    data["events"] = [{"kind": e.kind, "at": iso(e.at, zone), **e.detail} for e in events]
     return data
 
 
 def find_quarantined(db: Database, prefix: str) -> SpoolItem:
-    """The quarantine entry whose id starts with `prefix`; NotFound names what is wrong."""
+    """The spool item whose id starts with `prefix`: NotFound (66) when none does, Ambiguous
+    (2) listing the candidates when several do, so the next try can be exact."""
     from mailbot.store import SpoolItems
 
-    with db.reading() as session:
-        rows = SpoolItems(session).by_prefix(prefix)
-    if len(prefix) < MIN_PREFIX or not rows:
-        raise NotFound(
-            f"quarantine entry {prefix}: not found (give at least {MIN_PREFIX} characters)"
+    wanted = prefix.strip().lower()
+    if len(wanted) < MIN_PREFIX:
+        raise Ambiguous(
+            f"quarantine entry {prefix!r}: give at least {MIN_PREFIX} characters of its id"
         )
+    if not all(ch in "0123456789abcdef" for ch in wanted):
+        raise NotFound(f"no quarantine entry starts with {prefix!r} (ids are hexadecimal)")
+    with db.reading() as session:
+        rows = SpoolItems(session).by_prefix(wanted, limit=SHOWN_CANDIDATES + 1)
+    if not rows:
+        raise NotFound(f"no quarantine entry starts with {prefix!r}")
     if len(rows) > 1:
-        raise NotFound(f"quarantine entry {prefix}: ambiguous, give more characters")
+        listed = ", ".join(r.id[:16] for r in rows[:SHOWN_CANDIDATES])
+        more = " and more" if len(rows) > SHOWN_CANDIDATES else ""
+        raise Ambiguous(
+            f"quarantine entry {prefix!r} is ambiguous: it starts {listed}{more};"
+            f" give more characters"
+        )
     return rows[0]
 
 
@@ -101,8 +126,14 @@ def sender_of(spool: Spool, item: SpoolItem) -> str:
 
 
 def quarantine_entries(
-    spool: Spool, *, desk: str | None, reason: str | None, limit: int
+    spool: Spool,
+    *,
+    desk: str | None,
+    reason: str | None,
+    limit: int,
+    config: Config | None = None,
 ) -> list[dict[str, Any]]:
+    """Quarantined mail, newest first; times in its desk's zone (`config`), else UTC."""
     from mailbot.store import SpoolItems
 
     with spool.db.reading() as session:
@@ -110,7 +141,7 @@ def quarantine_entries(
     return [
         {
             "id": r.id,
-            "accepted_at": r.accepted_at.isoformat(),
+            "accepted_at": iso(r.accepted_at, zone_of(config, r.desk)),
             "desk": r.desk,
             "reason": r.reason,
             "detail": r.detail,
@@ -121,16 +152,19 @@ def quarantine_entries(
     ]
 
 
-def quarantine_entry(spool: Spool, prefix: str) -> dict[str, Any]:
+def quarantine_entry(spool: Spool, prefix: str, config: Config | None = None) -> dict[str, Any]:
+    """One spooled mail by the first characters of its id, with its history; times in its
+    desk's zone (`config`), else UTC."""
     from mailbot.store import Events
 
     item = find_quarantined(spool.db, prefix)
     with spool.db.reading() as session:
         events = Events(session).of_spool_item(item.id)
+    zone = zone_of(config, item.desk)
     return {
         "id": item.id,
         "state": item.state,
-        "accepted_at": item.accepted_at.isoformat(),
+        "accepted_at": iso(item.accepted_at, zone),
         "source": item.source,
         "desk": item.desk,
         "reason": item.reason,
@@ -138,5 +172,5 @@ def quarantine_entry(spool: Spool, prefix: str) -> dict[str, Any]:
         "from": sender_of(spool, item),
         "size": item.size,
         "raw_path": str(spool.path_of(item.id)),
-        "events": [{"kind": e.kind, "at": e.at.isoformat(), **e.detail} for e in events],
+        "events": [{"kind": e.kind, "at": iso(e.at, zone), **e.detail} for e in events],
     }

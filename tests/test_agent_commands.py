@@ -654,16 +654,16 @@ def test_the_cli_closes_prioritises_assigns_and_escalates(app: App) -> None:
     assert kind == "agent_assigned" and signed is not None
     assert verify(Secrets((b"cli-secret-0123456789",)), signed, "riesitel2@cloudempiere.test")
     code, _, err = run(config, "tickets", "assign", NUMBER, "nobody@x.test", *at, env=env)
-    assert code == 65 and "not an agent of desk cloudempiere" in err
+    assert code == 3 and "not an agent of desk cloudempiere" in err
     stdout_of(config, "tickets", "escalate", NUMBER, *at, env=env)
     stdout_of(config, "tickets", "escalate", NUMBER, *at, env=env)
     code, _, err = run(config, "tickets", "escalate", NUMBER, *at, env=env)
-    assert code == 65 and "no agents at a higher level" in err
+    assert code == 3 and "no agents at a higher level" in err
     assert (ticket(app).level, ticket(app).assignee) == (3, None)
     out = stdout_of(config, "tickets", "close", NUMBER, *at)
     assert '"state": "closed"' in out
     code, _, err = run(config, "tickets", "close", NUMBER, *at)
-    assert code == 65 and "already closed" in err
+    assert code == 3 and "already closed" in err
 
 
 @pytest.mark.parametrize(

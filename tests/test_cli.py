@@ -59,7 +59,8 @@ def test_db_upgrade_then_tickets_list_and_show(tmp_path: Path) -> None:
     assert "SRW-000001" in out and "Płatność nie przeszła" in out and "answer due" in out
     code, out, _ = run(path, "tickets", "list", "--json", "--desk", "serwisant")
     [ticket] = json.loads(out)
-    assert ticket["number"] == "SRW-000001" and ticket["received_at"].startswith("2026-11-16T14:50")
+    assert ticket["number"] == "SRW-000001" and ticket["received_at"].startswith("2026-11-16T15:50")
+    assert ticket["received_at"].endswith("+01:00")  # the desk's zone (Warsaw), with its offset
     code, out, _ = run(path, "tickets", "show", "srw-000001")
     assert code == 0 and "reply_queued" in out
     assert "Dzień dobry, płatność online nie przeszła." in out
@@ -69,11 +70,11 @@ def test_db_upgrade_then_tickets_list_and_show(tmp_path: Path) -> None:
     assert shown["replies"][0]["state"] == "pending"
 
 
-def test_unknown_ticket_and_desk_exit_66(tmp_path: Path) -> None:
+def test_unknown_ticket_exits_66_and_unknown_desk_2(tmp_path: Path) -> None:
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
     code, _, err = run(path, "tickets", "show", "SRW-999999")
     assert code == 66 and "SRW-999999: not found" in err
     mail = tmp_path / "m.eml"
     mail.write_bytes(MAIL)
     code, _, err = run(path, "ingest", "--desk", "nope", str(mail))
-    assert code == 66 and "no such desk" in err
+    assert code == 2 and "'nope' is no desk; the desks are: " in err

@@ -45,22 +45,32 @@ def test_one_warning_and_one_breach_reach_the_agents(setup: tuple[Path, Catcher]
     # Mon 10:00 + 24 working hours (09:00-18:00): Mon 8 + Tue 9 = 17, Wed 09:00 + 7 = 16:00
     assert line["first_response_due"] == "2026-11-25T16:00:00+02:00"
     assert line["resolution_due"] == "2026-11-25T16:00:00+02:00"
-    assert stdout_of(config, "sla", "check", "--now", "2026-11-24T10:00+02:00") == ""  # 9 of 24 h
+    assert (
+        stdout_of(config, "sla", "check", "--force", "--now", "2026-11-24T10:00+02:00") == ""
+    )  # 9 of 24 h
     warning = [
         json.loads(x)
-        for x in stdout_of(config, "sla", "check", "--now", "2026-11-25T12:00+02:00").splitlines()
+        for x in stdout_of(
+            config, "sla", "check", "--force", "--now", "2026-11-25T12:00+02:00"
+        ).splitlines()
     ]
     # Wed 12:00: 8 + 9 + 3 = 20 of 24 working hours = 83 % >= 80 %: one notice for both clocks
     assert [(w["kind"], w["clocks"], w["share"]) for w in warning] == [
         ("sla_warning", ["first_response", "resolution"], 83)
     ]
-    assert stdout_of(config, "sla", "check", "--now", "2026-11-25T12:30+02:00") == ""  # once
+    assert (
+        stdout_of(config, "sla", "check", "--force", "--now", "2026-11-25T12:30+02:00") == ""
+    )  # once
     breach = [
         json.loads(x)
-        for x in stdout_of(config, "sla", "check", "--now", "2026-11-25T16:01+02:00").splitlines()
+        for x in stdout_of(
+            config, "sla", "check", "--force", "--now", "2026-11-25T16:01+02:00"
+        ).splitlines()
     ]
     assert [(b["kind"], b["ticket"]) for b in breach] == [("sla_breach", "CBX-000001")]
-    assert stdout_of(config, "sla", "check", "--now", "2026-11-26T10:00+02:00") == ""  # once
+    assert (
+        stdout_of(config, "sla", "check", "--force", "--now", "2026-11-26T10:00+02:00") == ""
+    )  # once
     send_all(config)
     caught = catcher.wait_for(4)
     to_agents = sorted(str(m["Subject"]) for m in caught if m["To"] == "duty@cleverbox.test")
@@ -182,7 +192,7 @@ def test_an_extension_after_the_deadline_is_refused(setup: tuple[Path, Catcher])
     stdout_of(config, "ingest", "--now", ARRIVED, str(config.parent.parent / "m.eml"))
     args = ["tickets", "extend", "CBX-000001", "--hours", "72", "--reason", "позже"]
     late = run(config, *args, "--now", "2026-11-25T16:30+02:00")
-    assert late.code == 65 and "has passed" in late.err
+    assert late.code == 3 and "has passed" in late.err
     shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
     assert shown["resolution_due"] == "2026-11-25T16:00:00+02:00"  # unchanged
 

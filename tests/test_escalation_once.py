@@ -40,7 +40,18 @@ def _mail(number: int, module: str) -> bytes:
 
 def _sla_check(config: Path, now: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mailbot", "--config", str(config), "sla", "check", "--now", now],
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "--config",
+            str(config),
+            "sla",
+            "check",
+            "--force",
+            "--now",
+            now,
+        ],
         env={**os.environ, "MAILBOT_CONFIG": str(config)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

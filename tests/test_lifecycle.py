@@ -90,7 +90,10 @@ def _solve(config: Path, number: str, now: str) -> dict[str, Any]:
 
 
 def _sla_check(config: Path, now: str) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in stdout_of(config, "sla", "check", "--now", now).splitlines()]
+    return [
+        json.loads(x)
+        for x in stdout_of(config, "sla", "check", "--force", "--now", now).splitlines()
+    ]
 
 
 def _reply(config: Path, catcher: Catcher, number: str, kind: str) -> EmailMessage:
@@ -360,7 +363,7 @@ def test_solving_twice_is_refused_and_tells_the_customer_once(
     _ingest(config, _request(), ARRIVED)
     _solve(config, "CBX-000001", "2026-11-23T12:00+02:00")
     twice = run(config, "tickets", "solve", "CBX-000001", "--now", "2026-11-23T12:05+02:00")
-    assert twice.code == 65 and "already solved" in twice.err
+    assert twice.code == 3 and "already solved" in twice.err
     replies = [(r["kind"], r["to"]) for r in _show(config, "CBX-000001")["replies"]]
     assert [kind for kind, to in replies if to == [OLENA]] == ["ack", "solved"]
     # the refused solve queued nothing for the agent either: only the news of her request

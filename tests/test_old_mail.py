@@ -74,7 +74,10 @@ def _show(config: Path, number: str) -> dict[str, object]:
 
 
 def _sla_check(config: Path, now: str) -> list[dict[str, object]]:
-    return [json.loads(x) for x in stdout_of(config, "sla", "check", "--now", now).splitlines()]
+    return [
+        json.loads(x)
+        for x in stdout_of(config, "sla", "check", "--force", "--now", now).splitlines()
+    ]
 
 
 @pytest.fixture
@@ -97,7 +100,7 @@ def test_week_old_mail_opens_its_ticket_without_ack_or_breach_notice(config: Pat
     assert line["resolution_due"] == "2026-11-25T16:00:00+02:00"
 
     shown = _show(config, "CBX-000001")
-    assert shown["received_at"] == "2026-11-23T08:00:00+00:00"
+    assert shown["received_at"] == "2026-11-23T10:00:00+02:00"  # the desk's zone
     assert shown["replies"] == []
     events = {e["kind"]: e for e in shown["events"]}  # type: ignore[attr-defined]
     held = {e["reply"]: e for e in shown["events"] if e["kind"] == "reply_suppressed"}  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ def test_release_history_is_kept(tmp_path: Path) -> None:
 
 def test_unknown_entry_exits_66(tmp_path: Path) -> None:
     code, _, err = run(_setup(tmp_path), "quarantine", "show", "abcdef12")
-    assert code == 66 and "not found" in err
+    assert code == 66 and "no quarantine entry starts with 'abcdef12'" in err
 
 
 def test_dry_run_writes_and_sends_nothing(tmp_path: Path) -> None:

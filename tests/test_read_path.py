@@ -266,9 +266,9 @@ def test_tickets_list_in_a_fresh_process_imports_no_sqlalchemy(tmp_path: Path) -
     shown = json.loads(done.stdout)
     assert [t["number"] for t in shown] == [t[0] for t in QUEUE]
     first = shown[0]
-    # due times in the desk's zone (CleverBox: Kyiv), the rest in UTC, as before
+    # every time in the desk's zone (CleverBox: Kyiv), with its offset
     assert first["first_response_due"] == "2026-11-16T12:00:00+02:00"
-    assert first["received_at"] == "2026-11-16T03:00:00+00:00" and not first["sla_paused"]
+    assert first["received_at"] == "2026-11-16T05:00:00+02:00" and not first["sla_paused"]
     assert shown[7]["sla_paused"] and shown[7]["missing"] == ["order_number", "screenshot"]
 
     done, seen = _fresh_process(config, "tickets", "list", "--desk", "serwisant")

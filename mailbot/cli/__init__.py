@@ -1,9 +1,16 @@
 """cli: the `mailbot` command (click), a module per command group. Thin: each command parses
 its options, calls one function of a room, and prints.
 
-Exit codes: 0 done; 1 a mailbot error; 2 a usage error (click); 65 unreadable input or an
-action the ticket's state refuses; 66 something named was not found; 74 the spool could not
-store; 78 bad configuration.
+Exit codes, one meaning each for every command (the README's table; `mailbot.errors` holds
+the exceptions that carry them):
+  0 done; 1 a mailbot error that fits nothing else; 2 a usage error (click: a bad option
+  value, options that exclude each other, an id prefix that fits several entries);
+  3 refused: the ticket's state or the desk's rules do not allow the action; 4 unhealthy
+  (`status --check`); 65 unreadable input (mail that is not e-mail); 66 not found;
+  69 unavailable: a server or resource mailbot needs (database, IMAP, relay, listen port);
+  70 `reprocess`: the counts do not add up; 74 the spool could not store; 75 `reprocess`:
+  items still pending; 78 bad configuration (a malformed MAILBOT_RELAY_URL or
+  MAILBOT_DATABASE_URL too).
 """
 
 from __future__ import annotations

@@ -14,12 +14,20 @@ import click
 from mailbot.cli import _context as c
 from mailbot.errors import NotFound
 
+NO_REPLIES = "ingest --no-replies: replies suppressed"
+"""Why the history says no reply went out for mail taken in with --no-replies."""
+
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--desk", help="Route every file to this desk instead of by its recipients.")
 @click.option(
     "--dry-run", is_flag=True, help="Run every rule and print the outcome; write and send nothing."
+)
+@click.option(
+    "--no-replies",
+    is_flag=True,
+    help="Open and update tickets but queue no automatic reply (the history says so).",
 )
 @click.option(
     "--wait",
@@ -30,7 +38,12 @@ from mailbot.errors import NotFound
 @c.now_option
 @click.pass_context
 def ingest(
-    ctx: click.Context, files: Sequence[Path], desk: str | None, dry_run: bool, wait: float
+    ctx: click.Context,
+    files: Sequence[Path],
+    desk: str | None,
+    dry_run: bool,
+    no_replies: bool,
+    wait: float,
 ) -> None:
     """Take mail files in, as if they had arrived now, and process them.
 
@@ -41,17 +54,18 @@ def ingest(
     priority, sla_level.
     Arrival time is taken from the newest Received: header. For a whole mailbox, prefer
     `mailbot reprocess` (batched, with a summary that adds up).
+    With --no-replies the tickets are opened and updated as usual but no automatic reply is
+    queued (for mail the customers must not hear about again); the history says so.
     Exits 0 when every message was accepted (whatever its outcome), 66 when some could not
     be read.
     """
     from mailbot.pipeline import Worker, dry_run_bytes, process_now
 
+    if desk:
+        c.known_desk(c.config(ctx), desk)
     app = c.app(ctx)
-    if desk and desk not in app.config.desks:
-        raise NotFound(
-            f"--desk {desk}: no such desk (known: {', '.join(sorted(app.config.desks))})"
-        )
     worker = Worker(app.pipeline)
+    suppressed = NO_REPLIES if no_replies else None
     failed = False
     max_size = app.config.settings.smtp.max_message_size
     # the bar goes to stderr (and only to a terminal), so stdout stays pure JSON lines
@@ -67,7 +81,7 @@ def ingest(
                     line = dry_run_bytes(app.pipeline, raw, desk)
                 else:
                     spool_id = app.spool.accept(raw, "file")
-                    line = process_now(worker, spool_id, desk, wait)
+                    line = process_now(worker, spool_id, desk, wait, suppressed)
                 where = {"file": str(path)} | ({"key": key} if key is not None else {})
                 click.echo(json.dumps(where | line, ensure_ascii=False))
     if failed:

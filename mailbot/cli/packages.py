@@ -13,21 +13,24 @@ from mailbot.errors import NotFound
 
 @click.group(cls=c.Group)
 def packages() -> None:
-    """Prepaid support hours (crmonline): balance and expiry."""
+    """Show prepaid support hours (crmonline): balance and expiry."""
 
 
 @packages.command("show")
 @click.argument("customer")
 @click.option("--desk", help="The desk (default: the one desk that has this customer).")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @c.now_option
 @click.pass_context
 def packages_show(ctx: click.Context, customer: str, desk: str | None, as_json: bool) -> None:
-    """A customer's package: hours bought, used, left, and expiry in both calendars."""
+    """Show a customer's package: hours bought, used and left, and when it was bought and
+    expires, in both calendars (Solar Hijri and Gregorian)."""
     from mailbot.actions import logged_hours
     from mailbot.prepaid import balance
 
     config = c.config(ctx)
+    if desk is not None:
+        c.known_desk(config, desk)
     found = [
         (d, cust)
         for d in config.desks.values()

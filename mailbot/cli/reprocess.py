@@ -14,7 +14,6 @@ from typing import IO, Any
 import click
 
 from mailbot.cli import _context as c
-from mailbot.errors import NotFound
 
 LABELS = {
     "new": "new tickets",
@@ -137,11 +136,9 @@ def reprocess(
     from mailbot.reprocess import Options, Tally
     from mailbot.reprocess import reprocess as run
 
+    if desk:
+        c.known_desk(c.config(ctx), desk)
     app = c.app(ctx)
-    if desk and desk not in app.config.desks:
-        raise NotFound(
-            f"--desk {desk}: no such desk (known: {', '.join(sorted(app.config.desks))})"
-        )
     max_size = app.config.settings.smtp.max_message_size
     opened = [open_source(spec, max_size, lambda: _password(password_file)) for spec in sources]
     options = Options(

@@ -84,7 +84,9 @@ def worker(ctx: click.Context) -> None:
 
 
 @click.command("check-config")
-@click.option("--json", "as_json", is_flag=True, help="Print the desks as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the desks as JSON (passwords masked as ***)."
+)
 @click.pass_context
 def check_config(ctx: click.Context, as_json: bool) -> None:
     """Validate the configuration, desk rules and templates; exit 78 on the first problem."""
@@ -112,7 +114,11 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                {"config": str(config.path), "database": config.database_url, "desks": desks},
+                {
+                    "config": str(config.path),
+                    "database": c.masked(config.database_url),
+                    "desks": desks,
+                },
                 ensure_ascii=False,
             )
         )
@@ -138,7 +144,7 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
 
 @click.group(cls=c.Group)
 def db() -> None:
-    """Database schema commands."""
+    """Create or migrate the database schema."""
 
 
 @db.command("upgrade")
@@ -148,7 +154,8 @@ def db_upgrade(ctx: click.Context) -> None:
     from mailbot.store import Database
 
     config = c.config(ctx)
-    database = Database(config.database_url)
-    database.upgrade()
-    database.dispose()
-    click.echo(f"database {config.database_url}: schema up to date")
+    with c.opening_database(config.database_url):
+        database = Database(config.database_url)
+        database.upgrade()
+        database.dispose()
+    click.echo(f"database {c.masked(config.database_url)}: schema up to date")

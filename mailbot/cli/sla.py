@@ -9,35 +9,67 @@ from typing import Any
 import click
 
 from mailbot.cli import _context as c
-from mailbot.errors import NotFound
 
 
 @click.group(cls=c.Group)
 def sla() -> None:
-    """Deadlines: warnings, breaches, reports."""
+    """Send SLA warnings and breach notices, and report on deadlines met and missed."""
 
 
 @sla.command("check")
 @c.now_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the notices that are due, with dry_run true; record and send nothing.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Act even though --now is later than the system clock: record the notices and "
+    "queue their mails as of that moment (a replay, or a test).",
+)
 @click.pass_context
-def sla_check(ctx: click.Context) -> None:
+def sla_check(ctx: click.Context, dry_run: bool, force: bool) -> None:
     """Mail the agents each warning and breach notice that is due (each once); for cron.
 
-    `mailbot serve` does the same every 30 seconds. Prints one JSON line per notice.
+    `mailbot serve` does the same every 30 seconds. Prints one JSON line per notice: ticket,
+    desk, kind (sla_warning or sla_breach), clocks, due (the desk's time with its offset),
+    share of the target used, and the agents it goes to.
+
+    A --now later than the system clock is a dry run unless --force is given: it prints
+    what would be sent then and writes nothing, so a look ahead cannot use up the real
+    notices. A dry run says so on stderr and marks each line with "dry_run": true.
     """
+    from mailbot.clock import system_clock
     from mailbot.escalation import check
 
+    now = c.now(ctx)
+    ahead = now > system_clock()
+    simulate = dry_run or (ahead and not force)
     app = c.app(ctx)
-    for notice in check(app.db, app.config, app.renderer, c.now(ctx)):
+    notices = check(app.db, app.config, app.renderer, now, dry_run=simulate)
+    for notice in notices:
         click.echo(json.dumps(notice, ensure_ascii=False))
+    if simulate:
+        why = (
+            f"--now {now.isoformat()} is later than the system clock"
+            if ahead and not dry_run
+            else "--dry-run"
+        )
+        click.echo(
+            f"dry run ({why}): {len(notices)} notice(s) would be sent; nothing was recorded"
+            f" or queued{' (give --force to act as of that moment)' if ahead else ''}",
+            err=True,
+        )
 
 
 @sla.command("report")
 @click.option("--desk", required=True, help="The desk to report on.")
 @click.option("--month", help="YYYY-MM in the desk's time zone (default: this month).")
 @c.now_option
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.option(
     "--html",
     "html_path",
@@ -53,13 +85,16 @@ def sla_report(
     as_csv: bool,
     html_path: Path | None,
 ) -> None:
-    """Per SLA level and per customer: tickets, met, breached, median and p90 first response
-    in working hours; and compliance per week (the HTML page charts it)."""
+    """Report a desk's month per SLA level and per customer: tickets, met, breached, median
+    and p90 first response in working hours, and compliance per week (--html charts it).
+
+    Prints a table, or JSON with --json, or CSV with --csv (one of them).
+    """
     from mailbot import reports
 
-    the_desk = c.config(ctx).desks.get(desk)
-    if the_desk is None:
-        raise NotFound(f"--desk {desk}: no such desk")
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    the_desk = c.known_desk(c.config(ctx), desk)
     now = c.now(ctx)
     month = month or now.astimezone(the_desk.zone).strftime("%Y-%m")
     try:
@@ -91,14 +126,16 @@ def sla_report(
     metavar="START END",
     help="An outage, as two ISO 8601 times with offsets; repeat for each.",
 )
-@click.option("--target", default=0.98, show_default=True, help="Promised availability.")
+@click.option(
+    "--target", default=0.98, show_default=True, help="The availability promised, as a fraction."
+)
 @click.option(
     "--credit-factor",
     default=3.0,
     show_default=True,
     help="Credit, as a multiple of the outage time, when under target.",
 )
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def sla_availability(
     ctx: click.Context,
@@ -109,13 +146,11 @@ def sla_availability(
     credit_factor: float,
     as_json: bool,
 ) -> None:
-    """The month's availability and, under the target, the credit owed (crmonline: 98 %, 3x)."""
+    """Work out a month's availability and, under the target, the credit owed (crmonline:
+    98 %, three times the outage)."""
     from mailbot.prepaid import availability
 
-    config = c.config(ctx)
-    the_desk = config.desks.get(desk)
-    if the_desk is None:
-        raise NotFound(f"--desk {desk}: no such desk")
+    the_desk = c.known_desk(c.config(ctx), desk)
     spans = [(c.moment(a), c.moment(b)) for a, b in outages]
     for a, b in spans:
         if b <= a:

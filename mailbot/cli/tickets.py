@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from tabulate import tabulate
@@ -20,7 +19,7 @@ from mailbot.store.reader import TICKET_STATES
 
 @click.group(cls=c.Group)
 def tickets() -> None:
-    """The ticket queue, one ticket's story, and an agent's actions on it."""
+    """List the ticket queue, show one ticket's story, and act on a ticket as an agent."""
 
 
 @tickets.command("list")
@@ -38,20 +37,17 @@ def tickets() -> None:
 def tickets_list(
     ctx: click.Context, desk: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
-    """The queue, in the order it is worked: P1 first, then the earliest due time.
+    """List the queue in the order it is worked: P1 first, then the earliest due time.
 
     CleverBox's rule: first in, first out, except highly critical requests, which jump it.
     Solved and closed tickets and those without a running clock come last, newest first.
+    Times are in each desk's time zone, with the offset.
     """
     from mailbot.views import ticket_json, ticket_queue
 
     config = c.config(ctx)
-    if desk is not None and desk not in config.desks:
-        # a typo must not read as "no tickets"
-        raise click.BadParameter(
-            f"{desk!r} is no desk; the desks are: {', '.join(sorted(config.desks))}",
-            param_hint="'--desk'",
-        )
+    if desk is not None:
+        c.known_desk(config, desk)  # a typo must not read as "no tickets"
     rows = ticket_queue(c.queue_reader(ctx), desk=desk, state=state, limit=limit)
     if as_json:
         click.echo(json.dumps([ticket_json(t, config) for t in rows], ensure_ascii=False))
@@ -62,8 +58,8 @@ def tickets_list(
     zones = {name: d.zone for name, d in config.desks.items()}
 
     def local(desk_name: str, value: datetime | None) -> str:
-        zone = zones.get(desk_name)
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value and zone else ""
+        zone = zones.get(desk_name, UTC)
+        return c.when(value, zone) if value else "-"
 
     click.echo(
         tabulate(
@@ -72,9 +68,9 @@ def tickets_list(
                     t.number,
                     t.desk,
                     t.state,
-                    t.priority or "",
-                    t.requester,
-                    c.short(t.subject, 40),
+                    t.priority or "-",
+                    c.safe(t.requester),
+                    c.short(c.safe(t.subject), 40),
                     local(t.desk, t.received_at),
                     "paused"
                     if t.sla_clock and t.sla_running_since is None
@@ -105,8 +101,11 @@ def tickets_list(
 )
 @click.pass_context
 def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
-    """Show one ticket (e.g. CBX-000042): the conversation as a person reads it, in the desk's
-    time zone, then the replies' delivery and the history."""
+    """Show one ticket (its number, like CBX-000042): the conversation as a person reads it,
+    in the desk's time zone, then the replies' delivery and the history.
+
+    Control characters a mail carries (a terminal escape in a subject) are shown escaped,
+    like \\x1b; --json gives every text exactly as received."""
     from mailbot.views import ticket_detail
 
     config = c.config(ctx)
@@ -115,34 +114,41 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     desk = config.desks.get(data["desk"])
-    zone = desk.zone if desk is not None else ZoneInfo("UTC")
-    click.echo(f"{data['number']}  [{data['state']}]  {data['subject']}")
-    requester = f"{data['requester_name']} <{data['requester']}>".strip()
+    zone = desk.zone if desk is not None else UTC
+    click.echo(f"{data['number']}  [{data['state']}]  {c.safe(data['subject'])}")
+    name = c.safe(data["requester_name"]) if data["requester_name"] else ""
+    requester = f"{name} <{c.safe(data['requester'])}>".strip()
     click.echo(f"desk {data['desk']}, from {requester}")
     dues = [("answer due", "first_response_due"), ("solve by", "resolution_due")]
     click.echo(
         ", ".join(
-            [f"received {_when(data['received_at'], zone)}"]
-            + [f"{label} {_when(data[key], zone)}" for label, key in dues if data.get(key)]
+            [f"received {c.when(data['received_at'], zone)}"]
+            + [f"{label} {c.when(data[key], zone)}" for label, key in dues if data.get(key)]
         )
     )
     for m in data["messages"]:
-        to = f" → {', '.join(m['to'])}" if m["to"] else ""
+        to = f" → {c.safe(', '.join(m['to']))}" if m["to"] else ""
         sent = f" · {m['kind']}, {m['delivery']}" if m["kind"] else ""
-        click.echo(f"\n── {_when(m['at'], zone)} · {m['who']}{to}{sent}")
+        click.echo(f"\n── {c.when(m['at'], zone)} · {c.safe(m['who'])}{to}{sent}")
         if m["direction"] == "note":
             click.echo("   (internal note: not sent to the customer)")
-        click.echo(f"   {m['subject']}")
+        click.echo(f"   {c.safe(m['subject'])}")
         for line in _trimmed(m["text"]).splitlines():
-            click.echo(f"   {line}" if line else "")
+            click.echo(f"   {c.safe(line, keep_tab=True)}" if line else "")
         if m["attachments"]:
-            names = ", ".join(a.get("name") or "(no name)" for a in m["attachments"])
+            names = ", ".join(c.safe(a.get("name") or "(no name)") for a in m["attachments"])
             click.echo(f"   attachments: {names}")
     click.echo("\nreplies:")
     click.echo(
         tabulate(
             [
-                [r["kind"], r["state"], r["attempts"], r["sent_at"] or "", r["last_error"] or ""]
+                [
+                    r["kind"],
+                    r["state"],
+                    r["attempts"],
+                    c.when(r["sent_at"], zone),
+                    c.safe(r["last_error"]),
+                ]
                 for r in data["replies"]
             ],
             headers=["kind", "state", "tries", "sent", "error"],
@@ -150,16 +156,8 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     )
     click.echo("\nhistory:")
     for e in data["events"]:
-        why = f": {e['why']}" if e.get("why") else ""  # e.g. why no reply went out
-        click.echo(f"  {_when(e['at'], zone)}  {e['kind']}{why}")
-
-
-def _when(iso: str, zone: ZoneInfo) -> str:
-    """`2026-11-20T09:55:00+00:00` -> `2026-11-20 11:55 +02:00`: minutes, in the desk's zone,
-    with the offset (a reader in another zone knows what it means)."""
-    moment = datetime.fromisoformat(iso).astimezone(zone)
-    offset = moment.strftime("%z")
-    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+        why = f": {c.safe(e['why'])}" if e.get("why") else ""  # e.g. why no reply went out
+        click.echo(f"  {c.when(e['at'], zone)}  {e['kind']}{why}")
 
 
 SHOWN_LINES = 25
@@ -175,7 +173,7 @@ def _trimmed(text: str) -> str:
 
 @tickets.command("reply")
 @click.argument("number")
-@click.option("--message", "-m", help="The answer's text.")
+@click.option("--message", "-m", help="The text of the answer.")
 @click.option(
     "--file",
     "path",
@@ -183,7 +181,9 @@ def _trimmed(text: str) -> str:
     help="Read the answer's text from this file.",
 )
 @click.option(
-    "--wait", is_flag=True, help="It asks the customer something: the clocks wait for the answer."
+    "--wait",
+    is_flag=True,
+    help="The answer asks the customer something: the clocks wait for their reply.",
 )
 @click.option("--by", help="The agent (default: $USER), kept in the history and the signature.")
 @c.now_option
@@ -243,7 +243,7 @@ def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
 def tickets_extend(
     ctx: click.Context, number: str, hours: float, reason: str, by: str | None
 ) -> None:
-    """Extend the resolution deadline (e.g. 24 -> 72 h) with a notice to the customer.
+    """Extend the resolution deadline (from 24 to 72 hours, say) with a notice to the customer.
 
     Only before the old deadline: the regulation allows it only with a notice.
     """
@@ -265,13 +265,19 @@ def tickets_extend(
 
 @tickets.command("log")
 @click.argument("number")
-@click.option("--minutes", type=click.IntRange(min=1), required=True, help="Time spent.")
-@click.option("--note", default="", help="What it was spent on.")
-@click.option("--by", help="Who (default: $USER).")
+@click.option(
+    "--minutes", type=click.IntRange(min=1), required=True, help="Minutes spent on the ticket."
+)
+@click.option("--note", default="", help="What the time was spent on.")
+@click.option("--by", help="Who spent it (default: $USER).")
 @c.now_option
 @click.pass_context
 def tickets_log(ctx: click.Context, number: str, minutes: int, note: str, by: str | None) -> None:
-    """Log time spent on a ticket; it is deducted from the customer's prepaid package."""
+    """Log time spent on a ticket; it is deducted from the customer's prepaid package.
+
+    Refused (exit 3) on a ticket without a customer and on a desk that sells no packages:
+    there would be no package to deduct it from.
+    """
     from mailbot.actions import log_time
 
     app = c.app(ctx)
@@ -303,7 +309,8 @@ def tickets_close(ctx: click.Context, number: str, by: str | None) -> None:
 @c.now_option
 @click.pass_context
 def tickets_priority(ctx: click.Context, number: str, priority: str, by: str | None) -> None:
-    """Set the priority; the SLA target and due times follow it, from the same start."""
+    """Set the priority (P1 to P4); the SLA target and due times follow it, from the same
+    start."""
     from mailbot.actions import set_priority
 
     app = c.app(ctx)
@@ -352,8 +359,8 @@ def tickets_assign(ctx: click.Context, number: str, agent: str, by: str | None) 
 @c.now_option
 @click.pass_context
 def tickets_escalate(ctx: click.Context, number: str, by: str | None) -> None:
-    """To the next solver level (L1 -> L2 -> L3): its agents are told by mail; nobody there
-    owns it until one is assigned."""
+    """Escalate to the next solver level (L1 -> L2 -> L3): its agents are told by mail;
+    nobody there owns it until one is assigned."""
     from mailbot.actions import escalate
 
     app = c.app(ctx)
