@@ -20,8 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import authres
-
+from mailbot import authentication
 from mailbot.agent_address import Secrets, SignedAddress, parse_signed, signature, verify
 from mailbot.agent_commands import handle_agent_answer
 from mailbot.agent_notices import notify_agents
@@ -128,34 +127,15 @@ def _numbers_in_subject(desk: DeskSettings, subject: str) -> set[str]:
 
 
 def unauthenticated(required: AgentAuthentication, mail: Mail, agent: Agent) -> str | None:
-    """Why the mail lacks the authentication the desk requires, or None when it has it.
-
-    Only headers whose authserv-id is a trusted host count: anybody can write an
-    Authentication-Results header, and the trusted host removes copies that claim its name."""
-    domain = agent.address.rpartition("@")[2]
-    trusted = {host.lower() for host in required.trusted_hosts}
-    seen = []
-    for value in mail.headers.get("authentication-results", ()):
-        try:
-            header = authres.AuthenticationResultsHeader.parse_value(value)
-        except authres.AuthResError:
-            seen.append("an unreadable header")
-            continue
-        host = str(header.authserv_id or "").lower()
-        if host not in trusted:
-            seen.append(f"one from untrusted {host or '(no host)'}")
-            continue
-        for result in header.results:
-            method = str(result.method).lower()
-            if method not in required.methods or str(result.result).lower() != "pass":
-                continue
-            wanted = ("header", "d") if method == "dkim" else ("header", "from")
-            for prop in result.properties:
-                if (prop.type, prop.name) == wanted and str(prop.value).lower() == domain:
-                    return None
-        seen.append(f"{host}'s without a {' or '.join(required.methods)} pass for {domain}")
-    found = "; ".join(seen) if seen else "no Authentication-Results header"
-    return f"{found} (trusted: {', '.join(sorted(trusted))})"
+    """Why the mail lacks the authentication the desk requires, or None when it has it
+    (a trusted host's pass for the agent's domain: see authentication.py)."""
+    checked = authentication.check(
+        mail.headers,
+        authentication.domain_of(agent.address),
+        required.trusted_hosts,
+        required.methods,
+    )
+    return None if checked.ok else checked.why
 
 
 def verify_with(

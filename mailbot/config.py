@@ -435,6 +435,10 @@ class DeskSettings(_Strict):
     """Automatic replies to one address per hour; past it mail is handled, not answered."""
     identify_by_domain: bool = True
     """A sender whose domain is a customer's counts as that customer."""
+    acknowledge_unknown_senders: bool = True
+    """Whether a sender who is no customer of the desk gets acknowledgements, questions and
+    reopening notices (then at the SMTP envelope sender only, never Reply-To: replies.py).
+    false: the ticket is opened all the same, nothing is sent, the history says why."""
     customers: list[Customer] = Field(default_factory=list)
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
     """Named working-time calendars ([calendars.office], [calendars.always]...)."""

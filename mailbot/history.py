@@ -4,6 +4,7 @@ before the rules run, so the rules themselves stay pure."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailbot.business_time import month_start
@@ -18,26 +19,60 @@ HISTORY_LOOKBACK = timedelta(days=7)
 """How far back the sender's mails are read for the duplicate rule (its window is shorter)."""
 
 
-def find_thread(session: Session, desk: DeskSettings, mail: Mail) -> Ticket | None:
-    """The ticket a mail continues: by the ids it answers, else by the number in its subject.
+@dataclass(frozen=True)
+class Found:
+    """What the ids and tags of a mail lead to."""
 
-    A number in the subject alone is trusted only from the ticket's own requester, so a
-    stranger cannot write into somebody else's ticket by guessing its number; and only with
-    this desk's prefix, looked up among this desk's tickets. Tags are read after any reply
-    prefix and in the spellings clients mangle them into (`subjects.ticket_numbers`).
+    ticket: Ticket | None = None
+    """The ticket the mail continues: its sender may write into it."""
+    refers_to: Ticket | None = None
+    """A ticket the mail's In-Reply-To/References answer but whose conversation its sender
+    has no part in: the mail opens a ticket of its own that links this one."""
+
+
+def may_write_into(ticket: Ticket, mail: Mail, customer: Customer | None) -> bool:
+    """Whether the sender may add to (and reopen) `ticket`: its requester, or a contact of
+    the same customer (by address or, where the desk allows it, by domain). Anybody copied
+    on a mail knows its Message-ID and anybody can guess a ticket number, so neither proves
+    anything about the sender; the desk's signed reply addresses (agents) are checked by
+    agent_mail before a mail ever comes here. `customer` is the one the pipeline found for
+    the sender, after any authentication the desk requires."""
+    sender = mail.from_addr
+    if not sender:
+        return False
+    if ticket.requester == sender:
+        return True
+    return customer is not None and ticket.customer is not None and customer.name == ticket.customer
+
+
+def find_thread(
+    session: Session, desk: DeskSettings, mail: Mail, customer: Customer | None = None
+) -> Found:
+    """The ticket a mail continues: by the ids it answers, else by the number in its subject;
+    either only for a sender who may write into that ticket (`may_write_into`).
+
+    Tags count only with this desk's prefix, looked up among this desk's tickets, after any
+    reply prefix and in the spellings clients mangle them into (`subjects.ticket_numbers`).
+    A mail whose ids answer a ticket its sender has no part in is not threaded there (a
+    stranger must not add to, nor reopen, another customer's ticket) but links it.
     """
     ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
     tickets = Tickets(session)
+    refers_to = None
     if ids:
-        found = Messages(session).ticket_id_answered(desk.name, ids[:50])
-        if found is not None:
-            return tickets.get(found)
+        for ticket_id in Messages(session).tickets_answered(desk.name, ids[:50]):
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                continue
+            if may_write_into(ticket, mail, customer):
+                return Found(ticket)
+            refers_to = refers_to or ticket
     # a few tags at most: a subject of a thousand tags must not cost a thousand queries
     for number in list(dict.fromkeys(ticket_numbers(mail.subject, desk.ticket_prefix)))[:5]:
         ticket = tickets.by_number(number, desk=desk.name)
-        if ticket is not None and ticket.requester == mail.from_addr:
-            return ticket
-    return None
+        if ticket is not None and may_write_into(ticket, mail, customer):
+            return Found(ticket)
+    return Found(None, refers_to)
 
 
 def gather(
@@ -51,7 +86,7 @@ def gather(
     """The facts the desk's rules read (`facts`), in one short session before they run."""
     with db.reading() as session:
         messages = Messages(session)
-        thread = find_thread(session, desk, mail)
+        thread = find_thread(session, desk, mail, customer).ticket
         if thread is not None and not reopens(desk, thread, mail.received_at):
             # it will open a new ticket linking that one: to the rules it is a new request
             thread = None

@@ -20,7 +20,7 @@ from mailbot.config import Agent, Customer, DeskSettings
 from mailbot.kb import Hit
 from mailbot.outbox import queue_automatic_reply
 from mailbot.parse import Mail
-from mailbot.replies import Renderer, format_deadline
+from mailbot.replies import Renderer, format_deadline, recipient_for, short_subject
 from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, Verdict
 from mailbot.store import (
     Database,
@@ -101,6 +101,11 @@ OLD_MAIL = "old_mail"
 """The reason recorded when old mail gets no automatic reply (see Plan.too_late)."""
 NO_REPLIES = "no_replies"
 """The reason recorded when the operator held replies back (`reprocess --no-replies`)."""
+UNANSWERABLE = "no_recipient"
+"""The reason recorded when no address may be answered (replies.recipient_for says why)."""
+SILENT_REASONS = frozenset({"unauthenticated_sender"})
+"""Refusals that answer nobody: the From of a mail that failed the desk's sender
+authentication is the very address that was forged (rules/customer_authentication.py)."""
 
 
 def _span(delta: timedelta) -> str:
@@ -213,16 +218,36 @@ def queue_reply(
     ticket_id: int | None,
     promises: datetime | None = None,
     subject: str | None = None,
+    refusal: bool = False,
 ) -> str | None:
-    """The automatic reply to the mail this plan is about (to its Reply-To, if it set one);
-    none to old mail, nor one that `promises` a first answer by a moment already past (the
-    history says why: `reply_suppressed`, reason old_mail). `subject` replaces the mail's own
-    (a new ticket continuing an old one drops the old tag)."""
+    """The automatic reply to the mail this plan is about, to the address `recipient_for`
+    chooses (a customer's Reply-To only when it is the same customer's; an unknown sender's
+    envelope sender, never its Reply-To); none to old mail, nor one that `promises` a first
+    answer by a moment already past, nor where nobody may be answered (the history says
+    why: `reply_suppressed`). `subject` replaces the mail's own (a new ticket continuing an
+    old one drops the old tag). An unknown sender's reply repeats no display name (but in a
+    refusal, which goes where the mail came from) and at most a short subject."""
     mail = plan.mail
-    to = (mail.reply_to[0] if mail.reply_to else mail.from_addr).lower()
+    item = SpoolItems(session).get(plan.spool_id)
+    chosen = recipient_for(
+        plan.desk,
+        plan.customer,
+        mail,
+        item.mail_from if item is not None else None,
+        refusal=refusal,
+    )
+    subject = mail.subject if subject is None else subject
+    if not chosen.known:
+        subject = short_subject(subject)
+        values = {**values, "subject": short_subject(str(values.get("subject") or ""))}
+        if not refusal:
+            values["customer_name"] = None
+    to = chosen.to or ""
     reason, why = NO_REPLIES, plan.replies_suppressed
     if why is None:
         reason, why = OLD_MAIL, plan.too_late(promises)
+    if why is None and chosen.to is None:
+        reason, why = UNANSWERABLE, chosen.why
     if why is not None:
         Events(session).record(
             "reply_suppressed",
@@ -230,7 +255,7 @@ def queue_reply(
             ticket_id=ticket_id,
             spool_id=plan.spool_id,
             reply=event,
-            to=to,
+            to=to or None,
             reason=reason,
             why=why,
         )
@@ -243,7 +268,7 @@ def queue_reply(
         event=event,
         number=number,
         to=to,
-        subject=mail.subject if subject is None else subject,
+        subject=subject,
         in_reply_to=mail.message_id,
         references=mail.references,
         values=values,
@@ -329,15 +354,28 @@ def record_refusal(db: Database, plan: Plan, verdict: Verdict, renderer: Rendere
                 detail=verdict.detail,
                 rule=verdict.rule,
             )
-            queue_reply(
-                session,
-                plan,
-                renderer,
-                event=verdict.reason,
-                number=verdict.ticket,
-                values=reply_values(plan, verdict, duplicated),
-                ticket_id=None,
-            )
+            if verdict.reason in SILENT_REASONS:
+                Events(session).record(
+                    "reply_suppressed",
+                    plan.now,
+                    spool_id=plan.spool_id,
+                    reply=verdict.reason,
+                    to=None,
+                    reason=verdict.reason,
+                    why="a refusal to a sender that could not be authenticated would go to the"
+                    " address that was forged",
+                )
+            else:
+                queue_reply(
+                    session,
+                    plan,
+                    renderer,
+                    event=verdict.reason,
+                    number=verdict.ticket,
+                    values=reply_values(plan, verdict, duplicated),
+                    ticket_id=None,
+                    refusal=True,
+                )
     except AlreadyDone:
         return Outcome(plan.spool_id, "already_done", desk=desk.name)
     return Outcome(

@@ -16,16 +16,19 @@ from email.header import Header
 from email.headerregistry import Address, BaseHeader, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import Policy
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from mailbot.config import DeskSettings
+from mailbot.config import Customer, DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.headers import LOOP_HEADER
 from mailbot.subjects import bare_subject
+
+if TYPE_CHECKING:
+    from mailbot.parse import Mail
 
 # with the line breaks str.splitlines honours beyond ASCII's: email.header splits on them too
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]+")
@@ -33,6 +36,85 @@ _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u202
 
 def one_line(value: str) -> str:
     return _LINE_BREAKS.sub(" ", value).strip()
+
+
+SHORT_SUBJECT = 100
+"""At most this many characters of an unknown sender's subject are repeated in a reply."""
+
+
+def short_subject(subject: str, limit: int = SHORT_SUBJECT) -> str:
+    """An unknown sender's subject as a reply may repeat it: one line, cut at a word before
+    `limit` characters. Whoever gets our reply chose neither the subject nor the sender's
+    name: a subject is the one text of the attacker's that an acknowledgement carries, and
+    a long one is an advertisement we would deliver for them."""
+    text = " ".join(one_line(subject).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:-") + "…"
+
+
+class Recipient(NamedTuple):
+    """Where an automatic reply to a mail goes, and why there (or why nowhere)."""
+
+    to: str | None
+    """None: nobody may be answered; `why` says so in the history."""
+    why: str
+    known: bool
+    """The sender is a customer of the desk: its name and subject are repeated as written."""
+
+
+def envelope_sender(mail_from: str | None, mail: Mail) -> str | None:
+    """The mail's envelope sender: SMTP MAIL FROM as the receiver recorded it; for mail that
+    came without an envelope (a mailbox, a file) the Return-Path its delivering server wrote.
+    '' is the null sender (a bounce); None when nothing says."""
+    if mail_from is not None:
+        return mail_from.strip().lower()
+    return_path = mail.header("return-path").strip()
+    if not return_path:
+        return None
+    return parseaddr(return_path)[1].strip().lower()
+
+
+def recipient_for(
+    desk: DeskSettings,
+    customer: Customer | None,
+    mail: Mail,
+    mail_from: str | None,
+    *,
+    refusal: bool = False,
+) -> Recipient:
+    """Who gets the automatic reply to `mail` (backscatter: mailbot must never be a way to
+    mail third parties).
+
+    A customer's contact (the sender the desk identified) is answered at its Reply-To when
+    that is an address of the same customer (a shared mailbox, a colleague), else at From: a
+    forged From with a stranger's Reply-To reaches nobody but the customer. A sender the
+    desk does not know is never answered at its Reply-To nor at its From, but at the
+    envelope sender (SMTP MAIL FROM; none for the null sender <>): the address the mail
+    came from, which the receiving MTA checked (SPF), not one somebody typed in. Only mail
+    with no envelope at all (a file, a mailbox without Return-Path) is answered at From.
+    Acknowledgements, questions and notices to unknown senders only where the desk says so
+    (`acknowledge_unknown_senders`); a refusal always, the desk's rules asked for it."""
+    if customer is not None:
+        for address in mail.reply_to[:1]:
+            owner, _ = desk.customer_for(address)
+            if owner is not None and owner.name == customer.name:
+                return Recipient(address.lower(), "Reply-To, an address of the same customer", True)
+        return Recipient(mail.from_addr or None, "From, the customer's contact", True)
+    if not refusal and not desk.acknowledge_unknown_senders:
+        return Recipient(
+            None, "the sender is no customer and acknowledge_unknown_senders is false", False
+        )
+    envelope = envelope_sender(mail_from, mail)
+    if envelope == "":
+        return Recipient(None, "the sender is no customer and its envelope sender is <>", False)
+    if envelope is None:
+        # no envelope at all: a file, or a mailbox whose server wrote no Return-Path; the
+        # SMTP door, where anybody can hand us mail, always records one
+        return Recipient(mail.from_addr or None, "an unknown sender without envelope: From", False)
+    return Recipient(envelope, "an unknown sender's envelope sender", False)
 
 
 def tagged_subject(number: str | None, subject: str) -> str:

@@ -59,24 +59,26 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     missing = asking.missing if asking is not None else ()
     with db.transaction() as session:
         tickets, events = Tickets(session), Events(session)
-        ticket = find_thread(session, desk, mail)
+        found = find_thread(session, desk, mail, plan.customer)
+        ticket, refers_to = found.ticket, found.refers_to
         earlier = None
         if ticket is not None and not clocks.reopens(desk, ticket, mail.received_at):
             earlier, ticket = ticket, None  # closed, or solved too long ago: a new request
         threaded = ticket is not None
+        linked = earlier if earlier is not None else refers_to
         if ticket is None:
             ticket = Ticket(
                 desk=desk.name,
                 number=tickets.next_number(desk.name, desk.ticket_prefix, postgres=db.is_postgres),
                 # what the customer wrote about, not how their client forwarded it
-                subject=_subject_without(earlier, mail.subject),
+                subject=_subject_without(earlier, mail.subject, refers_to),
                 requester=mail.from_addr,
                 requester_name=mail.from_name,
                 state=TicketState.waiting_customer if missing else TicketState.new,
                 customer=plan.customer.name if plan.customer else None,
                 language=plan.language,
                 missing=list(missing),
-                related_to=earlier.number if earlier is not None else None,
+                related_to=linked.number if linked is not None else None,
                 received_at=mail.received_at,
                 created_at=now,
                 updated_at=now,
@@ -97,6 +99,16 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             at=now,
         )
         Messages(session).add(inbound_message(plan, ticket.id, body=mail.text))
+        for verdict in plan.judgement.verdicts:
+            if verdict.rule == "customer_authentication":  # what proved (or not) the sender
+                events.record(
+                    "sender_authentication",
+                    now,
+                    ticket_id=ticket.id,
+                    spool_id=plan.spool_id,
+                    result=verdict.reason,
+                    detail=verdict.detail,
+                )
         if not threaded:
             events.record(
                 "created",
@@ -109,6 +121,16 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             )
             if earlier is not None:
                 _link(events, ticket, earlier, now)
+            elif refers_to is not None:
+                # only the new ticket's history: the other is not the sender's to touch
+                events.record(
+                    "refers_to",
+                    now,
+                    ticket_id=ticket.id,
+                    ticket=refers_to.number,
+                    why=f"its In-Reply-To/References answer {refers_to.number}, a conversation"
+                    f" {mail.from_addr or '(no sender)'} is no party to",
+                )
             clocks.start(
                 session,
                 desk,
@@ -288,13 +310,16 @@ def _reopen(session: Session, plan: Plan, renderer: Renderer, ticket: Ticket) ->
     return plan.too_late(ticket.first_response_due) or settled
 
 
-def _subject_without(earlier: Ticket | None, subject: str) -> str:
+def _subject_without(earlier: Ticket | None, subject: str, refers_to: Ticket | None = None) -> str:
     """A new ticket's subject, without the reply prefixes the customer's client stacked; one
     continuing an earlier ticket also drops that ticket's tag, so replies carry the new number
-    only (the link is kept in `related_to`)."""
-    if earlier is None:
-        return strip_reply_prefixes(subject)
-    return bare_subject(subject, earlier.number) or earlier.subject
+    only (the link is kept in `related_to`). One that merely refers to another customer's
+    ticket never borrows that ticket's subject: it is not the sender's to read."""
+    if earlier is not None:
+        return bare_subject(subject, earlier.number) or earlier.subject
+    if refers_to is not None:
+        return bare_subject(subject, refers_to.number)
+    return strip_reply_prefixes(subject)
 
 
 def _link(events: Events, ticket: Ticket, earlier: Ticket, now: datetime) -> None:

@@ -28,6 +28,18 @@ class Messages:
             )
         ).first()
 
+    def tickets_answered(self, desk: str, message_ids: Sequence[str], limit: int = 5) -> list[int]:
+        """The tickets holding any of `message_ids`, at most `limit` of them, lowest first: a
+        mail may name messages of several tickets, and the caller picks one it may enter."""
+        rows = self.session.exec(
+            select(Message.ticket_id)
+            .where(col(Message.desk) == desk, col(Message.message_id).in_(list(message_ids)))
+            .distinct()
+            .order_by(col(Message.ticket_id))
+            .limit(limit)
+        ).all()
+        return list(rows)
+
     def ticket_number_with_inbound(self, desk: str, message_id: str) -> str | None:
         """The ticket that already holds a customer mail with this Message-ID."""
         return self.session.exec(
