@@ -16,7 +16,7 @@ def outbox() -> None:
     failed ones back in the queue."""
 
 
-@outbox.command("list")
+@outbox.command("list", short_help="List pending and failed replies with the relay's answer.")
 @click.option(
     "--state",
     type=click.Choice(["pending", "failed", "sent"]),
@@ -76,7 +76,7 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int, as_json: bool
     )
 
 
-@outbox.command("retry")
+@outbox.command("retry", short_help="Put failed replies back in the queue.")
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--all-failed", is_flag=True, help="Retry every failed row.")
 @click.option("--by", default=None, help="Who retries them (default: $USER), kept in the history.")

@@ -26,7 +26,7 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
         raise click.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
 
 
-@click.command()
+@click.command(short_help="Show tickets due, spool, outbox, quarantine and pollers.")
 @click.option(
     "--hours",
     type=click.FloatRange(min=0, min_open=True),
