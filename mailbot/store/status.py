@@ -113,8 +113,11 @@ class DatabaseSource:
     def has_column(self, table: str, column: str) -> bool:
         from sqlalchemy import inspect
 
-        with self.db.engine.connect() as connection:
-            return any(c["name"] == column for c in inspect(connection).get_columns(table))
+        # through a reading session: a plain connection of a SQLite engine begins IMMEDIATE,
+        # which is a writer's lock
+        with self.db.reading() as session:
+            columns = inspect(session.connection()).get_columns(table)
+            return any(c["name"] == column for c in columns)
 
     def close(self) -> None:
         if self._owned:
