@@ -132,6 +132,45 @@ class IntakeSettings(_Strict):
     A desk may set its own `old_mail_after`."""
 
 
+class MetricsSettings(_Strict):
+    """`serve`'s optional HTTP port for Prometheus (/metrics) and supervisors (/health)."""
+
+    listen: str = ""
+    """host:port to serve on, e.g. 127.0.0.1:9108; empty (the default): no HTTP port. The
+    figures name desks, customers' refusals and mailboxes, so the host must be a loopback
+    address (127.0.0.1, ::1, localhost): put a proxy in front to publish it further."""
+    stuck_after: Age = timedelta(minutes=5)
+    """/health and `mailbot status --check` fail when mail waited this long unprocessed in
+    the spool, or a reply was due this long and not sent."""
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if not value:
+            return value
+        import ipaddress
+
+        host, sep, port = value.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, e.g. 127.0.0.1:9108, or empty for none")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("expected a loopback host (127.0.0.1, ::1 or localhost)")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class ImapMailbox(_Strict):
     """One mailbox the IMAP poller reads ([[imap]] tables); see ingest/imap.py."""
 
@@ -544,6 +583,7 @@ class Settings(_Strict):
     worker: WorkerSettings = WorkerSettings()
     intake: IntakeSettings = IntakeSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     imap: list[ImapMailbox] = Field(default_factory=list)
     """[[imap]] tables: the mailboxes `serve` and `poll` read."""
     agent_mail: AgentMailSettings = AgentMailSettings()

@@ -11,8 +11,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from mailbot.config import DeskSettings
+from mailbot.errors import MailbotError, NotFound
 from mailbot.replies import Attached, Renderer, new_message_id
-from mailbot.store import Events, Message, Messages, Outbox, OutboxRow, Session
+from mailbot.store import Database, Events, Message, Messages, Outbox, OutboxRow, Session
 
 RATE_WINDOW = timedelta(hours=1)
 """The window `auto_reply_limit_per_hour` counts in."""
@@ -149,6 +150,57 @@ def queue_automatic_reply(
         now=now,
         **mail,
     )
+
+
+class NotRetryable(MailbotError):
+    """`outbox retry` of a row that is not failed: a pending row is still being tried, and
+    a sent one would reach its recipient twice."""
+
+    exit_code = 3
+
+
+def retry_failed(
+    db: Database, ids: Sequence[int] | None, *, by: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Put failed rows (`ids`, or every failed one when None) back in the queue, due `now`,
+    with the retry in the history. All or nothing: an unknown id (NotFound) or a row that is
+    not failed (NotRetryable) changes nothing. Returns each row as it was."""
+    from mailbot.store.outbox_admin import OutboxAdmin
+
+    with db.transaction() as session:
+        admin = OutboxAdmin(session)
+        if ids is None:
+            wanted = admin.failed_ids()
+        else:
+            wanted = list(dict.fromkeys(ids))
+            states = admin.states(wanted)
+            missing = [str(i) for i in wanted if i not in states]
+            if missing:
+                raise NotFound(f"outbox row {', '.join(missing)}: not found")
+            busy = [f"{i} is {s}" for i, s in states.items() if s != "failed"]
+            if busy:
+                raise NotRetryable(
+                    f"outbox row {', '.join(busy)}: only failed rows are put back in the queue"
+                )
+        rows = admin.retry(wanted, now) if wanted else []
+        events = Events(session)
+        for row in rows:
+            events.record(
+                "reply_retry",
+                now,
+                ticket_id=row.ticket_id,
+                spool_id=row.spool_id,
+                outbox_id=row.id,
+                message_id=row.message_id,
+                by=by,
+                attempts=row.attempts,
+                error=row.last_error,
+            )
+        return [
+            {"id": row.id, "kind": row.kind, "to": row.to_addr or next(iter(row.rcpt_to), ""),
+             "attempts": row.attempts, "last_error": row.last_error, "retried_by": by}
+            for row in rows
+        ]  # fmt: skip
 
 
 def _text_of(reply: EmailMessage) -> str:

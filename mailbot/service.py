@@ -186,6 +186,9 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     stop = threading.Event()
     work = threading.Event()
     outbox = threading.Event()
+    from mailbot.metrics import start as start_metrics  # [metrics] listen: /metrics, /health
+
+    start_metrics(app.config, app.db, app.clock)
 
     def on_outcome(outcome: Outcome) -> None:
         if outcome.outcome == "ticket":

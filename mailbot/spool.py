@@ -348,6 +348,11 @@ class Spool:
                 name, uidvalidity=uidvalidity, last_uid=last_uid, at=self.clock()
             )
 
+    def note_mailbox_polled(self, name: str, *, uidvalidity: int) -> None:
+        """A pass over the mailbox went through: `mailbot status` and /metrics show when."""
+        with self.db.transaction() as session:
+            MailboxStates(session).polled(name, uidvalidity=uidvalidity, at=self.clock())
+
 
 class WorkMarker:
     """The file naming the item a worker is on, read back after that worker dies."""

@@ -34,6 +34,8 @@ COMMANDS = {
     "tickets": "mailbot.cli.tickets:tickets",
     "packages": "mailbot.cli.packages:packages",
     "sla": "mailbot.cli.sla:sla",
+    "status": "mailbot.cli.status:status",
+    "outbox": "mailbot.cli.outbox:outbox",
 }
 """Each command's module is imported when the command is asked for: `mailbot tickets list`
 loads the tickets group, not the modules of `serve`, `reprocess` or `packages`."""

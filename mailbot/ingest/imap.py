@@ -268,6 +268,7 @@ class Poller:
                 "pass done",
                 extra={**self.context, **total.__dict__, "last_uid": settled_to},
             )
+        self.spool.note_mailbox_polled(self.mailbox.name, uidvalidity=uidvalidity)
         return total
 
     def _start_uid(self, uidvalidity: int) -> int:

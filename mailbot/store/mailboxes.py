@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from mailbot.store.database import upsert_for
 from mailbot.store.tables import MailboxState
 
 
@@ -27,3 +28,13 @@ class MailboxStates:
             row = MailboxState(name=name, uidvalidity=uidvalidity, last_uid=last_uid)
         row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, at
         self.session.add(row)
+
+    def polled(self, name: str, *, uidvalidity: int, at: datetime) -> None:
+        """Note a finished pass (`mailbot status` shows it). A mailbox met for the first time
+        gets its row at UID 0, which reads the same as no row: nothing settled there yet."""
+        insert = upsert_for(self.session.get_bind().dialect.name == "postgresql")
+        self.session.execute(
+            insert(MailboxState)
+            .values(name=name, uidvalidity=uidvalidity, last_uid=0, updated_at=at, polled_at=at)
+            .on_conflict_do_update(index_elements=["name"], set_={"polled_at": at})
+        )

@@ -248,3 +248,5 @@ class MailboxState(SQLModel, table=True):
     """A 32-bit unsigned number: BIGINT, as PostgreSQL's INTEGER is signed."""
     last_uid: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_at: datetime = _ts()
+    polled_at: datetime | None = _ts(nullable=True)
+    """When the poller last finished a pass here (`mailbot status`, /metrics); None before."""
