@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from mailbot.errors import MailbotError
+from mailbot.errors import Unavailable
 from mailbot.status import Status, gather
 from mailbot.store.reader import TICKET_STATES
 from mailbot.store.status import DatabaseSource
@@ -39,10 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailbot.metrics")
 
 
-class MetricsUnavailable(MailbotError):
+class MetricsUnavailable(Unavailable):
     """The metrics port cannot be opened (taken, or not an address of this host)."""
-
-    exit_code = 69
 
 
 Look = Callable[[], Status]

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from mailbot.config import DeskSettings
-from mailbot.errors import MailbotError, NotFound
+from mailbot.errors import NotFound, Refused
 from mailbot.replies import Attached, Renderer, new_message_id
 from mailbot.store import Database, Events, Message, Messages, Outbox, OutboxRow, Session
 
@@ -152,11 +152,9 @@ def queue_automatic_reply(
     )
 
 
-class NotRetryable(MailbotError):
+class NotRetryable(Refused):
     """`outbox retry` of a row that is not failed: a pending row is still being tried, and
     a sent one would reach its recipient twice."""
-
-    exit_code = 3
 
 
 def retry_failed(

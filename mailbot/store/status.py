@@ -25,16 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote
 
-from mailbot.errors import MailbotError
+from mailbot.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from mailbot.store.database import Database
-
-
-class DatabaseUnavailable(MailbotError):
-    """The database to look at cannot be read: missing, without schema, or unreachable."""
-
-    exit_code = 69
 
 
 Row = tuple[Any, ...]
