@@ -43,7 +43,7 @@ MAX_PARTS = 500  # parts after this many are not read (noted)
 # read (about 60 bytes): 2.5 million tiny parts took a worker to 1.1 GB.
 MAX_MIME_PARTS = 5000
 MAX_MIME_DEPTH = 100
-MAX_LINES = 2_000_000  # counted in multipart mail only; a single part is read without lines
+MAX_LINES = 1_000_000  # counted in multipart mail only; a single part is read without lines
 # Text is decoded from at most this many bytes a part, and this many over the whole mail.
 MAX_DECODE_PART_BYTES = 4 * 1024 * 1024
 MAX_DECODE_TOTAL_BYTES = 16 * 1024 * 1024
