@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=20.0, help="how long to run")
     parser.add_argument("--out", type=Path, default=Path("var/fuzz"), help="findings folder")
     parser.add_argument("--round", type=int, default=500, help="examples per Hypothesis round")
+    parser.add_argument("--slow", type=float, default=2.0, help="also keep inputs over this (s)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(
@@ -53,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         count += 1
         started = time.perf_counter()
         finding = check(desks()[index], raw)
-        slowest = max(slowest, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        slowest = max(slowest, seconds)
+        if finding is None and seconds > args.slow:
+            name = f"slow-{seconds:.1f}s-{hashlib.sha256(raw).hexdigest()[:12]}"
+            (args.out / f"{name}.eml").write_bytes(raw)
+            print(f"slow input ({seconds:.2f} s, desk {desks()[index].settings.name}): {name}.eml")
         if finding is None:
             return
         kinds[finding.kind] += 1

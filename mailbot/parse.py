@@ -48,6 +48,9 @@ MAX_LINES = 1_000_000  # counted in multipart mail only; a single part is read w
 MAX_DECODE_PART_BYTES = 4 * 1024 * 1024
 MAX_DECODE_TOTAL_BYTES = 16 * 1024 * 1024
 FEED_CHUNK = 64 * 1024
+# Guessing a charset costs up to ~60 ms (32 KB of CJK text); past this many in one mail the
+# desk's ladder alone decides, so 500 undeclared parts cannot hold a worker for half a minute.
+MAX_GUESSES = 32
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_TEXT_CHARS = 1024 * 1024
 MAX_HEADER_FIELDS = 1000
@@ -217,6 +220,7 @@ class _Reader:
     def __init__(self, fallback_charsets: Sequence[str], languages: Sequence[str] = ()) -> None:
         self.languages = tuple(languages)
         self.decode_budget = MAX_DECODE_TOTAL_BYTES
+        self.guesses_left = MAX_GUESSES
         self.fallbacks: list[tuple[str, str]] = []
         for name in fallback_charsets:
             codec = codec_for(name)
@@ -377,7 +381,13 @@ class _Reader:
             reason = "8-bit text without charset"
         names = {codec: name for name, codec in reversed(self.fallbacks)}
         ladder = [codec for _name, codec in self.fallbacks if codec not in tried]
-        found = guess(data, ladder, self.languages)
+        found = None
+        if self.guesses_left > 0:
+            self.guesses_left -= 1
+            found = guess(data, ladder, self.languages)
+        elif self.guesses_left == 0:
+            self.guesses_left = -1  # noted once
+            self.note(f"more than {MAX_GUESSES} charset guesses: the desk's ladder alone after")
         if found is not None:
             if declared or found.codec != "utf-8":
                 how = "guessed as" if found.detected else "decoded as"

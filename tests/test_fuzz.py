@@ -24,3 +24,28 @@ def test_damaged_corpus_mail_is_a_mail_or_unparseable(case: tuple[int, bytes]) -
     index, raw = case
     finding = check(desks()[index], raw)
     assert finding is None, f"{finding.kind}: {finding.signature}\n{finding.detail}"
+
+
+def test_the_harness_reports_what_goes_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that could not fail would make every fuzzing run look clean."""
+    from tests.fuzz import harness
+
+    desk = desks()[0]
+    good = b"From: a@example.test\r\nTo: support@cleverbox.test\r\nSubject: hi\r\n\r\nhello\r\n"
+    assert check(desk, good) is None
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("a rule tripped")
+
+    monkeypatch.setattr(harness, "run", broken)
+    finding = check(desk, good)
+    assert finding is not None and finding.kind == "exception"
+    assert finding.signature.startswith("KeyError at test_fuzz.py")
+    monkeypatch.undo()
+
+    def crashing_parse(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("a parser bug")
+
+    monkeypatch.setattr("mailbot.parse._Reader.read", crashing_parse)
+    finding = check(desk, good)  # parse turns it into UnparseableMail("parser failure: ...")
+    assert finding is not None and "ValueError" in finding.signature

@@ -321,3 +321,19 @@ def test_every_charset_the_corpora_declare_is_honoured() -> None:
         known += 1
         assert codec_for(label) is not None, label
     assert known > 15
+
+
+def test_charset_guessing_stops_after_a_budget() -> None:
+    """Many undeclared CJK parts: 32 are guessed, the rest go down the ladder at ladder speed."""
+    body = ("关于发票的问题，请尽快回复。" * 100).encode("gb2312")
+    parts = b"".join(
+        b"--b\r\nContent-Type: text/plain\r\n\r\n" + body + b"\r\n" for _ in range(500)
+    )
+    head = b"From: a@example.test\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+    started = time.perf_counter()
+    mail = read(head + b"\r\n" + parts + b"--b--\r\n")
+    print(f"\n60 undeclared 2.8 KB GB2312 parts parsed in {time.perf_counter() - started:.2f} s")
+    guessed = [n for n in mail.notes if n.endswith("guessed as gb18030")]
+    assert len(guessed) == parse_mod.MAX_GUESSES
+    assert "more than 32 charset guesses: the desk's ladder alone after" in mail.notes
+    assert mail.text.startswith("关于发票的问题")
