@@ -8,34 +8,49 @@ meet any of that, so this module turns whatever bytes were accepted into one pla
 quarantines the item instead of losing it.
 
 The stdlib parser with `compat32` is used because it never raises on bad structure; its
-defects become notes. Limits (depth, parts, sizes) keep hostile input cheap.
+defects become notes. Limits (depth, parts, sizes) keep hostile input cheap: past the hard ones
+(`MAX_MIME_PARTS`, `MAX_MIME_DEPTH`, `MAX_LINES`) parse stops at once and raises
+`MailTooComplex`, so the pipeline quarantines the mail instead of parsing it at any cost.
 """
 
 from __future__ import annotations
 
 import binascii
-import codecs
-import functools
 import html as html_lib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
-from email.policy import compat32
+from email.policy import Policy, compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 import magic
 from inscriptis import get_text
 from mailparser.dates import parse_mail_date
 
+from mailbot.charsets import codec_for, guess
 from mailbot.errors import UnparseableMail
 
-__all__ = ["Attachment", "Mail", "header_recipients", "parse"]
+__all__ = ["Attachment", "Mail", "MailTooComplex", "header_recipients", "parse"]
 
-MAX_DEPTH = 20
-MAX_PARTS = 500
+MAX_DEPTH = 20  # inner parts deeper than this are not read (noted)
+MAX_PARTS = 500  # parts after this many are not read (noted)
+# Hard limits: a mail past one of them is not parsed at all but quarantined as too complex.
+# compat32 keeps a Message object per part (a few KB) and a str per line of the part being
+# read (about 60 bytes): 2.5 million tiny parts took a worker to 1.1 GB.
+MAX_MIME_PARTS = 5000
+MAX_MIME_DEPTH = 100
+MAX_LINES = 1_000_000  # counted in multipart mail only; a single part is read without lines
+# Text is decoded from at most this many bytes a part, and this many over the whole mail.
+MAX_DECODE_PART_BYTES = 4 * 1024 * 1024
+MAX_DECODE_TOTAL_BYTES = 16 * 1024 * 1024
+FEED_CHUNK = 64 * 1024
+# Guessing a charset costs up to ~60 ms (32 KB of CJK text); past this many in one mail the
+# desk's ladder alone decides, so 500 undeclared parts cannot hold a worker for half a minute.
+MAX_GUESSES = 32
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_TEXT_CHARS = 1024 * 1024
 MAX_HEADER_FIELDS = 1000
@@ -57,7 +72,6 @@ _FOLD = re.compile(r"[ \t]*[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*|\t+
 # Encoded text may not contain '?', so [^?] keeps the scan linear on hostile headers.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?]*)\?=")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
-_CHARSET_NAME = re.compile(r"[A-Za-z0-9_.:()+-]{1,40}")
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _ID_SPLIT = re.compile(r"[\s,]+")
 _WHITESPACE = re.compile(r"\s+")
@@ -69,24 +83,19 @@ _SPACE_BEFORE_COLON = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 # Directory separators are handled apart; these would hide or reorder a file's real name.
 _FILENAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-# Names mailers use that Python's codec registry does not know, mapped to what they mean.
-_CHARSET_ALIASES = {
-    "iso-8859-8-i": "iso-8859-8",
-    "iso-8859-6-i": "iso-8859-6",
-    "iso-8859-8-e": "iso-8859-8",
-    "iso-8859-6-e": "iso-8859-6",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "ks_c_5601-1987": "cp949",
-    "x-sjis": "shift_jis",
-    "x-mac-cyrillic": "mac-cyrillic",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unicode20utf8": "utf-8",
-    "utf8mb4": "utf-8",
-}
-
 _PARSER = BytesParser(policy=compat32)
+# A single-part body bigger than this is taken as it is, not line by line (see _structure).
+WHOLE_BODY_BYTES = 1024 * 1024
+# Routing and arrival dates read no further than this (the largest corpus header is 210 KB).
+MAX_HEAD_BYTES = 4 * 1024 * 1024
+
+
+class MailTooComplex(UnparseableMail):
+    """Past a hard limit of structure: quarantined as `too_complex`, never parsed at any cost."""
+
+    reason = "too_complex"
+
+
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 
@@ -134,12 +143,15 @@ def parse(
     accepted_at: datetime,
     arrival_from_headers: bool = False,
     fallback_charsets: Sequence[str] = ("utf-8", "windows-1252"),
+    languages: Sequence[str] = (),
 ) -> Mail:
     """Read raw bytes as a Mail; only UnparseableMail escapes, so one bad mail stops nothing.
 
     `arrival_from_headers` is for mail ingested long after it arrived (files, mailboxes): its
     own Received: trace then says when it counts as received. `fallback_charsets` is the
-    desk's guess, in order, for text whose declared charset is missing or lies.
+    desk's guess, in order, for text whose declared charset is missing or lies; `languages`
+    (ISO 639-1 codes, the desk's) weight the detector that is asked before that ladder.
+    Raises MailTooComplex (an UnparseableMail) past a hard limit of parts, depth or lines.
 
     A naive `accepted_at` is a caller's bug, not bad mail, so it raises ValueError instead of
     quarantining every message.
@@ -149,7 +161,7 @@ def parse(
     if isinstance(fallback_charsets, str):
         fallback_charsets = (fallback_charsets,)
     try:
-        return _Reader(fallback_charsets).read(
+        return _Reader(fallback_charsets, languages).read(
             bytes(raw), accepted_at.astimezone(UTC), arrival_from_headers
         )
     except UnparseableMail:
@@ -168,7 +180,7 @@ def header_recipients(raw: bytes) -> tuple[str, ...]:
     Header-only and forgiving: routing must not fail on a body it never needs to read.
     """
     try:
-        msg = _HEADER_PARSER.parsebytes(bytes(raw))
+        msg = _HEADER_PARSER.parsebytes(_head(bytes(raw)))
         found: dict[str, list[str]] = {}
         for name, value in _raw_items(msg):
             key = name.lower()
@@ -191,7 +203,7 @@ def arrival_from_headers(raw: bytes) -> datetime | None:
     time (`reprocess --since`) agrees with the ticket's received time.
     """
     try:
-        msg = _HEADER_PARSER.parsebytes(bytes(raw))
+        msg = _HEADER_PARSER.parsebytes(_head(bytes(raw)))
         received = [v for name, v in _raw_items(msg) if name.lower() == "received"]
         found = _Reader._received(received)
         if found is None:
@@ -205,10 +217,13 @@ def arrival_from_headers(raw: bytes) -> datetime | None:
 class _Reader:
     """One parse: the charset ladder and the notes it writes belong to a single message."""
 
-    def __init__(self, fallback_charsets: Sequence[str]) -> None:
+    def __init__(self, fallback_charsets: Sequence[str], languages: Sequence[str] = ()) -> None:
+        self.languages = tuple(languages)
+        self.decode_budget = MAX_DECODE_TOTAL_BYTES
+        self.guesses_left = MAX_GUESSES
         self.fallbacks: list[tuple[str, str]] = []
         for name in fallback_charsets:
-            codec = _codec(name)
+            codec = codec_for(name)
             if codec is not None and all(codec != c for _n, c in self.fallbacks):
                 self.fallbacks.append((name, codec))
         self.notes: list[str] = []
@@ -224,11 +239,11 @@ class _Reader:
     # -- the whole message -------------------------------------------------------------
 
     def read(self, raw: bytes, accepted_at: datetime, arrival_from_headers: bool) -> Mail:
-        msg = _PARSER.parsebytes(raw)
+        msg = _structure(raw)
         if not msg.keys():
             repaired = _repair_head(raw)
             if repaired is not None:
-                msg = _PARSER.parsebytes(repaired)
+                msg = _structure(repaired)
                 self.note("header block repaired (byte-order mark, blank lines or 'Name :' form)")
         if not msg.keys():
             raise UnparseableMail("no header fields found: not an e-mail message")
@@ -345,22 +360,39 @@ class _Reader:
         return _FOLD.sub(" ", "".join(pieces)).strip()
 
     def text(self, data: bytes, declared: str | None, label: str) -> str:
-        """The charset ladder: declared charset, then the desk's fallbacks, then replacement."""
+        """Declared charset if it is a mail charset and fits; else the best guess (detector and
+        ladder, weighted by the desk's languages); else the ladder's first fit; else replacement.
+        """
+        data = self._budget(data, label)
         if not declared and data.isascii():
             return data.decode("ascii")
         tried: list[str] = []
         if declared:
-            codec = _codec(declared)
+            codec = codec_for(declared)
             if codec is None:
-                reason = f"charset {declared!r} unknown"
+                reason = f"charset {declared[:60]!r} unknown"
             else:
                 try:
                     return data.decode(codec)
                 except (UnicodeError, ValueError):
                     tried.append(codec)
-                    reason = f"bytes do not fit charset {declared!r}"
+                    reason = f"bytes do not fit charset {declared[:60]!r}"
         else:
             reason = "8-bit text without charset"
+        names = {codec: name for name, codec in reversed(self.fallbacks)}
+        ladder = [codec for _name, codec in self.fallbacks if codec not in tried]
+        found = None
+        if self.guesses_left > 0:
+            self.guesses_left -= 1
+            found = guess(data, ladder, self.languages)
+        elif self.guesses_left == 0:
+            self.guesses_left = -1  # noted once
+            self.note(f"more than {MAX_GUESSES} charset guesses: the desk's ladder alone after")
+        if found is not None:
+            if declared or found.codec != "utf-8":
+                how = "guessed as" if found.detected else "decoded as"
+                self.note(f"{label}: {reason}, {how} {names.get(found.codec, found.codec)}")
+            return found.text
         for name, codec in self.fallbacks:
             if codec in tried:
                 continue
@@ -369,8 +401,7 @@ class _Reader:
             except (UnicodeError, ValueError):
                 tried.append(codec)
                 continue
-            if declared or codec != "utf-8":
-                self.note(f"{label}: {reason}, decoded as {name}")
+            self.note(f"{label}: {reason}, decoded as {name} (no better guess)")
             return decoded
         codec = tried[0] if tried else "utf-8"
         self.note(f"{label}: {reason}; undecodable bytes replaced ({codec})")
@@ -378,6 +409,19 @@ class _Reader:
             return data.decode(codec, "replace")
         except (UnicodeError, ValueError, LookupError):
             return data.decode("utf-8", "replace")
+
+    def _budget(self, data: bytes, label: str) -> bytes:
+        """Cut what is decoded: per part, and over the whole mail, at a line end if one is near."""
+        limit = min(MAX_DECODE_PART_BYTES, max(self.decode_budget, 0))
+        if len(data) > limit:
+            if limit == MAX_DECODE_PART_BYTES:
+                self.note(f"{label}: {len(data)} bytes of text, only the first {limit} decoded")
+            else:
+                self.note(f"{label}: decoding budget of {MAX_DECODE_TOTAL_BYTES} bytes spent")
+            cut = data.rfind(b"\n", 0, limit)
+            data = data[: cut + 1] if cut >= limit // 2 else data[:limit]
+        self.decode_budget -= len(data)
+        return data
 
     def defects(self, part: Message, label: str) -> None:
         for defect in part.defects:
@@ -605,26 +649,6 @@ def _first_raw(msg: Message, name: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=512)
-def _codec(name: str) -> str | None:
-    """Canonical codec name for a charset label, or None if Python cannot decode text with it.
-
-    Bytes-to-bytes codecs (zlib, base64, ...) are refused, so a charset label can never make
-    us decompress or transform instead of decode.
-    """
-    label = name.strip().strip("\"'").lower()
-    label = _CHARSET_ALIASES.get(label, label)
-    if not _CHARSET_NAME.fullmatch(label):
-        return None
-    try:
-        info = codecs.lookup(label)
-    except (LookupError, ValueError, TypeError):
-        return None
-    if not getattr(info, "_is_text_encoding", True):
-        return None
-    return str(info.name)
-
-
 def _decode_word(encoding: str, data: str) -> bytes | None:
     if encoding in "Qq":
         return binascii.a2b_qp(data.encode("utf-8", "replace"), header=True)
@@ -651,12 +675,35 @@ def _mail_date(value: str) -> datetime | None:
 
 
 def _addresses(values: Sequence[str]) -> list[tuple[str, str]]:
-    """(display name, lowercased addr-spec) pairs, deduplicated, each with an '@'."""
+    """(display name, lowercased addr-spec) pairs, deduplicated, each with an '@'.
+
+    Encoded words stand aside as plain atoms while the list is split: their text may hold
+    ':', '<', ',' or '@' (`=?utf-8?q?Support:_Team?= <a@b.test>`), which the address parser
+    would otherwise read as a group, a route or a second address.
+    """
+    words: list[str] = []
+    prefix = "mailbotword"
+    joined = "".join(values)
+    while prefix in joined:
+        prefix += "q"
+
+    def hide(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return f"{prefix}{len(words) - 1}x"
+
+    hidden = [_ENCODED_WORD.sub(hide, value) if "=?" in value else value for value in values]
     try:
-        pairs = getaddresses(list(values))
+        pairs = getaddresses(hidden)
     except RecursionError:
         # the stdlib address parser recurses once per stray word; a hostile list blows the stack
-        pairs = [("", addr) for value in values for addr in _ADDR_SPEC.findall(value)]
+        pairs = [("", addr) for value in hidden for addr in _ADDR_SPEC.findall(value)]
+    if words:
+        placeholder = re.compile(re.escape(prefix) + r"(\d+)x")
+
+        def show(text: str) -> str:
+            return placeholder.sub(lambda m: words[int(m.group(1))], text)
+
+        pairs = [(show(name), show(addr)) for name, addr in pairs]
     seen: set[str] = set()
     found: list[tuple[str, str]] = []
     for name, addr in pairs:
@@ -678,6 +725,59 @@ def _message_ids(value: str) -> tuple[str, ...]:
         if token and f"<{token}>" not in ids:
             ids.append(f"<{token}>")
     return tuple(ids)
+
+
+class _PartCounter:
+    """The feed parser's message factory: stops the parse at the part past a hard limit."""
+
+    def __init__(self) -> None:
+        self.parser: BytesFeedParser | None = None
+        self.parts = 0
+
+    def __call__(self, policy: Policy = compat32) -> Message:
+        parser = self.parser
+        if parser is not None:  # FeedParser calls the factory once to try it: not a part
+            self.parts += 1
+            if self.parts > MAX_MIME_PARTS:
+                raise MailTooComplex(f"more than {MAX_MIME_PARTS} MIME parts (MAX_MIME_PARTS)")
+            # the parser's stack of open parts (private, but in every Python since 2.4)
+            if len(getattr(parser, "_msgstack", ())) >= MAX_MIME_DEPTH:
+                raise MailTooComplex(
+                    f"MIME parts nested deeper than {MAX_MIME_DEPTH} (MAX_MIME_DEPTH)"
+                )
+        return Message(policy=policy)
+
+
+def _structure(raw: bytes) -> Message:
+    """compat32's reading of the bytes, within the hard limits.
+
+    compat32 keeps every line of a part as a str before joining them: 25 MB of blank lines
+    took 1.1 GB. A big single-part body is therefore attached whole after its header block is
+    parsed; multipart mail is read line by line only under MAX_LINES, and the factory stops
+    it at MAX_MIME_PARTS parts or MAX_MIME_DEPTH levels.
+    """
+    head_end = _HEAD_END.search(raw)
+    if head_end is not None and len(raw) - head_end.end() > WHOLE_BODY_BYTES:
+        head = _PARSER.parsebytes(raw[: head_end.end()])
+        single = head.get_content_maintype() not in ("multipart", "message")
+        if head.keys() and single and not head.get_payload() and not head.defects:
+            head.set_payload(raw[head_end.end() :].decode("ascii", "surrogateescape"))
+            return head
+    lines = raw.count(b"\n")
+    if lines > MAX_LINES:
+        raise MailTooComplex(f"{lines} lines, more than {MAX_LINES} (MAX_LINES)")
+    counter = _PartCounter()
+    parser = BytesFeedParser(_factory=counter, policy=compat32)
+    counter.parser = parser
+    for start in range(0, len(raw), FEED_CHUNK):
+        parser.feed(raw[start : start + FEED_CHUNK])
+    return parser.close()
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block alone: the header parser would still keep every body line as a str."""
+    found = _HEAD_END.search(raw, 0, MAX_HEAD_BYTES)
+    return raw[: found.end()] if found else raw[:MAX_HEAD_BYTES]
 
 
 def _repair_head(raw: bytes) -> bytes | None:

@@ -36,7 +36,7 @@ from mailbot.outcomes import (
     record_quarantine,
     record_refusal,
 )
-from mailbot.parse import Mail, header_recipients, parse
+from mailbot.parse import Mail, MailTooComplex, header_recipients, parse
 from mailbot.replies import Renderer
 from mailbot.rules import (
     ANNOTATION_KEYS,
@@ -142,7 +142,10 @@ class Pipeline:
                 # so in accepted_at; for files the newest Received: header is the best we have
                 arrival_from_headers=item.source not in ("smtp", "imap"),
                 fallback_charsets=desk.fallback_charsets,
+                languages=(desk.language, *desk.languages),
             )
+        except MailTooComplex as exc:  # past a hard limit of parts, depth or lines
+            return Outcome(item.id, "quarantined", exc.reason, str(exc), desk.name)
         except UnparseableMail as exc:
             return Outcome(item.id, "quarantined", "unparseable", str(exc), desk.name)
         if agent_mail.claims_agent_rights(desk, mail, item.rcpt_to):
