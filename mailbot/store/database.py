@@ -80,7 +80,7 @@ class _WriterLock:
 
     def acquire(self, wait: float | None) -> None:
         """Take the lock; with `wait`, TimeoutError after that many seconds (a stuck holder
-        must not freeze the SMTP receiver). Only a timed wait polls, in steps of at most 5 ms."""
+        must not freeze the SMTP receiver). Only a timed wait polls, in steps of at most 1 ms."""
         deadline = time.monotonic() + (wait or 0.0)
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError(f"database writer lock busy for {wait:g} s")
@@ -90,7 +90,7 @@ class _WriterLock:
             if wait is None:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
                 return
-            pause = 0.0005
+            pause = 0.0001
             while True:
                 try:
                     fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -103,7 +103,7 @@ class _WriterLock:
                             f" for {wait:g} s"
                         ) from None
                     time.sleep(min(pause, left))
-                    pause = min(pause * 2, 0.005)
+                    pause = min(pause * 2, 0.001)
         except BaseException:
             self._thread_lock.release()
             raise
