@@ -228,6 +228,52 @@ def test_a_line_of_5000_characters_is_accepted_and_stored_intact(spooled: Spoole
     assert spooled.stored(raw).read_bytes() == raw
 
 
+def test_commands_pipelined_after_the_end_of_data_are_answered(spooled: Spooled) -> None:
+    first, second = _raw_mail("pipelined-1"), _raw_mail("pipelined-2")
+    envelope = b"MAIL FROM:<olena@vector.test>\r\nRCPT TO:<support@cleverbox.test>\r\nDATA\r\n"
+    with socket.create_connection(("127.0.0.1", spooled.serve.port), timeout=30) as sock:
+        reader = sock.makefile("rb")
+
+        def answer() -> bytes:
+            while (line := reader.readline()).startswith((b"220-", b"250-")):
+                pass
+            return line[:3]
+
+        assert answer() == b"220"
+        sock.sendall(b"EHLO pipelining.test\r\n")
+        assert answer() == b"250"
+        sock.sendall(envelope)
+        assert [answer() for _ in range(3)] == [b"250", b"250", b"354"]
+        # RFC 2920: the end of data and the next transaction in one write
+        sock.sendall(first + b".\r\n" + envelope)
+        assert [answer() for _ in range(4)] == [b"250", b"250", b"250", b"354"]
+        sock.sendall(second + b".\r\nQUIT\r\n")
+        assert [answer() for _ in range(2)] == [b"250", b"221"]
+    assert spooled.stored(first).read_bytes() == first
+    assert spooled.stored(second).read_bytes() == second
+
+
+def test_a_sender_hanging_up_mid_data_leaves_no_temporary(spooled: Spooled) -> None:
+    with socket.create_connection(("127.0.0.1", spooled.serve.port), timeout=30) as sock:
+        reader = sock.makefile("rb")
+        sock.sendall(
+            b"HELO gone.test\r\nMAIL FROM:<olena@vector.test>\r\n"
+            b"RCPT TO:<support@cleverbox.test>\r\nDATA\r\n"
+        )
+        answers = [reader.readline()[:3] for _ in range(5)]
+        assert answers == [b"220", b"250", b"250", b"250", b"354"]
+        sock.sendall(_raw_mail("hung-up") + b"x" * 200_000)  # and never the end
+        deadline = time.monotonic() + 10
+        while not spooled.temporaries() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert spooled.temporaries(), "DATA is written to a spool temporary as it arrives"
+        reader.close()  # else the socket stays open behind it
+    deadline = time.monotonic() + 20
+    while spooled.temporaries() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spooled.temporaries() == []
+
+
 def test_a_failed_spool_write_answers_451_and_leaves_no_temporary(spooled: Spooled) -> None:
     raw = _raw_mail("in-the-way")
     final = spooled.stored(raw)

@@ -127,7 +127,11 @@ class SpoolHandler:
             wait=self.config.settings.smtp.store_wait_seconds,
         )
         try:
-            spool_id = await asyncio.get_running_loop().run_in_executor(self.executor, accept)
+            stored = asyncio.get_running_loop().run_in_executor(self.executor, accept)
+            # shielded: a sender hanging up must not cancel a store under way (the spool
+            # thread owns `incoming` then, and removes the temporary itself)
+            stored.add_done_callback(lambda done: done.cancelled() or done.exception())
+            spool_id = await asyncio.shield(stored)
         except SpoolError as exc:
             log.error(
                 "spool refused a message; sender told to retry",
@@ -236,17 +240,18 @@ class _Session(SMTP):
         try:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             status = await self._receive(incoming)
-            if status is None:
-                self._storing = True
-                self._reset_timeout()
-                status = await self.spool_handler.store(self.session, self.envelope, incoming)
-            else:
-                incoming.discard()
-        except BaseException:
+        except BaseException:  # the sender went away mid-DATA
             incoming.discard()
             raise
-        finally:
-            self._storing = False
+        if status is None:
+            self._storing = True
+            self._reset_timeout()
+            try:  # from here the store owns `incoming`, whatever happens to this session
+                status = await self.spool_handler.store(self.session, self.envelope, incoming)
+            finally:
+                self._storing = False
+        else:
+            incoming.discard()
         self._set_post_data_state()
         await self.push(status)
 
