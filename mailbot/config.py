@@ -59,6 +59,17 @@ class SmtpSettings(_Strict):
     listen: str = "127.0.0.1:2525"
     max_message_size: int = Field(26_214_400, ge=1024)
     hostname: str = "mailbot.localhost"
+    max_sessions: int = Field(200, ge=1)
+    """Open sessions in all; one more is told 421 and closed (file handles are finite)."""
+    max_sessions_per_client: int = Field(20, ge=1)
+    """Open sessions per client address, so one client cannot take all `max_sessions`."""
+    idle_timeout_seconds: float = Field(120.0, gt=0)
+    """A client silent this long (between commands, or mid-DATA) is disconnected."""
+    session_max_seconds: float = Field(600.0, gt=0)
+    """A session's whole life: a NOOP now and then must not hold a session forever."""
+    store_wait_seconds: float = Field(10.0, gt=0)
+    """How long storing a received mail may wait for the database's writer lock before the
+    sender is told 451 (try later), so a stuck lock holder cannot freeze the receiver."""
 
     @field_validator("listen")
     @classmethod

@@ -22,8 +22,39 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+"""Mail bodies are personal data: only the user mailbot runs as may read what it stores."""
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create `path` and any missing parents as 0700 (`mkdir(parents=True)` would make the
+    parents 0755 whatever mode it is given). Folders that exist are left as the admin set them.
+    """
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+
+
+def move_into_place(tmp: Path, final: Path, *, sync_folder: bool = True) -> None:
+    """Rename a complete, fsynced `tmp` to `final` and fsync the folder; on failure `tmp` is
+    removed (a temporary nobody will rename is only litter) and OSError raised."""
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if sync_folder:
+        fsync_dir(final.parent)
+
+
 def write_durably(
-    final: Path, data: bytes, tmp: Path, mode: int = 0o640, *, sync_folder: bool = True
+    final: Path, data: bytes, tmp: Path, mode: int = PRIVATE_FILE, *, sync_folder: bool = True
 ) -> None:
     """Write `data` to `tmp`, fsync it, rename it to `final`, fsync `final`'s folder.
 
@@ -43,9 +74,7 @@ def write_durably(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a half-written temporary is no use to anyone
         raise
-    if sync_folder:
-        fsync_dir(final.parent)
+    move_into_place(tmp, final, sync_folder=sync_folder)

@@ -4,7 +4,9 @@
 temporary file, fsynced, renamed to their SHA-256 name and the folder fsynced, then a row in
 state `received` is committed. Only then may a transport say "accepted" (SMTP 250, IMAP move,
 ingest exit 0). A file whose row never got committed (a crash in between) is adopted at
-start-up, so even that window loses nothing.
+start-up, so even that window loses nothing. The SMTP receiver does not hold a message in
+memory at all: it streams DATA into an `Incoming` temporary file (hashed as it is written),
+and `accept_incoming` makes that file durable and recorded with the same promise.
 
 Workers claim `received` rows with a lease. The one transaction that records an item's
 outcome also moves it out of `received`, guarded by its current state, so an item can never
@@ -18,15 +20,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from mailbot.clock import Clock, system_clock
-from mailbot.durable import fsync_dir, write_durably
+from mailbot.durable import (
+    PRIVATE_FILE,
+    fsync_dir,
+    make_private_dirs,
+    move_into_place,
+    write_durably,
+)
 from mailbot.errors import NotFound, SpoolError
 from mailbot.store import (
     Database,
@@ -78,7 +88,7 @@ class Spool:
         self._tmp = folder / "tmp"
         self._work = folder / "work"
         for path in (folder, self._tmp, self._work):
-            path.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path)
         self._made_dirs: set[str] = set()
         self._queue: list[_PendingRow] = []
         self._queue_lock = threading.Lock()
@@ -102,7 +112,11 @@ class Spool:
         spool_id = hashlib.sha256(raw).hexdigest()
         try:
             self._write_file(spool_id, raw)
-            self._insert_row(spool_id, raw, source, mail_from, rcpt_to, accepted_at or self.clock())
+            self._insert_row(
+                self._row(
+                    spool_id, len(raw), source, mail_from, rcpt_to, accepted_at or self.clock()
+                )
+            )
         except OSError as exc:
             raise SpoolError(f"spool {self.folder}: cannot store message: {exc}") from exc
         except Exception as exc:  # the database refused: the sender must retry (451), not lose it
@@ -127,7 +141,7 @@ class Spool:
                     continue
                 if self._write_file(spool_id, raw, sync_folder=False):
                     folders.add(self.path_of(spool_id).parent)
-                rows[spool_id] = self._row(spool_id, raw, source, None, (), now)
+                rows[spool_id] = self._row(spool_id, len(raw), source, None, (), now)
             for folder in sorted(folders):
                 fsync_dir(folder)
         except OSError as exc:
@@ -139,6 +153,40 @@ class Spool:
             raise SpoolError(f"spool: cannot record {len(rows)} messages: {exc}") from exc
         return ids
 
+    def incoming(self) -> Incoming:
+        """A temporary file in the spool for a message arriving piece by piece (SMTP DATA)."""
+        name = f"incoming-{secrets.token_hex(8)}.{os.getpid()}.{threading.get_ident()}"
+        return Incoming(self._tmp / name)
+
+    def accept_incoming(
+        self,
+        incoming: Incoming,
+        source: str,
+        *,
+        mail_from: str | None = None,
+        rcpt_to: Sequence[str] = (),
+        wait: float | None = None,
+    ) -> str:
+        """`accept` for a message already written to `incoming`: fsync it, rename it to its
+        SHA-256 name, record it. The temporary is gone afterwards whatever happened (no litter
+        until the next restart). `wait` bounds the wait for the database's writer lock: a
+        sender can be told 451 and retry, a receiver frozen behind a stuck lock helps nobody.
+        SpoolError, never half-done."""
+        spool_id = incoming.sha256
+        try:
+            try:
+                incoming.finish()
+                self._settle(spool_id, incoming.path, incoming.size)
+            finally:
+                incoming.discard()
+            row = self._row(spool_id, incoming.size, source, mail_from, rcpt_to, self.clock())
+            self._insert_row(row, wait=wait)
+        except OSError as exc:
+            raise SpoolError(f"spool {self.folder}: cannot store message: {exc}") from exc
+        except Exception as exc:  # the database refused: the sender must retry (451), not lose it
+            raise SpoolError(f"spool: cannot record message {spool_id[:12]}: {exc}") from exc
+        return spool_id
+
     def known(self, spool_ids: Sequence[str]) -> dict[str, SpoolItem]:
         """The rows these ids already have (taken before), in one query."""
         with self.db.reading() as session:
@@ -149,53 +197,69 @@ class Spool:
         final = self.path_of(spool_id)
         if final.exists() and final.stat().st_size == len(raw):
             return False
-        bucket = final.parent
-        if bucket.name not in self._made_dirs:
-            if not bucket.exists():
-                bucket.mkdir(exist_ok=True)
-                fsync_dir(self.folder)
-            self._made_dirs.add(bucket.name)
+        self._make_bucket(final.parent)
         tmp = self._tmp / f"{spool_id}.{os.getpid()}.{threading.get_ident()}"
         write_durably(final, raw, tmp, sync_folder=sync_folder)
         return True
 
-    def _insert_row(
-        self,
-        spool_id: str,
-        raw: bytes,
-        source: str,
-        mail_from: str | None,
-        rcpt_to: Sequence[str],
-        accepted_at: datetime,
-    ) -> None:
+    def _settle(self, spool_id: str, tmp: Path, size: int) -> None:
+        """Give a complete, fsynced temporary its final name (unless the same bytes have it)."""
+        final = self.path_of(spool_id)
+        if final.is_file() and final.stat().st_size == size:
+            return  # the same mail again: the caller removes the temporary
+        self._make_bucket(final.parent)
+        move_into_place(tmp, final)
+
+    def _make_bucket(self, bucket: Path) -> None:
+        if bucket.name not in self._made_dirs:
+            if not bucket.exists():
+                bucket.mkdir(mode=0o700, exist_ok=True)
+                fsync_dir(self.folder)
+            self._made_dirs.add(bucket.name)
+
+    def _insert_row(self, row: dict[str, object], *, wait: float | None = None) -> None:
         """Group commit: rows that arrive while a commit runs go together in the next one.
 
         Each caller returns only once a commit that includes its row has succeeded (or
         raises what that commit raised), so the promise of `accept` is unchanged; under
         concurrent SMTP sessions one commit serves many messages instead of each waiting
         for its own turn at the single SQLite writer.
+
+        With `wait`, a caller gives up (TimeoutError) once that many seconds passed without
+        its turn, taking its row out of the queue; a row already in a batch being committed
+        shares that batch's fate, which its committer's own `wait` bounds.
         """
-        pending = _PendingRow(self._row(spool_id, raw, source, mail_from, rcpt_to, accepted_at))
+        pending = _PendingRow(row)
+        deadline = None if wait is None else time.monotonic() + wait
         with self._queue_lock:
             self._queue.append(pending)
-        with self._commit_lock:
+        if not self._commit_lock.acquire(timeout=-1 if wait is None else wait):
+            with self._queue_lock:
+                if any(p is pending for p in self._queue):
+                    self._queue = [p for p in self._queue if p is not pending]
+                    raise TimeoutError(f"no turn to record a message within {wait:g} s")
+            self._commit_lock.acquire()  # our row is in the batch being committed: wait for it
+        try:
             if not pending.done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 error: Exception | None = None
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 try:
-                    self._commit_rows([p.values for p in batch])
+                    self._commit_rows([p.values for p in batch], wait=left)
                 except Exception as exc:
                     error = exc
                 for item in batch:
                     item.error, item.done = error, True
+        finally:
+            self._commit_lock.release()
         if pending.error is not None:
             raise pending.error
 
     @staticmethod
     def _row(
         spool_id: str,
-        raw: bytes,
+        size: int,
         source: str,
         mail_from: str | None,
         rcpt_to: Sequence[str],
@@ -206,14 +270,14 @@ class Spool:
             "source": source,
             "mail_from": mail_from,
             "rcpt_to": list(rcpt_to),
-            "size": len(raw),
+            "size": size,
             "accepted_at": accepted_at,
             "state": SpoolState.received,
             "attempts": 0,
         }
 
-    def _commit_rows(self, rows: list[dict[str, object]]) -> None:
-        record_received(self.db, rows)
+    def _commit_rows(self, rows: list[dict[str, object]], *, wait: float | None = None) -> None:
+        record_received(self.db, rows, wait=wait)
 
     def read(self, spool_id: str) -> bytes:
         try:
@@ -237,7 +301,7 @@ class Spool:
             raw = path.read_bytes()
             if hashlib.sha256(raw).hexdigest() != spool_id:
                 continue  # a torn file cannot exist after rename; leave anything odd for a human
-            self._insert_row(spool_id, raw, "recovered", None, (), self.clock())
+            self._insert_row(self._row(spool_id, len(raw), "recovered", None, (), self.clock()))
             adopted += 1
         for tmp in self._tmp.iterdir():
             # temporaries belong to writes that never returned: nobody was told "accepted"
@@ -352,6 +416,49 @@ class Spool:
         """A pass over the mailbox went through: `mailbot status` and /metrics show when."""
         with self.db.transaction() as session:
             MailboxStates(session).polled(name, uidvalidity=uidvalidity, at=self.clock())
+
+
+class Incoming:
+    """A message being received: a temporary file in the spool, hashed as it is written, so
+    that a 25 MB mail costs the receiver a buffer, not 25 MB (let alone a Python object per
+    line). Created 0600 like every spool file: mail bodies are personal data."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        """Append `data`; OSError if the disk refuses (the caller discards the message)."""
+        if self._fd is None:
+            raise OSError(f"{self.path}: already finished")
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(self._fd, view) :]
+        self._hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        """Flush to disk and close: the bytes survive a power cut once this returns."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def discard(self) -> None:
+        """Close and remove the temporary (after a rename it is already gone). Idempotent."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        self.path.unlink(missing_ok=True)
 
 
 class WorkMarker:

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,16 +72,41 @@ class _WriterLock:
 
     def __init__(self, path: Path | None) -> None:
         self._thread_lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640) if path is not None else None
+        self._path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
 
     def __enter__(self) -> None:
-        self._thread_lock.acquire()
-        if self._fd is not None:
-            try:
+        self.acquire(None)
+
+    def acquire(self, wait: float | None) -> None:
+        """Take the lock; with `wait`, TimeoutError after that many seconds (a stuck holder
+        must not freeze the SMTP receiver). Only a timed wait polls, in steps of at most 1 ms."""
+        deadline = time.monotonic() + (wait or 0.0)
+        if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
+            raise TimeoutError(f"database writer lock busy for {wait:g} s")
+        if self._fd is None:
+            return
+        try:
+            if wait is None:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except BaseException:
-                self._thread_lock.release()
-                raise
+                return
+            pause = 0.0001
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"database writer lock {self._path} held by another process"
+                            f" for {wait:g} s"
+                        ) from None
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.001)
+        except BaseException:
+            self._thread_lock.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
@@ -103,7 +129,10 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                # mail bodies live here: a folder mailbot makes is 0700, the file 0600 (SQLite
+                # gives its -wal and -shm files the database file's mode)
+                Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
             self.engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 60},
@@ -125,17 +154,21 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, wait: float | None = None) -> Iterator[None]:
         """Writers of one process queue on a lock that wakes them at once (SQLite only).
 
         Left to itself, a waiting SQLite writer sleeps in growing steps (up to 100 ms)
-        before retrying, which is what made the long tail of SMTP answers.
+        before retrying, which is what made the long tail of SMTP answers. `wait`: give up
+        with TimeoutError after that many seconds.
         """
         if self._lock is None:
             yield
             return
-        with self._lock:
+        self._lock.acquire(wait)
+        try:
             yield
+        finally:
+            self._lock.__exit__()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

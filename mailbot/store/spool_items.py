@@ -16,11 +16,14 @@ from mailbot.store.database import Database, upsert_for
 from mailbot.store.tables import EventRow, SpoolItem, SpoolState
 
 
-def record_received(db: Database, rows: list[dict[str, object]]) -> None:
-    """Insert new `received` rows in one commit; a row already there (same bytes) is kept."""
+def record_received(
+    db: Database, rows: list[dict[str, object]], *, wait: float | None = None
+) -> None:
+    """Insert new `received` rows in one commit; a row already there (same bytes) is kept.
+    `wait`: TimeoutError if the writer lock is not ours within that many seconds."""
     insert = upsert_for(db.is_postgres)
     statement = insert(SpoolItem).on_conflict_do_nothing(index_elements=["id"])
-    with db.writing(), db.engine.begin() as connection:
+    with db.writing(wait), db.engine.begin() as connection:
         connection.execute(statement, rows)
 
 
