@@ -18,7 +18,13 @@ def serve(ctx: click.Context) -> None:
     """Run the SMTP receiver, the workers and the sender until SIGTERM or Ctrl-C.
 
     Every message answered with 250 is already on disk; a stop at any moment loses nothing,
-    and work left over is taken up on the next start.
+    and work left over is taken up on the next start. A mail that keeps a worker busy longer
+    than worker.item_time_limit seconds is stopped, tried again after the mail behind it,
+    and quarantined (processing_error) after spool.max_attempts tries.
+
+    Exit codes: 0 stopped cleanly; 1 serve failed unexpectedly (the log has the traceback;
+    a supervisor should restart it); 69 the SMTP port is taken or the database cannot be
+    reached; 74 the spool folder cannot be written; 78 bad configuration.
     """
     from mailbot.service import serve as run
 
@@ -77,6 +83,8 @@ def worker(ctx: click.Context) -> None:
 
     Any number may run, on any host that sees the spool folder and the database: each item
     is claimed by one worker and finished exactly once. On SQLite, keep them on one host.
+    Serve stops one of its own workers that spends longer than worker.item_time_limit
+    seconds on one item; a worker started by hand has no such limit.
     """
     from mailbot.service import App, run_worker
 
