@@ -231,11 +231,24 @@ async def _listen(smtp: SmtpSettings, factory: Callable[[], asyncio.Protocol]) -
     try:
         return await loop.create_server(factory, smtp.host, smtp.port, start_serving=False)
     except OSError as exc:
-        if exc.errno is not None and exc.errno > 0:
-            reason = os.strerror(exc.errno).lower()  # not asyncio's "error while attempting..."
-        else:  # a host name that does not resolve
-            reason = exc.strerror or str(exc)
-        raise Unavailable(f"cannot listen on {smtp.listen}: {reason}") from exc
+        raise _cannot_listen(smtp, exc) from exc
+
+
+async def _open_door(server: asyncio.Server, smtp: SmtpSettings) -> None:
+    """Start accepting. Two serves started at once may both bind (SO_REUSEADDR); the second
+    to listen learns here that the port is taken."""
+    try:
+        await server.start_serving()
+    except OSError as exc:
+        raise _cannot_listen(smtp, exc) from exc
+
+
+def _cannot_listen(smtp: SmtpSettings, exc: OSError) -> Unavailable:
+    if exc.errno is not None and exc.errno > 0:
+        reason = os.strerror(exc.errno).lower()  # not asyncio's "error while attempting..."
+    else:  # a host name that does not resolve
+        reason = exc.strerror or str(exc)
+    return Unavailable(f"cannot listen on {smtp.listen}: {reason}")
 
 
 async def _serve(app: App, ready: threading.Event | None = None) -> None:
@@ -284,7 +297,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     handler = SpoolHandler(app.config, app.spool, executor, on_accept=lambda _id: work.set())
     loop = asyncio.get_running_loop()
     door = Door(app.config, handler)
-    await server.start_serving()
+    await _open_door(server, smtp)
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
