@@ -110,7 +110,13 @@ class OutboundSettings(_Strict):
 
 class WorkerSettings(_Strict):
     processes: int = Field(1, ge=0, le=64)
-    """`mailbot worker` processes that serve starts; 0 runs the pipeline in serve's process."""
+    """`mailbot worker` processes that serve starts; 0 runs the pipeline in serve's process
+    (for debugging: a thread cannot be stopped, so `item_time_limit` does not apply there)."""
+    item_time_limit: float = Field(30.0, gt=0, le=3600)
+    """Seconds one spool item may take in a worker process. A hostile mail (a quadratic
+    decoder, a pathological attachment) must not hold up the mail behind it: serve stops the
+    worker, charges the item one attempt (quarantine `processing_error` after
+    `spool.max_attempts`) and starts another worker at once."""
 
 
 _DURATION = re.compile(r"(\d+)\s*([dhm])")

@@ -305,13 +305,23 @@ class Pipeline:
 
 
 class Worker:
-    """Claims items and runs them through the pipeline, one at a time, until stopped."""
+    """Claims items and runs them through the pipeline, one at a time, until stopped.
+
+    A failed attempt is recorded (charged, its lease freed) at once. When even that cannot
+    be written (the database refuses: locked past its busy timeout, gone), the worker gives
+    up the rest of its batch and owes the record: before it claims anything again it pays
+    it, charging the item and freeing every claim it holds in one transaction, retried each
+    second until the database takes it. So a database error never leaves mail leased to a
+    worker for the length of a lease.
+    """
 
     def __init__(self, pipeline: Pipeline, on_outcome: Callable[[Outcome], None] | None = None):
         self.pipeline = pipeline
         self.name = worker_name()
         self.marker = WorkMarker(pipeline.spool, self.name)
         self.on_outcome = on_outcome
+        self.owed: tuple[str, str] | None = None
+        """(spool id, error) of a failed attempt not recorded yet."""
 
     def run_items(
         self,
@@ -319,6 +329,9 @@ class Worker:
         forced_desk: str | None = None,
         replies_suppressed: str | None = None,
     ) -> list[Outcome]:
+        """Raises only when a failure could not be recorded (see the class): the caller's
+        loop waits and calls again, which first pays what is owed."""
+        self.settle()
         outcomes = []
         for item in items:
             self.marker.set(item.id)
@@ -334,17 +347,40 @@ class Worker:
                         "trace": traceback.format_exc(limit=8),
                     },
                 )
-                self.pipeline.spool.note_failure(item.id, error)
+                self.marker.clear()  # not processing now: serve's time limit is not for this
+                self.owed = (item.id, error)
+                try:
+                    self.pipeline.spool.note_failure(item.id, error)
+                except Exception:
+                    log.exception(
+                        "cannot record the failed attempt; giving the batch back once the "
+                        "database takes it",
+                        extra={"spool_id": item.id, "worker": self.name},
+                    )
+                    raise
+                self.owed = None
                 continue
-            finally:
-                self.marker.clear()
+            self.marker.clear()
             outcomes.append(outcome)
             log.info("processed", extra={"spool_id": item.id, **outcome.as_json()})
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
         return outcomes
 
+    def settle(self) -> None:
+        """Record an owed failed attempt and free every claim this worker still holds."""
+        if self.owed is None:
+            return
+        spool_id, error = self.owed
+        self.pipeline.spool.note_failure(spool_id, error, worker=self.name)
+        log.warning(
+            "failed attempt recorded late; the batch behind it is free again",
+            extra={"spool_id": spool_id, "worker": self.name},
+        )
+        self.owed = None
+
     def run_once(self, limit: int = 32) -> int:
+        self.settle()
         items = self.pipeline.spool.claim(self.name, limit)
         self.run_items(items)
         return len(items)
@@ -362,7 +398,13 @@ class Worker:
                 wake.clear()
 
     def close(self) -> None:
-        self.marker.close()
+        owed = self.owed[0] if self.owed is not None else None
+        if owed is not None:
+            log.error(
+                "stopping with a failed attempt not recorded; the next start charges it",
+                extra={"spool_id": owed, "worker": self.name},
+            )
+        self.marker.close(owed=owed)
 
 
 def recorded_outcome(db: Database, item: SpoolItem) -> dict[str, Any]:

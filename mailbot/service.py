@@ -21,25 +21,37 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from mailbot.agent_address import load_secrets
 from mailbot.clock import Clock, system_clock
-from mailbot.config import Config
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.config import Config, SmtpSettings
+from mailbot.errors import ConfigError, DatabaseUnavailable, MailbotError, SpoolError, Unavailable
 from mailbot.ingest.imap import PassResult, Poller, Taken, build_pollers
 from mailbot.ingest.smtp import SESSION_TIMEOUT, Door, SpoolHandler
 from mailbot.outcomes import Outcome
 from mailbot.pipeline import Pipeline, Worker, process_now
+from mailbot.redact import masked
 from mailbot.replies import Renderer
 from mailbot.sender import Sender, make_transport
 from mailbot.spool import Spool
 from mailbot.store import Database
 
 log = logging.getLogger("mailbot.serve")
+
+
+def _first_line(exc: BaseException) -> str:
+    """A driver's own words, without SQLAlchemy's wrapping ("(psycopg.OperationalError) ...",
+    the statement, the link to its docs) and on one line."""
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, OSError) and inner.strerror:
+        return f"{inner.strerror}: {inner.filename}" if inner.filename else inner.strerror
+    text = str(inner).strip() or type(inner).__name__
+    return text.splitlines()[0].strip()
 
 
 @dataclass
@@ -53,10 +65,20 @@ class App:
 
     @classmethod
     def build(cls, config: Config, *, migrate: bool = True, clock: Clock = system_clock) -> App:
-        db = Database(config.database_url)
-        if migrate:
-            db.upgrade()
-        spool = Spool(config.spool_dir, db, clock)
+        try:
+            db = Database(config.database_url)
+            if migrate:
+                db.upgrade()
+        except MailbotError:
+            raise
+        except Exception as exc:  # refused, unknown host, bad password, unopenable file
+            raise DatabaseUnavailable(
+                f"cannot use the database {masked(config.database_url)}: {_first_line(exc)}"
+            ) from exc
+        try:
+            spool = Spool(config.spool_dir, db, clock)
+        except OSError as exc:
+            raise SpoolError(f"spool {config.spool_dir}: cannot use it: {exc.strerror}") from exc
         renderer = Renderer(config.templates_dir)
         # read once here: every worker thread verifies and signs with the same secrets
         secrets = load_secrets(
@@ -136,10 +158,18 @@ async def _until_ready(child: subprocess.Popen[bytes]) -> None:
 
 async def spawn_workers(config: Config, count: int) -> list[subprocess.Popen[bytes]]:
     """`mailbot worker` processes: the pipeline gets cores of its own, apart from the GIL
-    the SMTP receiver and the sender share. Returns once each said it is ready."""
+    the SMTP receiver and the sender share. Returns once each said it is ready; if one
+    cannot start, none is left running."""
     children = [_start_worker(config) for _ in range(count)]
-    for child in children:
-        await _until_ready(child)
+    try:
+        for child in children:
+            await _until_ready(child)
+    except BaseException:
+        for child in children:
+            child.kill()
+        for child in children:
+            child.wait()
+        raise
     return children
 
 
@@ -180,15 +210,45 @@ def run_worker(app: App) -> None:
         app.db.dispose()
 
 
+async def _listen(smtp: SmtpSettings, factory: Callable[[], asyncio.Protocol]) -> asyncio.Server:
+    """Bind the SMTP port, not serving yet: taken, it stops serve before anything started."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.create_server(factory, smtp.host, smtp.port, start_serving=False)
+    except OSError as exc:
+        raise _cannot_listen(smtp, exc) from exc
+
+
+async def _open_door(server: asyncio.Server, smtp: SmtpSettings) -> None:
+    """Start accepting. Two serves started at once may both bind (SO_REUSEADDR); the second
+    to listen learns here that the port is taken."""
+    try:
+        await server.start_serving()
+    except OSError as exc:
+        raise _cannot_listen(smtp, exc) from exc
+
+
+def _cannot_listen(smtp: SmtpSettings, exc: OSError) -> Unavailable:
+    if exc.errno is not None and exc.errno > 0:
+        reason = os.strerror(exc.errno).lower()  # not asyncio's "error while attempting..."
+    else:  # a host name that does not resolve
+        reason = exc.strerror or str(exc)
+    return Unavailable(f"cannot listen on {smtp.listen}: {reason}")
+
+
 async def _serve(app: App, ready: threading.Event | None = None) -> None:
     smtp = app.config.settings.smtp
     processes = app.config.settings.worker.processes
     stop = threading.Event()
     work = threading.Event()
     outbox = threading.Event()
+    # the port first: a second serve on it stops here, before it starts any worker or
+    # adopts, as its own orphans, files the first one is about to record
+    server = await _listen(smtp, lambda: door.factory())
     from mailbot.metrics import start as start_metrics  # [metrics] listen: /metrics, /health
 
     start_metrics(app.config, app.db, app.clock)
+    await asyncio.get_running_loop().run_in_executor(None, app.recover)
 
     def on_outcome(outcome: Outcome) -> None:
         if outcome.outcome == "ticket":
@@ -198,13 +258,24 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     pollers = build_pollers(app.config, app.spool, lambda _mailbox: lambda _taken: work.set())
     poll_stop = threading.Event()
     sender = app.sender()
-    threads = [threading.Thread(target=_sender_loop, args=(sender, stop, outbox), name="sender")]
+    # daemons: should the event loop die, no thread may keep the process (and port) alive
+    threads = [
+        threading.Thread(
+            target=_sender_loop, args=(sender, stop, outbox), name="sender", daemon=True
+        )
+    ]
     children = await spawn_workers(app.config, processes)
     worker = Worker(app.pipeline, on_outcome) if processes == 0 else None
     if worker is not None:
+        log.warning(
+            "worker.processes = 0: the pipeline runs inside serve, where "
+            "worker.item_time_limit cannot stop a mail that takes too long"
+        )
         app.pipeline.warm_up()
         threads.append(
-            threading.Thread(target=worker.run_forever, args=(stop, work), name="worker")
+            threading.Thread(
+                target=worker.run_forever, args=(stop, work), name="worker", daemon=True
+            )
         )
     for thread in threads:
         thread.start()
@@ -214,7 +285,7 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     handler = SpoolHandler(app.config, app.spool, executor, on_accept=lambda _id: work.set())
     loop = asyncio.get_running_loop()
     door = Door(app.config, handler)
-    server = await loop.create_server(door.factory, smtp.host, smtp.port)
+    await _open_door(server, smtp)
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
@@ -230,17 +301,13 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
     )
     if ready is not None:
         ready.set()
-    ticks = 0
+    supervisor = _Supervisor(app, children)
     while not done.is_set():
-        # a worker that died (killed, out of memory) leaves claims only we can free
         try:
-            await asyncio.wait_for(done.wait(), timeout=5)
+            await asyncio.wait_for(done.wait(), timeout=supervisor.interval)
         except TimeoutError:
-            await loop.run_in_executor(None, app.spool.release_dead_claims)
-            children = await _replace_dead(app.config, children)
-            ticks += 1
-            if ticks % 6 == 0:  # every 30 s: SLA warnings and breach notices
-                await loop.run_in_executor(None, _escalate, app)
+            await supervisor.tick()
+    children = supervisor.children
 
     log.info("stopping: no new connections; letting open SMTP sessions finish")
     poll_stop.set()
@@ -272,7 +339,10 @@ async def _serve(app: App, ready: threading.Event | None = None) -> None:
 def _start_pollers(pollers: Sequence[Poller], stop: threading.Event) -> list[threading.Thread]:
     threads = [
         threading.Thread(
-            target=poller.run_forever, args=(stop,), name=f"imap-{poller.mailbox.name}"
+            target=poller.run_forever,
+            args=(stop,),
+            name=f"imap-{poller.mailbox.name}",
+            daemon=True,
         )
         for poller in pollers
     ]
@@ -395,7 +465,146 @@ async def _replace_dead(
     return alive
 
 
+MAINTENANCE_SECONDS = 5.0
+"""How often serve frees the claims of dead workers and replaces them; SLA checks every 6th."""
+
+FAILSAFE_SECONDS = 10.0
+"""After serve's event loop ended with an error, how long the process may take to exit
+before it is ended outright (a thread stuck in a lock must not keep the port open)."""
+
+
+class _Supervisor:
+    """serve's upkeep, run between SMTP sessions on the event loop: the time limit of the
+    worker processes' items, dead workers' claims, their replacements, the SLA checks.
+
+    Each job is guarded: an error is logged with its traceback and the next tick runs as
+    usual, since a loop that died here would leave serve listening with nobody behind it.
+    Times are measured on the monotonic clock: they bound real work, not business time.
+    """
+
+    def __init__(self, app: App, children: list[subprocess.Popen[bytes]]) -> None:
+        self.app = app
+        self.children = children
+        self.limit = app.config.settings.worker.item_time_limit
+        self.interval = min(1.0, max(0.05, self.limit / 5))
+        """How often markers are read: an item is stopped at most this long past its limit."""
+        self._started: dict[str, tuple[tuple[str, int], float]] = {}
+        self._next_round = time.monotonic() + MAINTENANCE_SECONDS
+        self._rounds = 0
+        self._last_error: dict[str, tuple[str, float]] = {}
+
+    async def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self._guarded("item time limit", self.enforce_time_limit)
+        if time.monotonic() < self._next_round:
+            return
+        self._next_round = time.monotonic() + MAINTENANCE_SECONDS
+        self._rounds += 1
+        # a worker that died (killed, out of memory) leaves claims only we can free
+        await self._guarded(
+            "release dead claims",
+            lambda: loop.run_in_executor(None, self.app.spool.release_dead_claims),
+        )
+        await self._guarded("replace dead workers", self.replace_dead)
+        if self._rounds % 6 == 0:  # every 30 s: SLA warnings and breach notices
+            await self._guarded(
+                "SLA check", lambda: loop.run_in_executor(None, _escalate, self.app)
+            )
+
+    async def _guarded(self, job: str, run: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await run()
+        except Exception as exc:
+            # the same failure every tick is logged once a minute, not once a second
+            now = time.monotonic()
+            seen = self._last_error.get(job)
+            if seen is not None and seen[0] == repr(exc) and now - seen[1] < 60:
+                return
+            self._last_error[job] = (repr(exc), now)
+            log.exception("serve upkeep failed; serve goes on", extra={"job": job})
+
+    async def replace_dead(self) -> None:
+        self.children = await _replace_dead(self.app.config, self.children)
+
+    async def enforce_time_limit(self) -> None:
+        """Stop a worker still on the same item after `item_time_limit` seconds; the item is
+        charged an attempt, the rest of the worker's batch is freed and another worker
+        started, all at once: the mail behind a hostile one waits seconds, not hours."""
+        running = {child.pid: child for child in self.children if child.poll() is None}
+        if not running:
+            return
+        loop = asyncio.get_running_loop()
+        busy = await loop.run_in_executor(None, self.app.spool.busy_workers, set(running))
+        now = time.monotonic()
+        started: dict[str, tuple[tuple[str, int], float]] = {}
+        over = []
+        for one in busy:
+            attempt = (one.spool_id, one.started)
+            known = self._started.get(one.owner)
+            since = known[1] if known is not None and known[0] == attempt else now
+            started[one.owner] = (attempt, since)
+            if now - since > self.limit:
+                over.append(one)
+        self._started = started
+        for one in over:
+            child = running[one.pid]
+            log.error(
+                "spool item over its time limit; stopping its worker",
+                extra={"spool_id": one.spool_id, "worker_pid": one.pid, "limit": self.limit},
+            )
+            child.kill()
+            await loop.run_in_executor(None, child.wait)
+            detail = (
+                f"took longer than {self.limit:g} s (worker.item_time_limit); "
+                "its worker was stopped"
+            )
+            freed = await loop.run_in_executor(
+                None, self.app.spool.release_worker, one.owner, detail
+            )
+            self._started.pop(one.owner, None)
+            log.warning(
+                "worker stopped; its item charged an attempt, its other claims freed",
+                extra={"spool_id": one.spool_id, "worker_pid": one.pid, "freed": freed},
+            )
+        if over:
+            await self.replace_dead()
+
+
+def _exit_soon(code: int) -> None:
+    """End the process with `code` in FAILSAFE_SECONDS unless it has ended by then."""
+
+    def end() -> None:
+        log.critical("serve did not exit in time; ending it", extra={"exit_code": code})
+        for handler in logging.getLogger("mailbot").handlers:
+            handler.flush()
+        os._exit(code)
+
+    timer = threading.Timer(FAILSAFE_SECONDS, end)
+    timer.daemon = True
+    timer.start()
+
+
+async def _serve_until_stopped(app: App) -> None:
+    """`_serve`, in a process that ends when it does. An error that ends its event loop
+    ends serve with exit 1 (so a supervisor restarts it), logged with its traceback; a
+    MailbotError (the port taken) keeps its own exit code."""
+    try:
+        await _serve(app)
+    except MailbotError as exc:
+        _exit_soon(exc.exit_code)
+        raise
+    except Exception as exc:
+        _exit_soon(1)
+        log.critical("serve stopped: its event loop failed", exc_info=True)
+        raise MailbotError(f"serve stopped by an unexpected error: {_first_line(exc)}") from exc
+    except BaseException:
+        _exit_soon(1)
+        raise
+
+
 def serve(config: Config) -> None:
+    """`mailbot serve`. Whatever it needs is checked before it listens: the database (69),
+    the spool folder (74), the port (69); nothing is left running when one fails."""
     app = App.build(config)
-    app.recover()
-    asyncio.run(_serve(app))
+    app.spool.check_writable()
+    asyncio.run(_serve_until_stopped(app))

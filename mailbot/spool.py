@@ -24,7 +24,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -313,20 +313,56 @@ class Spool:
     def release_dead_claims(self) -> int:
         """Free the leases of workers on this host that died, charging their current item."""
         released = 0
-        for marker in self._work.iterdir():
-            owner = marker.name
-            host, _, rest = owner.partition(":")
-            pid = rest.partition(":")[0]
-            if host != HOST or not pid.isdigit() or _pid_alive(int(pid)):
+        for busy in self._markers():
+            if busy.host != HOST or _pid_alive(busy.pid):
                 continue  # alive, or another host's worker: only that host can tell
-            current = marker.read_text().strip()
-            with self.db.transaction() as session:
-                items = SpoolItems(session)
-                if current:
-                    items.charge_attempt(current, "worker died while processing", free_claim=False)
-                released += items.free_claims_of(owner)
-            marker.unlink(missing_ok=True)
+            released += self.release_worker(busy.owner, "worker died while processing")
         return released
+
+    def release_worker(self, owner: str, detail: str) -> int:
+        """A worker that is gone (died, or stopped by serve): charge the item its marker names
+        with `detail`, free every other claim it held, and remove the marker. Returns how
+        many claims were freed (the rest of its batch goes on at once, with no attempt
+        charged)."""
+        marker = self._work / owner
+        current = _read_marker(marker)[0]
+        with self.db.transaction() as session:
+            items = SpoolItems(session)
+            if current:
+                items.charge_attempt(current, detail[:4000], free_claim=False)
+            released = items.free_claims_of(owner)
+        marker.unlink(missing_ok=True)
+        return released
+
+    def busy_workers(self, pids: Collection[int]) -> list[Busy]:
+        """The item each of these workers (on this host) is processing now, from their
+        markers: serve times them against `worker.item_time_limit`."""
+        return [
+            busy
+            for busy in self._markers()
+            if busy.host == HOST and busy.pid in pids and busy.spool_id
+        ]
+
+    def _markers(self) -> list[Busy]:
+        found = []
+        for marker in self._work.iterdir():
+            host, _, rest = marker.name.partition(":")
+            pid = rest.partition(":")[0]
+            if not pid.isdigit():
+                continue
+            spool_id, started = _read_marker(marker)
+            found.append(Busy(marker.name, host, int(pid), spool_id, started))
+        return found
+
+    def check_writable(self) -> None:
+        """Fail now, not at the first mail: serve must not listen while it cannot store."""
+        for folder in (self.folder, self._tmp, self._work):
+            probe = folder / f".probe.{os.getpid()}"
+            try:
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise SpoolError(f"spool {folder}: cannot write there: {exc.strerror}") from exc
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -367,10 +403,17 @@ class Spool:
         with self.db.reading() as session:
             return SpoolItems(session).anything_to_claim(now)
 
-    def note_failure(self, spool_id: str, error: str) -> None:
-        """An attempt raised: charge it and free the lease so the item is tried again."""
+    def note_failure(self, spool_id: str, error: str, *, worker: str | None = None) -> None:
+        """An attempt raised: charge it and free the lease so the item is tried again.
+
+        With `worker`, every other claim of that worker is freed in the same transaction:
+        a worker that could not note a failure at once (the database refused) has given up
+        its batch, and none of it may wait out the lease."""
         with self.db.transaction() as session:
-            SpoolItems(session).charge_attempt(spool_id, error[:4000], free_claim=True)
+            items = SpoolItems(session)
+            items.charge_attempt(spool_id, error[:4000], free_claim=True)
+            if worker is not None:
+                items.free_claims_of(worker)
 
     def release(self, spool_id: str, *, by: str, skip_rule: str | None) -> None:
         """Put a quarantined item back in `received`, with who did it in the history.
@@ -461,8 +504,32 @@ class Incoming:
         self.path.unlink(missing_ok=True)
 
 
+def _read_marker(path: Path) -> tuple[str, int]:
+    """(spool id, when it was written in ns) from a marker; ("", 0) for an idle or vanished
+    one. The write time tells the same item taken up again from one still going on."""
+    try:
+        with path.open("rb") as marker:
+            text = marker.read(256).decode(errors="replace").strip()
+            return text, os.fstat(marker.fileno()).st_mtime_ns
+    except FileNotFoundError:  # its worker closed it just now
+        return "", 0
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A worker's marker as read from the work folder."""
+
+    owner: str
+    host: str
+    pid: int
+    spool_id: str
+    started: int
+    """When the marker was written (ns): with `spool_id`, which attempt this is."""
+
+
 class WorkMarker:
-    """The file naming the item a worker is on, read back after that worker dies."""
+    """The file naming the item a worker is on, read back after that worker dies and by
+    serve, which times each item against `worker.item_time_limit`."""
 
     def __init__(self, spool: Spool, worker: str) -> None:
         self.path = spool._work / worker
@@ -475,9 +542,14 @@ class WorkMarker:
     def clear(self) -> None:
         os.pwrite(self._fd, b" " * 64, 0)
 
-    def close(self) -> None:
+    def close(self, *, owed: str | None = None) -> None:
+        """`owed`: an item whose failed attempt could not be recorded; the file stays, naming
+        it, for `release_dead_claims` to charge once this worker is gone."""
+        if owed is not None:
+            self.set(owed)
         os.close(self._fd)
-        self.path.unlink(missing_ok=True)
+        if owed is None:
+            self.path.unlink(missing_ok=True)
 
 
 def worker_name() -> str:

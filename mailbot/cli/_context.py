@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import click
 
@@ -24,6 +24,7 @@ from mailbot import config as config_mod
 from mailbot import logs
 from mailbot.clock import Clock, fixed, parse_moment, system_clock
 from mailbot.errors import ConfigError, DatabaseUnavailable, MailbotError
+from mailbot.redact import masked
 
 if TYPE_CHECKING:
     from mailbot.service import App
@@ -84,20 +85,6 @@ def _is_database_error(exc: BaseException) -> bool:
         return True
     sa_exc = sys.modules.get("sqlalchemy.exc")
     return sa_exc is not None and isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
-
-
-def masked(url: str) -> str:
-    """A URL fit to print: its password replaced by ***."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # an unreadable URL: show none of what may follow the scheme
-        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
-    if not password:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    name = user.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
 def database_unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:

@@ -10,6 +10,7 @@ import click
 from tabulate import tabulate
 
 from mailbot.cli import _context as c
+from mailbot.redact import masked
 
 
 @click.command()
@@ -18,7 +19,13 @@ def serve(ctx: click.Context) -> None:
     """Run the SMTP receiver, the workers and the sender until SIGTERM or Ctrl-C.
 
     Every message answered with 250 is already on disk; a stop at any moment loses nothing,
-    and work left over is taken up on the next start.
+    and work left over is taken up on the next start. A mail that keeps a worker busy longer
+    than worker.item_time_limit seconds is stopped, tried again after the mail behind it,
+    and quarantined (processing_error) after spool.max_attempts tries.
+
+    Exit codes: 0 stopped cleanly; 1 serve failed unexpectedly (the log has the traceback;
+    a supervisor should restart it); 69 the SMTP port is taken or the database cannot be
+    reached; 74 the spool folder cannot be written; 78 bad configuration.
     """
     from mailbot.service import serve as run
 
@@ -77,6 +84,8 @@ def worker(ctx: click.Context) -> None:
 
     Any number may run, on any host that sees the spool folder and the database: each item
     is claimed by one worker and finished exactly once. On SQLite, keep them on one host.
+    Serve stops one of its own workers that spends longer than worker.item_time_limit
+    seconds on one item; a worker started by hand has no such limit.
     """
     from mailbot.service import App, run_worker
 
@@ -116,7 +125,7 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
             json.dumps(
                 {
                     "config": str(config.path),
-                    "database": c.masked(config.database_url),
+                    "database": masked(config.database_url),
                     "desks": desks,
                 },
                 ensure_ascii=False,
@@ -158,4 +167,4 @@ def db_upgrade(ctx: click.Context) -> None:
         database = Database(config.database_url)
         database.upgrade()
         database.dispose()
-    click.echo(f"database {c.masked(config.database_url)}: schema up to date")
+    click.echo(f"database {masked(config.database_url)}: schema up to date")

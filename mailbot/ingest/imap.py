@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailbot.config import Config, ImapMailbox
 from mailbot.errors import ConfigError, MailboxUnavailable, NotFound, SpoolError
+from mailbot.redact import masked
 from mailbot.spool import Spool
 
 log = logging.getLogger("mailbot.imap")
@@ -125,15 +125,6 @@ class PassResult:
 class _Round:
     settled: set[int] = field(default_factory=set)
     result: PassResult = field(default_factory=PassResult)
-
-
-def masked(url: str) -> str:
-    """The URL as logs may show it: any password in it replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def password_for(config: Config, mailbox: ImapMailbox, environ: Mapping[str, str]) -> str:

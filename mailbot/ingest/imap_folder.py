@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from mailbot.config import ImapMailbox
 from mailbot.errors import MailboxUnavailable
-from mailbot.ingest.imap import FETCH_BYTES, logged_in, masked
+from mailbot.ingest.imap import FETCH_BYTES, logged_in
 from mailbot.ingest.sources import Found, PasswordReader, SourceError, register_scheme
+from mailbot.redact import masked
 
 META_BATCH = 1000
 """UIDs whose size and date are asked for in one command."""

@@ -45,6 +45,7 @@ from typing import IO, Protocol
 
 from mailbot.errors import MailbotError, NotFound
 from mailbot.parse import arrival_from_headers
+from mailbot.redact import masked
 
 CHUNK = 64 * 1024
 """Longest piece of a line read at once: a base64 blob without line ends stays bounded."""
@@ -116,7 +117,7 @@ def open_source(spec: str, max_size: int, password: PasswordReader | None = None
     if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         opener = _SCHEMES.get(scheme.lower())
         if opener is None:
-            raise SourceError(f"{_without_password(spec)}: unknown kind of source {scheme}://")
+            raise SourceError(f"{masked(spec)}: unknown kind of source {scheme}://")
         return opener(spec, max_size, password or _no_password)
     path = Path(spec)
     if path.is_dir():
@@ -132,10 +133,6 @@ def open_source(spec: str, max_size: int, password: PasswordReader | None = None
 
 def _no_password() -> str:
     raise SourceError("this source needs a password: set MAILBOT_IMAP_PASSWORD or --password-file")
-
-
-def _without_password(spec: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", spec)
 
 
 # -- single files ---------------------------------------------------------------------------

@@ -93,11 +93,14 @@ class SpoolItems:
         ids: Sequence[str] | None,
         skip_locked: bool,
     ) -> list[SpoolItem]:
-        """Lease the oldest claimable items (or exactly `ids`) to `worker` until `until`."""
+        """Lease the oldest claimable items (or exactly `ids`) to `worker` until `until`.
+
+        Items that failed before come after those never tried: a mail that times out or
+        crashes its worker must not be first in every batch, ahead of the mail behind it."""
         query = select(SpoolItem).where(*_claimable(now))  # type: ignore[arg-type]
         if ids is not None:
             query = query.where(col(SpoolItem.id).in_(list(ids)))
-        query = query.order_by(col(SpoolItem.accepted_at)).limit(limit)
+        query = query.order_by(col(SpoolItem.attempts), col(SpoolItem.accepted_at)).limit(limit)
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = list(self.session.exec(query).all())

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote
 
 from mailbot.errors import DatabaseUnavailable
+from mailbot.redact import masked
 
 if TYPE_CHECKING:
     from mailbot.store.database import Database
@@ -130,16 +131,6 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(unquote(rest))
 
 
-def _shown(url: str) -> str:
-    """The URL without its password (it ends up in logs and terminals)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(the configured database URL)"
-
-
 def open_source(url: str) -> StatusSource:
     """A read-only view of the database at `url`; DatabaseUnavailable when there is none to
     read (no file, no schema, no answer), naming it and what to do."""
@@ -170,17 +161,17 @@ def open_source(url: str) -> StatusSource:
     try:
         db = Database(url)
     except Exception as exc:
-        raise DatabaseUnavailable(f"database {_shown(url)}: {exc}") from exc
+        raise DatabaseUnavailable(f"database {masked(url)}: {exc}") from exc
     try:
         migrated = db.has_schema()
     except Exception as exc:
         db.dispose()
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise DatabaseUnavailable(f"database {_shown(url)}: cannot connect: {reason}") from exc
+        raise DatabaseUnavailable(f"database {masked(url)}: cannot connect: {reason}") from exc
     if not migrated:
         db.dispose()
         raise DatabaseUnavailable(
-            f"database {_shown(url)}: has no mailbot tables yet (`mailbot db upgrade` makes them)"
+            f"database {masked(url)}: has no mailbot tables yet (`mailbot db upgrade` makes them)"
         )
     return DatabaseSource(db, owned=True)
 
