@@ -19,6 +19,8 @@ Codes that no exception carries, because a command decides them from a result: 0
 being processed elsewhere.
 """
 
+from __future__ import annotations
+
 
 class MailbotError(Exception):
     exit_code = 1
@@ -71,3 +73,20 @@ class MailboxUnavailable(Unavailable):
 class DatabaseUnavailable(Unavailable):
     """The database could not be opened or reached (server down, a SQLite file in a folder
     that does not exist or cannot be written); nothing was done."""
+
+    @classmethod
+    def of(cls, url: str, exc: BaseException) -> DatabaseUnavailable:
+        """The one way every command says it: which database (password masked) and the
+        driver's own first line, without SQLAlchemy's wrapping (statement, link to docs)."""
+        from mailbot.redact import masked
+
+        return cls(f"database {masked(url)}: cannot be opened or reached: {first_line(exc)}")
+
+
+def first_line(exc: BaseException) -> str:
+    """What an exception (or the driver error SQLAlchemy wraps) says, on one line."""
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, OSError) and inner.strerror:
+        return f"{inner.strerror}: {inner.filename}" if inner.filename else inner.strerror
+    text = str(inner).strip() or type(inner).__name__
+    return text.splitlines()[0].strip()

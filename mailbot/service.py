@@ -30,28 +30,24 @@ from typing import Any
 from mailbot.agent_address import load_secrets
 from mailbot.clock import Clock, system_clock
 from mailbot.config import Config, SmtpSettings
-from mailbot.errors import ConfigError, DatabaseUnavailable, MailbotError, SpoolError, Unavailable
+from mailbot.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    MailbotError,
+    SpoolError,
+    Unavailable,
+    first_line,
+)
 from mailbot.ingest.imap import PassResult, Poller, Taken, build_pollers
 from mailbot.ingest.smtp import SESSION_TIMEOUT, Door, SpoolHandler
 from mailbot.outcomes import Outcome
 from mailbot.pipeline import Pipeline, Worker, process_now
-from mailbot.redact import masked
 from mailbot.replies import Renderer
 from mailbot.sender import Sender, make_transport
 from mailbot.spool import Spool
 from mailbot.store import Database
 
 log = logging.getLogger("mailbot.serve")
-
-
-def _first_line(exc: BaseException) -> str:
-    """A driver's own words, without SQLAlchemy's wrapping ("(psycopg.OperationalError) ...",
-    the statement, the link to its docs) and on one line."""
-    inner = getattr(exc, "orig", None) or exc
-    if isinstance(inner, OSError) and inner.strerror:
-        return f"{inner.strerror}: {inner.filename}" if inner.filename else inner.strerror
-    text = str(inner).strip() or type(inner).__name__
-    return text.splitlines()[0].strip()
 
 
 @dataclass
@@ -72,9 +68,7 @@ class App:
         except MailbotError:
             raise
         except Exception as exc:  # refused, unknown host, bad password, unopenable file
-            raise DatabaseUnavailable(
-                f"cannot use the database {masked(config.database_url)}: {_first_line(exc)}"
-            ) from exc
+            raise DatabaseUnavailable.of(config.database_url, exc) from exc
         try:
             spool = Spool(config.spool_dir, db, clock)
         except OSError as exc:
@@ -596,7 +590,7 @@ async def _serve_until_stopped(app: App) -> None:
     except Exception as exc:
         _exit_soon(1)
         log.critical("serve stopped: its event loop failed", exc_info=True)
-        raise MailbotError(f"serve stopped by an unexpected error: {_first_line(exc)}") from exc
+        raise MailbotError(f"serve stopped by an unexpected error: {first_line(exc)}") from exc
     except BaseException:
         _exit_soon(1)
         raise

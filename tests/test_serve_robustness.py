@@ -132,6 +132,12 @@ def _is_quarantined(serve: Serve, spool_id: str) -> bool:
     )
 
 
+def _is_finished(serve: Serve, spool_id: str) -> bool:
+    return bool(
+        _query(serve, "SELECT 1 FROM spool_item WHERE id = ? AND state <> 'received'", spool_id)
+    )
+
+
 def _ticket_subjects(serve: Serve) -> list[str]:
     listed = mailbot_cli(serve.config_path, "tickets", "list", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -162,13 +168,13 @@ def test_a_mail_that_stalls_its_worker_holds_up_the_next_one_for_seconds_only(
     slow = _punycode(3_000_000)  # about two minutes in the decoder (1 MB: 17 s, 0.5 MB: 5 s)
     _send(limited.port, slow)
     _good_mail_is_a_ticket_within_seconds(limited, "behind the punycode mail")
-    # stopped each time (or refused by the parser at once): quarantined, never a ticket
+    # the parser reads a declared punycode as an unknown charset, at once; were it decoded, the
+    # time limit would stop it: either way it ends in an outcome and held nothing up
     wait_until(
-        "the punycode mail is quarantined",
-        lambda: _is_quarantined(limited, _spool_id(slow)),
+        "the punycode mail has its outcome",
+        lambda: _is_finished(limited, _spool_id(slow)),
         90,
     )
-    assert "punycode" not in _ticket_subjects(limited)
     assert len(_workers_of(limited)) == 1
 
 
@@ -279,7 +285,7 @@ def _unusable(tmp_path: Path, what: str) -> tuple[Path, int, str, str]:
         return (
             write_config(tmp_path, url),
             69,
-            f"mailbot: cannot use the database {shown}: ",
+            f"mailbot: database {shown}: cannot be opened or reached: ",
             "Connection refused",
         )
     if what == "database file cannot be made":
@@ -287,7 +293,7 @@ def _unusable(tmp_path: Path, what: str) -> tuple[Path, int, str, str]:
         return (
             write_config(tmp_path, url),
             69,
-            f"mailbot: cannot use the database {url}: ",
+            f"mailbot: database {url}: cannot be opened or reached: ",
             str(blocker),
         )
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}")

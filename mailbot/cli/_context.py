@@ -51,7 +51,7 @@ class Group(click.Group):
             if not _is_database_error(exc):
                 raise
             url = ctx.find_root().ensure_object(dict).get("database_url", "")
-            fail(database_unavailable(url, exc))
+            fail(DatabaseUnavailable.of(url, exc))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Each command with its whole first sentence, wrapped: click's default cuts it at
@@ -85,17 +85,6 @@ def _is_database_error(exc: BaseException) -> bool:
         return True
     sa_exc = sys.modules.get("sqlalchemy.exc")
     return sa_exc is not None and isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
-
-
-def database_unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
-    """One line: which database (password masked) and what its driver said, first line."""
-    cause = getattr(exc, "orig", None) or exc
-    if isinstance(cause, OSError) and cause.strerror:
-        said = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
-    else:
-        said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    where = masked(url) or "the database"
-    return DatabaseUnavailable(f"database {where}: cannot be opened or reached: {said}")
 
 
 DATABASE_SCHEMES = ("sqlite", "postgresql")
@@ -132,14 +121,14 @@ def opening_database(url: str) -> Iterator[None]:
     except MailbotError:
         raise
     except OSError as exc:
-        raise database_unavailable(url, exc) from exc
+        raise DatabaseUnavailable.of(url, exc) from exc
     except Exception as exc:
         sa_exc = sys.modules.get("sqlalchemy.exc")
         if sa_exc is not None and isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)):
             raise _bad_url(url, str(exc).splitlines()[0]) from exc
         if not _is_database_error(exc):
             raise
-        raise database_unavailable(url, exc) from exc
+        raise DatabaseUnavailable.of(url, exc) from exc
 
 
 def config(ctx: click.Context) -> config_mod.Config:

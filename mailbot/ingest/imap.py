@@ -426,6 +426,8 @@ class Poller:
         client.idle()
         self.idling.set()
         try:
+            if _news_arrived(client):
+                return  # announced as IDLE began, before its "+ idling": imaplib kept it aside
             while not self.stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 responses = client.idle_check(timeout=1.0)
