@@ -55,7 +55,28 @@ class SpoolSettings(_Strict):
     """Tries before an item that keeps failing is quarantined with reason processing_error."""
 
 
-class SmtpSettings(_Strict):
+class _Listening(_Strict):
+    """Settings with a `listen = "host:port"` key: the one reading of it."""
+
+    listen: str
+
+    @staticmethod
+    def _parse_listen(value: str, example: str) -> tuple[str, int]:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, e.g. {example}")
+        return host.strip("[]"), int(port)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class SmtpSettings(_Listening):
     listen: str = "127.0.0.1:2525"
     max_message_size: int = Field(26_214_400, ge=1024)
     hostname: str = "mailbot.localhost"
@@ -74,18 +95,8 @@ class SmtpSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("expected host:port, e.g. 127.0.0.1:2525")
+        cls._parse_listen(value, "127.0.0.1:2525")
         return value
-
-    @property
-    def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
 
 
 class RelaySettings(_Strict):
@@ -149,7 +160,7 @@ class IntakeSettings(_Strict):
     A desk may set its own `old_mail_after`."""
 
 
-class MetricsSettings(_Strict):
+class MetricsSettings(_Listening):
     """`serve`'s optional HTTP port for Prometheus (/metrics) and supervisors (/health)."""
 
     listen: str = ""
@@ -167,10 +178,7 @@ class MetricsSettings(_Strict):
             return value
         import ipaddress
 
-        host, sep, port = value.rpartition(":")
-        host = host.strip("[]")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("expected host:port, e.g. 127.0.0.1:9108, or empty for none")
+        host, _ = cls._parse_listen(value, "127.0.0.1:9108, or empty for none")
         try:
             loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
         except ValueError:
@@ -178,14 +186,6 @@ class MetricsSettings(_Strict):
         if not loopback:
             raise ValueError("expected a loopback host (127.0.0.1, ::1 or localhost)")
         return value
-
-    @property
-    def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
 
 
 class ImapMailbox(_Strict):

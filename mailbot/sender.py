@@ -26,7 +26,7 @@ from typing import Protocol
 
 from mailbot.clock import Clock, system_clock
 from mailbot.config import OutboundSettings, RelaySettings
-from mailbot.durable import write_durably
+from mailbot.durable import make_private_dirs, write_durably
 from mailbot.store import Database, Events, Outbox, OutboxRow, OutboxState
 
 log = logging.getLogger("mailbot.sender")
@@ -52,7 +52,7 @@ class MaildirTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         for sub in ("tmp", "new", "cur"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+            make_private_dirs(folder / sub)
 
     def name_for(self, message_id: str) -> str:
         return hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".mailbot:2,"

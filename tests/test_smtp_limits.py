@@ -41,6 +41,7 @@ def _config(folder: Path, smtp_keys: str, *, max_size: int = 1048576) -> Path:
     path = write_config(folder, f"sqlite:///{folder / 'var' / 'mailbot.db'}", max_size=max_size)
     text = path.read_text()
     text = text.replace(f'path = "{folder / "spool"}"', f'path = "{folder / "var" / "spool"}"')
+    text = text.replace(f'maildir = "{folder / "sent"}"', f'maildir = "{folder / "var" / "sent"}"')
     path.write_text(text.replace("[smtp]\n", f"[smtp]\n{smtp_keys}\n", 1))
     return path
 
@@ -220,6 +221,8 @@ def test_var_and_what_mailbot_stores_in_it_are_private(spooled: Spooled) -> None
     assert mode(spooled.stored(raw)) == 0o600
     for side in spooled.var.glob("mailbot.db*"):  # -wal, -shm, the writers' lock
         assert mode(side) == 0o600, side
+    for sub in ("tmp", "new", "cur"):  # the replies sent: mail too
+        assert mode(spooled.var / "sent" / sub) == 0o700
 
 
 def test_a_line_of_5000_characters_is_accepted_and_stored_intact(spooled: Spooled) -> None:
