@@ -7,6 +7,7 @@ collide. Where no PostgreSQL answers, the PostgreSQL half is skipped with a line
 
 from __future__ import annotations
 
+import email
 import os
 import runpy
 import shutil
@@ -14,6 +15,8 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -230,3 +233,13 @@ def send_all(config: Path) -> None:
         pass
     sender.close()
     app.db.dispose()
+
+
+def sent_to(config: Path, address: str) -> list[EmailMessage]:
+    """The mails delivered to `address` in the outbound maildir of `config`, after sending
+    every reply the outbox holds now."""
+    send_all(config)
+    folder = config.parent.parent / "sent" / "new"
+    paths = sorted(folder.iterdir()) if folder.is_dir() else []
+    sent = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
+    return [m for m in sent if str(m["To"]) == address]

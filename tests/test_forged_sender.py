@@ -10,11 +10,8 @@ what reached the contact is read from the outbound maildir.
 
 from __future__ import annotations
 
-import email
 import json
 import shutil
-from email import policy
-from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from typing import Any
 import pytest
 
 from mailbot.clock import system_clock
-from tests.conftest import SHIPPED_DESKS, run, send_all, stdout_of, write_config
+from tests.conftest import SHIPPED_DESKS, run, sent_to, stdout_of, write_config
 from tests.helpers import message
 
 OLENA = "olena@vector.test"
@@ -78,16 +75,6 @@ def _ingest_all(config: Path, mails: list[bytes]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout_of(config, "ingest", *paths).splitlines()]
 
 
-def _sent_to(config: Path, address: str) -> list[EmailMessage]:
-    send_all(config)
-    folder = config.parent.parent / "sent" / "new"
-    sent = [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)
-        for p in sorted(folder.iterdir())
-    ]
-    return [m for m in sent if str(m["To"]) == address]
-
-
 def test_a_burst_of_forged_mail_leaves_the_real_contact_its_ticket_and_ack(
     config: Path,
 ) -> None:
@@ -100,7 +87,7 @@ def test_a_burst_of_forged_mail_leaves_the_real_contact_its_ticket_and_ack(
     assert all(TRUSTED in x["detail"] and OLENA in x["detail"] for x in burst)
     assert (real["outcome"], real["reason"], real["ticket"]) == ("ticket", None, "CBX-000001")
     # the contact got exactly one mail: the acknowledgement of the real request
-    [ack] = _sent_to(config, OLENA)
+    [ack] = sent_to(config, OLENA)
     assert str(ack["Subject"]).startswith("[CBX-000001] ") and "(30)" in str(ack["Subject"])
     # the ticket's history says what proved the sender
     shown = json.loads(stdout_of(config, "tickets", "show", "CBX-000001", "--json"))
@@ -125,7 +112,7 @@ def test_forged_mail_counts_toward_no_monthly_quota(config: Path, tmp_path: Path
     )
     assert [x["reason"] for x in lines] == [*["unauthenticated_sender"] * 5, None, None]
     assert [x["ticket"] for x in lines[5:]] == ["CBX-000001", "CBX-000002"]
-    assert len(_sent_to(config, OLENA)) == 2
+    assert len(sent_to(config, OLENA)) == 2
 
 
 def test_a_bad_setting_names_the_file_and_key(config: Path, tmp_path: Path) -> None:

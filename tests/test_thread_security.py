@@ -10,10 +10,7 @@ outbound maildir.
 
 from __future__ import annotations
 
-import email
 import json
-from email import policy
-from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import pytest
 
 from mailbot.clock import system_clock
-from tests.conftest import SHIPPED_DESKS, send_all, stdout_of, write_config
+from tests.conftest import SHIPPED_DESKS, sent_to, stdout_of, write_config
 from tests.helpers import message
 
 SERWISANT = "pomoc@serwisant.test"
@@ -63,16 +60,6 @@ def _inbound(shown: dict[str, Any]) -> list[str]:
     return [m["from"] for m in shown["messages"] if m["direction"] == "in"]
 
 
-def _sent_to(config: Path, address: str) -> list[EmailMessage]:
-    send_all(config)
-    folder = config.parent.parent / "sent" / "new"
-    sent = [
-        email.message_from_bytes(p.read_bytes(), policy=policy.default)
-        for p in sorted(folder.iterdir())
-    ]
-    return [m for m in sent if str(m["To"]) == address]
-
-
 def _jans_ticket(config: Path) -> None:
     line = _ingest(
         config,
@@ -107,14 +94,14 @@ def test_a_strangers_in_reply_to_opens_a_ticket_of_its_own_that_links_the_custom
     assert stranger["related_to"] == "SRW-000001" and stranger["requester"] == STRANGER
     assert _inbound(stranger) == [STRANGER]
     # the stranger is told of its own ticket, nothing of Jan's
-    [ack] = _sent_to(config, STRANGER)
+    [ack] = sent_to(config, STRANGER)
     assert "SRW-000002" in str(ack["Subject"]) and "SRW-000001" not in ack.get_content()
 
 
 def test_a_stranger_cannot_reopen_a_solved_ticket_by_its_message_id(config: Path) -> None:
     _jans_ticket(config)
     stdout_of(config, "tickets", "solve", "SRW-000001", "--by", "dyzurny")
-    jan_before = len(_sent_to(config, JAN))  # the acknowledgement and the solved notice
+    jan_before = len(sent_to(config, JAN))  # the acknowledgement and the solved notice
     line = _ingest(
         config,
         "mallory",
@@ -124,7 +111,7 @@ def test_a_stranger_cannot_reopen_a_solved_ticket_by_its_message_id(config: Path
     after = _show(config, "SRW-000001")
     assert after["state"] == "solved" and _inbound(after) == [JAN]
     assert "reopened" not in [e["kind"] for e in after["events"]]
-    assert len(_sent_to(config, JAN)) == jan_before  # Jan hears nothing of it
+    assert len(sent_to(config, JAN)) == jan_before  # Jan hears nothing of it
 
 
 def test_the_requester_and_a_colleague_of_the_same_customer_still_thread(config: Path) -> None:
