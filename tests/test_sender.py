@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import email
 import subprocess
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -132,28 +132,38 @@ def test_untrusted_certificate_is_not_sent_to(
 
 
 def test_temporary_refusal_backs_off_then_gives_up(tmp_path: Path, db_url: str) -> None:
+    """The clock is moved by hand, so a slow machine cannot make a retry due early."""
     catcher = Catcher(tmp_path / "caught")
     try:
         app = _app(tmp_path, db_url, catcher.port)
         _customer_mail(app, sender="later@vector.test")
-        sender = _sender(app, max_attempts=3, retry_base_seconds=0.3, retry_max_seconds=10.0)
-        before = time.time()
+        now = [datetime.now(UTC)]
+        sender = _sender(app, max_attempts=3, retry_base_seconds=30.0, retry_max_seconds=600.0)
+        sender.clock = lambda: now[0]
         assert sender.send_due() == 1
         row = _row(app)
         assert (row.state, row.attempts) == ("pending", 1) and "451" in (row.last_error or "")
-        assert 0.25 < row.next_attempt_at.timestamp() - before < 1.0
+        assert 27 <= _seconds_until(row, now[0]) <= 33  # 30 s, give or take the 10 % jitter
+        now[0] += timedelta(seconds=26)
         assert sender.send_due() == 0  # not due yet
-        time.sleep(0.4)
+        now[0] += timedelta(seconds=8)
         assert sender.send_due() == 1
         row = _row(app)
         assert row.attempts == 2
-        assert 0.5 < row.next_attempt_at.timestamp() - time.time() < 0.7  # doubled
-        time.sleep(0.7)
+        assert 54 <= _seconds_until(row, now[0]) <= 66  # doubled
+        now[0] += timedelta(seconds=67)
         sender.send_due()
         row = _row(app)
         assert row.state == "failed" and "gave up after 3 tries" in (row.last_error or "")
     finally:
         catcher.stop()
+
+
+def _seconds_until(row: OutboxRow, now: datetime) -> float:
+    due = row.next_attempt_at
+    if due.tzinfo is None:  # SQLite hands back naive UTC
+        due = due.replace(tzinfo=UTC)
+    return (due - now).total_seconds()
 
 
 def test_relay_down_is_a_temporary_failure(tmp_path: Path, db_url: str) -> None:
