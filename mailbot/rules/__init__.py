@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -135,6 +135,21 @@ class Rule(Protocol):
     description: str
 
     def check(self, mail: Mail, context: Context) -> Verdict | None: ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A rule that guesses from the wording (topics, services, fields) also says what it
+    recognises, whatever it would decide: `detect` returns the codes found (exclusion or
+    entitlement names, the fields a request holds...). The labelled sets in tests/labelled/
+    measure precision and recall on these codes (benchmarks/detection.py), so a guess is
+    measured apart from the decision built on it."""
+
+    name: str
+    codes: tuple[str, ...]
+    """Every code `detect` may return: each needs its labelled mails and its figures."""
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]: ...
 
 
 class RuleSettings(BaseModel):

@@ -723,6 +723,8 @@ class MissingFields:
         self.settings = settings
         self.products = products
         self.basic_questions = basic_questions
+        wanted = {*settings.fields, *(f for fs in settings.product_fields.values() for f in fs)}
+        self.codes = tuple(code for code in FIELD_CODES if code in wanted)
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> MissingFields:
@@ -732,6 +734,12 @@ class MissingFields:
         products = ProductSettings.model_validate(table).products if table is not None else {}
         basic = BasicQuestions.for_desk(desk) if desk.kb.basic_questions else None
         return cls(settings, ProductTable(products, desk.customers), basic)
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """Every field this mail gives, on its own, whatever its product requires."""
+        material = self._material(mail, (own_text(mail.text),), ())
+        match = self.products.detect(material.subject, material.text, context.customer)
+        return frozenset(code for code in FIELD_CODES if self._found(code, material, match))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         thread = context.history.thread

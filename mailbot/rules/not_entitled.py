@@ -120,6 +120,12 @@ class NotEntitled:
 
     def __init__(self, settings: Settings) -> None:
         self.entitlements = [(e, KeywordSet.of(e.keywords)) for e in settings.entitlements]
+        self.codes = tuple(e.name for e in settings.entitlements)
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """Every service the mail asks for, whoever asks."""
+        text = _keywords.searchable(mail)
+        return frozenset(e.name for e, keywords in self.entitlements if keywords.matches(text))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:

@@ -66,11 +66,17 @@ class OutOfScope:
 
     def __init__(self, settings: Settings, coupons: Coupons) -> None:
         self.exclusions = [(e, KeywordSet.of(e.keywords)) for e in settings.exclusions]
+        self.codes = tuple(e.name for e in settings.exclusions)
         self.coupons = coupons
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
         return cls(settings, Coupons(desk.customers))
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """Every exclusion whose words stand in the mail, coupons or not."""
+        text = _keywords.searchable(mail)
+        return frozenset(e.name for e, keywords in self.exclusions if keywords.matches(text))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:

@@ -1,0 +1,67 @@
+"""Precision and recall of every guessing rule of the shipped desks, on the labelled mails.
+
+tests/labelled/<desk>.toml holds mails written the way customers write, in the desk's
+languages, each labelled with what its rule must find (see benchmarks/detection.py). The
+floors below are the figures measured when the sets were written (docs/benchmarks.md,
+"Issue 11: detection"): a change to a desk's words or to the matching that loses a right
+answer, or finds a topic in one more mail that does not ask for it, fails here.
+`.venv/bin/python benchmarks/detection.py --verbose` shows which mail and what it got.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.detection import LABELLED, Figures, evaluate, read_labelled
+from mailbot.config import load as load_config
+from mailbot.rules import Detector, load_rules
+from tests.conftest import REPO
+
+FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {}
+"""(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
+
+MIN_POSITIVES = 20
+MIN_NEGATIVES = 10
+"""Per code: mails that ask for it, and mails that must not be read as asking for it."""
+
+
+@pytest.fixture(scope="module")
+def figures() -> Figures:
+    return evaluate(read_labelled())
+
+
+def _detectors() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(desk, rule) -> the codes its detector may return, for desks with a labelled set."""
+    config = load_config(REPO / "config" / "mailbot.toml", environ={})
+    labelled = {path.stem for path in LABELLED.glob("*.toml")}
+    found = {}
+    for name, desk in config.desks.items():
+        if name not in labelled:
+            continue
+        for rule in load_rules(desk, name):
+            if isinstance(rule, Detector):
+                found[(name, rule.name)] = tuple(rule.codes)
+    return found
+
+
+def test_every_code_a_desk_can_detect_has_its_labelled_mails_and_floors(figures: Figures) -> None:
+    for (desk, rule), codes in _detectors().items():
+        for code in codes:
+            key = (desk, rule, code)
+            assert key in FLOORS, f"{key}: no recorded figures"
+            count = figures.counts.get(key)
+            assert count is not None, f"{key}: no labelled mail"
+            assert count.positives >= MIN_POSITIVES, f"{key}: {count.positives} positives"
+            assert count.negatives >= MIN_NEGATIVES, f"{key}: {count.negatives} negatives"
+
+
+def test_no_rule_drops_below_its_recorded_figures(figures: Figures) -> None:
+    misses = "\n".join(
+        f"{m.desk}/{m.rule}: expected {sorted(m.expect)}, got {sorted(got)}: {m.shown()}"
+        for m, got in figures.misses
+    )
+    for key, (precision, recall) in FLOORS.items():
+        assert precision >= 0.9 and recall >= 0.9, f"{key}: a floor under 0.9 is no floor"
+        count = figures.counts[key]
+        assert count.precision >= precision, f"{key}: precision {count.precision:.2f}\n{misses}"
+        assert count.recall >= recall, f"{key}: recall {count.recall:.2f}\n{misses}"
