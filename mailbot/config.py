@@ -364,6 +364,17 @@ class SlaSettings(_Strict):
     """Share of a target after which the desk's agents are warned."""
 
 
+_LOOKALIKES = str.maketrans("авсенкмортхіуАВСЕНКМОРТХІУ", "abcehkmoptxiyABCEHKMOPTXIY")
+"""Cyrillic letters that look Latin: a contract number "СВ-2024-117" typed on a Cyrillic
+keyboard is the number "CB-2024-117"."""
+
+
+def contract_key(number: str) -> str:
+    """A contract number as it is compared: Cyrillic look-alikes as Latin, case folded, only
+    its letters and digits ("CB-2024-117", "cb 2024/117" and "СВ2024117" are one number)."""
+    return "".join(c for c in number.translate(_LOOKALIKES).casefold() if c.isalnum())
+
+
 class Customer(_Strict):
     """An organisation the desk serves, and what its contract gives it."""
 
@@ -388,6 +399,27 @@ class Customer(_Strict):
     """Product -> the customer's project names or codes (GRSoft: napoleon, aceteam)."""
     sla_targets: list[SlaTarget] = Field(default_factory=list)
     """The customer's own contract: tried before the desk's targets."""
+    contracts: list[str] = Field(default_factory=list)
+    """Contract numbers ("CB-2024-117"): a stranger naming the company and one of these is
+    identified as this customer until an agent confirms the address (CleverBox, seed 004)."""
+
+    @field_validator("contracts")
+    @classmethod
+    def _contracts(cls, value: list[str]) -> list[str]:
+        """Numbers as contracts print them: letters, digits, dashes, slashes or dots, with
+        at least three letters and digits and one digit (a word alone is no number). Two
+        spellings of one number ("CB-2024-117", "cb 2024 117") are one number."""
+        seen: set[str] = set()
+        for number in value:
+            if not re.fullmatch(r"[^\W_][\w/.-]{1,39}", number.strip()):
+                raise ValueError(f"contract {number!r}: letters, digits and - / . only")
+            key = contract_key(number)
+            if len(key) < 3 or not any(c.isdigit() for c in key):
+                raise ValueError(f"contract {number!r}: a contract number needs digits")
+            if key in seen:
+                raise ValueError(f"contract {number!r} is listed twice")
+            seen.add(key)
+        return [number.strip() for number in value]
 
     @field_validator("contacts")
     @classmethod
@@ -559,6 +591,15 @@ class DeskSettings(_Strict):
             unknown = sorted(set(names) - set(self.calendars))
             if unknown:
                 raise ValueError(f"sla: calendar {unknown[0]!r} is not among [calendars.*]")
+        owners: dict[str, str] = {}
+        for customer in self.customers:
+            for number in customer.contracts:
+                other = owners.setdefault(contract_key(number), customer.name)
+                if other != customer.name:
+                    raise ValueError(
+                        f"customers: contract {number!r} is listed for {other!r} and"
+                        f" {customer.name!r}; a number must identify one customer"
+                    )
         return self
 
     def customer_for(self, address: str) -> tuple[Customer | None, str | None]:
