@@ -70,6 +70,10 @@ class Plan:
     attachment rules' verdicts (the customer rules never run on an agent's mail)."""
     articles: tuple[Hit, ...] = ()
     """Knowledge-base articles for this mail (the same the rules saw): replies list them."""
+    contract: str | None = None
+    """The contract number that identified an unknown sender as `customer` (with the company
+    name): the address is no contact of theirs until an agent confirms it, so replies go
+    where an unknown sender's go and the ticket's history and agents say so."""
 
     def too_late(self, promised: datetime | None = None) -> str | None:
         """Why an automatic reply to this mail would be wrong now, or None when it would not.
@@ -231,7 +235,8 @@ def queue_reply(
     item = SpoolItems(session).get(plan.spool_id)
     chosen = recipient_for(
         plan.desk,
-        plan.customer,
+        # a name and a number anybody may have read identify the request, not the address
+        None if plan.contract is not None else plan.customer,
         mail,
         item.mail_from if item is not None else None,
         refusal=refusal,

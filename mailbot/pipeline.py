@@ -49,6 +49,7 @@ from mailbot.rules import (
     load_rules,
     run,
 )
+from mailbot.rules._identification import Contracts
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
 from mailbot.store import Database, Events, SpoolItem, SpoolState, Tickets
 from mailbot.textnorm import new_text
@@ -95,6 +96,7 @@ class Pipeline:
         }
         self.facts = {name: facts_read_by(rules) for name, rules in self.rules.items()}
         self.kb = load_knowledge_bases(config)
+        self.contracts = {name: Contracts(desk.customers) for name, desk in config.desks.items()}
         self.agent_rules = {
             name: agent_rules(desk, self.rules[name], str(config.desk_files.get(name, name)))
             for name, desk in config.desks.items()
@@ -151,6 +153,13 @@ class Pipeline:
         if agent_mail.claims_agent_rights(desk, mail, item.rcpt_to):
             return self.plan_agent_mail(item, desk, mail, replies_suppressed)
         customer, identified_by = desk.customer_for(mail.from_addr)
+        contract = None
+        if customer is None:
+            # a stranger giving the company name and contract number, as our refusal asks:
+            # that customer's request, its address unconfirmed until an agent says so
+            found = self.contracts[desk.name].identify(mail)
+            if found is not None:
+                customer, identified_by, contract = found.customer, "contract", found.contract
         # only a desk that answers in the mail's language needs to know it (0.2 ms a mail)
         detected = (
             detect(f"{mail.subject}\n{new_text(mail.text)}", DETECTABLE)
@@ -195,6 +204,7 @@ class Pipeline:
             replies_suppressed,
             self.agent_secrets,
             articles=articles,
+            contract=contract,
         )
 
     def plan_agent_mail(

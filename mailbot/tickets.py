@@ -43,6 +43,10 @@ from mailbot.store import (
 )
 from mailbot.subjects import bare_subject, strip_reply_prefixes
 
+IDENTIFIED_BY_CONTRACT = "identified by company name and contract number, address not yet confirmed"
+"""The history's word on a ticket whose sender is no contact of the customer it names: an
+agent confirms the address (and adds it to the customer's contacts) before it counts."""
+
 
 def record_ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     """Open a ticket (with its acknowledgement) or thread the mail into an existing one."""
@@ -109,6 +113,17 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                     result=verdict.reason,
                     detail=verdict.detail,
                 )
+        if plan.contract is not None:
+            events.record(
+                "identified_by_contract",
+                now,
+                ticket_id=ticket.id,
+                spool_id=plan.spool_id,
+                customer=ticket.customer,
+                contract=plan.contract,
+                address=mail.from_addr,
+                note=IDENTIFIED_BY_CONTRACT,
+            )
         if not threaded:
             events.record(
                 "created",
@@ -219,7 +234,7 @@ def _notify_agents(
         plan.agent_secrets,
         event="agent_notice",
         now=plan.now,
-        values={"follow_up": follow_up},
+        values={"follow_up": follow_up, "unconfirmed_contract": plan.contract},
     )
 
 

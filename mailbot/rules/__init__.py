@@ -117,7 +117,8 @@ class Context:
     now: datetime
     customer: Customer | None = None
     identified_by: str | None = None
-    """'contact' (a known address), 'domain', or None when the sender is unknown."""
+    """'contact' (a known address), 'domain', 'contract' (a stranger who gave the company name
+    and one of its contract numbers: the address is not confirmed), or None when unknown."""
     mail_language: str | None = None
     """The language the mail is written in; detected only for desks with reply_language "mail"."""
     history: History = field(default_factory=History)
