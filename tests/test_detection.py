@@ -17,7 +17,10 @@ from mailbot.config import load as load_config
 from mailbot.rules import Detector, load_rules
 from tests.conftest import REPO
 
-FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {}
+FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
+    # cleverbox part 2
+    ("cleverbox", "several_problems", "several_problems"): (1.0, 0.96),
+}
 """(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
 
 MIN_POSITIVES = 20

@@ -58,6 +58,9 @@ class Verdict:
     missing: tuple[str, ...] = ()
     ticket: str | None = None
     """For `duplicate`: the ticket this mail repeats."""
+    reply: str | None = None
+    """An annotation the customer must hear of (one problem per request): the template
+    the new ticket's acknowledgement is written with instead of `ack`, given `values`."""
 
     @property
     def stops(self) -> bool:
