@@ -82,11 +82,16 @@ def gather(
     customer: Customer | None,
     now: datetime,
     facts: frozenset[str] = HISTORY_FACTS,
+    *,
+    by_address: bool = True,
 ) -> History:
-    """The facts the desk's rules read (`facts`), in one short session before they run."""
+    """The facts the desk's rules read (`facts`), in one short session before they run.
+
+    `by_address` False: the customer was identified by what the mail says (company name and
+    contract number), not by the sender's address, which writes into no ticket but its own."""
     with db.reading() as session:
         messages = Messages(session)
-        thread = find_thread(session, desk, mail, customer).ticket
+        thread = find_thread(session, desk, mail, customer if by_address else None).ticket
         if thread is not None and not reopens(desk, thread, mail.received_at):
             # it will open a new ticket linking that one: to the rules it is a new request
             thread = None

@@ -166,7 +166,9 @@ class Pipeline:
             if desk.reply_language == "mail"
             else None
         )
-        history = gather(self.db, desk, mail, customer, now, self.facts[desk.name])
+        history = gather(
+            self.db, desk, mail, customer, now, self.facts[desk.name], by_address=contract is None
+        )
         language = reply_language(desk, customer, detected)
         articles = tuple(
             self.kb[desk.name].search(f"{mail.subject}\n{new_text(mail.text)}", language)

@@ -63,7 +63,8 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
     missing = asking.missing if asking is not None else ()
     with db.transaction() as session:
         tickets, events = Tickets(session), Events(session)
-        found = find_thread(session, desk, mail, plan.customer)
+        # an address not yet confirmed writes into its own tickets only, not the customer's
+        found = find_thread(session, desk, mail, None if plan.contract else plan.customer)
         ticket, refers_to = found.ticket, found.refers_to
         earlier = None
         if ticket is not None and not clocks.reopens(desk, ticket, mail.received_at):

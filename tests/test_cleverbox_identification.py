@@ -122,6 +122,36 @@ def test_the_address_is_not_remembered_a_second_mail_without_the_number_is_refus
     assert "the name of ТОВ Вектор" in two["detail"]
 
 
+def test_an_unconfirmed_address_writes_into_its_own_tickets_not_the_customers_others(
+    desks: Desks,
+) -> None:
+    olena = modern(
+        OLENA, CLEVERBOX, "Не работает телефония", "Добрый день, звонки не записываются.\n"
+    )
+    stranger = modern(
+        STRANGER,
+        CLEVERBOX,
+        "Re: [CBX-000001] Не работает телефония",
+        "Добавлю к заявке: записи пропали и за прошлую неделю. ТОВ Вектор, договор CB-2024-117\n",
+    )
+    own_reply = modern(
+        STRANGER,
+        CLEVERBOX,
+        "Re: [CBX-000002] Не работает телефония",
+        "И ещё: у меня в браузере та же картина.\n",
+    )
+    first, second, third = desks.ingest_many(
+        ("olena.eml", olena), ("stranger.eml", stranger), ("own.eml", own_reply)
+    )
+
+    outcome(first, "ticket", desk="cleverbox", ticket="CBX-000001")
+    outcome(second, "ticket", desk="cleverbox", ticket="CBX-000002")
+    outcome(third, "ticket", desk="cleverbox", ticket="CBX-000002")
+    kinds = [e["kind"] for e in events(desks, "CBX-000001")]
+    assert "customer_reply" not in kinds
+    assert desks.json("tickets", "show", "CBX-000002")["customer"] == "ТОВ Вектор"
+
+
 @pytest.mark.parametrize(
     ("case", "text", "detail"),
     [
