@@ -113,7 +113,8 @@ def find_quarantined(db: Database, prefix: str) -> SpoolItem:
     with db.reading() as session:
         rows = SpoolItems(session).by_prefix(wanted, limit=SHOWN_CANDIDATES + 1)
     if not rows:
-        raise NotFound(f"no quarantine entry has the id or reference {prefix!r}")
+        named = "has the reference" if prefix.strip()[:2].lower() == "q-" else "starts with"
+        raise NotFound(f"no quarantine entry {named} {prefix!r}")
     if len(rows) > 1:
         kept = [r for r in rows if r.state == SpoolState.quarantined]
         if len(kept) == 1 and len(rows) <= SHOWN_CANDIDATES:
