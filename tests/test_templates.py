@@ -535,17 +535,24 @@ def test_every_refusal_opens_with_the_reference_to_quote(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_ack_promises_the_first_answer_and_the_resolution(
-    renderer: Renderer, language: str
+@pytest.mark.parametrize("event", ["ack", "reopened", "reopened_as_new"])
+def test_acknowledgements_promise_the_first_answer_and_the_resolution(
+    renderer: Renderer, language: str, event: str
 ) -> None:
     first, later = "03.03.2030 12:00 (X)", "04.03.2030 12:00 (X)"
-    both = flat(render(renderer, language, "ack", deadline=first, resolution_deadline=later))
+    earlier = {"earlier_ticket": "GRS-000040", "earlier_state": "solved"}
+
+    def said(deadline: str | None, resolution: str | None) -> str:
+        vals = earlier | {"deadline": deadline, "resolution_deadline": resolution}
+        return flat(render(renderer, language, event, **vals))
+
+    both = said(first, later)
     assert first in both and later in both and RESOLVES[language] in both
-    same = flat(render(renderer, language, "ack", deadline=first, resolution_deadline=first))
+    same = said(first, first)
     assert same.count(first) == 1 and RESOLVES[language] in same
-    only = flat(render(renderer, language, "ack", deadline=first, resolution_deadline=None))
+    only = said(first, None)
     assert first in only and RESOLVES[language] not in only
-    late = flat(render(renderer, language, "ack", deadline=None, resolution_deadline=later))
+    late = said(None, later)
     assert later in late and RESOLVES[language] in late
-    neither = flat(render(renderer, language, "ack", deadline=None, resolution_deadline=None))
+    neither = said(None, None)
     assert "(X)" not in neither and RESOLVES[language] not in neither
