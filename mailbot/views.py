@@ -113,7 +113,7 @@ def find_quarantined(db: Database, prefix: str) -> SpoolItem:
     with db.reading() as session:
         rows = SpoolItems(session).by_prefix(wanted, limit=SHOWN_CANDIDATES + 1)
     if not rows:
-        named = "has the reference" if prefix.strip()[:2].lower() == "q-" else "starts with"
+        named = "has the reference" if "q-" in prefix.lower() else "starts with"
         raise NotFound(f"no quarantine entry {named} {prefix!r}")
     if len(rows) > 1:
         kept = [r for r in rows if r.state == SpoolState.quarantined]

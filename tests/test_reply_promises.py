@@ -16,6 +16,7 @@ the same moments the ticket carries, in words of the reply's language.
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -395,3 +396,34 @@ def test_a_zone_or_language_without_words_is_named_by_its_iana_name() -> None:
     kyiv = toronto.model_copy(update={"timezone": "Europe/Kyiv"})
     assert format_deadline(moment, kyiv, "de") == "15.01.2030 19:00 (Europe/Kyiv)"
     assert format_deadline(moment, kyiv, "uk") == "15.01.2030 19:00 за київським часом"
+
+
+def test_a_reference_shared_by_two_mails_names_the_refused_one_or_lists_both(
+    desks: Desks,
+) -> None:
+    stranger = modern(
+        ("Андрій Мельник", "a.melnyk@novyi-magazyn.test"),
+        CLEVERBOX,
+        "Не працює імпорт контактів",
+        "Добрий день!\n\nІмпорт контактів з Excel зависає. Що робити?\n\nАндрій Мельник\n",
+    )
+    line = desks.ingest("new.eml", stranger)
+    reference = refused(desks, line, label="Номер для довідок:")
+    # another spool item whose id starts with the same 8 hex digits (1 in 4 billion: made)
+    twin = line["spool_id"][:8] + "0" * 56
+    with sqlite3.connect(desks.db) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(
+            conn.execute("SELECT * FROM spool_item WHERE id = ?", (line["spool_id"],)).fetchone()
+        )
+        row |= {"id": twin, "state": "done"}
+        conn.execute(
+            f"INSERT INTO spool_item ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+    assert desks.json("quarantine", "show", reference)["id"] == line["spool_id"]
+    with sqlite3.connect(desks.db) as conn:
+        conn.execute("UPDATE spool_item SET state = 'quarantined' WHERE id = ?", (twin,))
+    result = _run(desks, "quarantine", "show", reference)
+    assert result.exit_code == 2, result.output
+    assert line["spool_id"][:16] in result.stderr and twin[:16] in result.stderr
