@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jdatetime
-from click.testing import Result
 
 from mailbot.config import DeskSettings
 from mailbot.replies import format_deadline
@@ -90,10 +89,6 @@ def refused(desks: Desks, line: dict[str, Any], *, label: str) -> str:
     return found[0]
 
 
-def _run(desks: Desks, *args: str) -> Result:
-    return desks.run(*args)
-
-
 # -- Serwisant Online: Polish, Warsaw, first answer and resolution --------------------------------
 
 
@@ -133,10 +128,10 @@ def test_serwisant_ack_gives_both_deadlines_in_warsaw_time_and_refusals_a_refere
 
     outcome(refused_line, "quarantined", desk="serwisant", reason="distributive_attachment")
     reference = refused(desks, refused_line, label="Numer referencyjny:")
-    # as people retype it: lower case, without Q-, pasted with brackets from a subject
+    # as people retype it: lower case, without Q-, pasted with brackets or spaces
     for typed in (reference.lower(), reference[2:], f"[{reference}]", f" q-{reference[2:]} "):
         assert desks.json("quarantine", "show", typed)["id"] == refused_line["spool_id"], typed
-    text = _run(desks, "quarantine", "show", reference).stdout
+    text = desks.run("quarantine", "show", reference).stdout
     assert f"reference: {reference}" in text
 
 
@@ -371,13 +366,13 @@ def test_cleverbox_ack_gives_reaction_and_processing_in_kyiv_time_and_a_stranger
     outcome(lines[2], "quarantined", desk="cleverbox", reason="unknown_customer")
     reference = refused(desks, lines[2], label="Номер для довідок:")
     # the reference also releases it (the admin's override) into a ticket
-    released = _run(desks, "quarantine", "release", reference.lower(), "--force", "--no-replies")
+    released = desks.run("quarantine", "release", reference.lower(), "--force", "--no-replies")
     assert released.exit_code == 0, released.output
     assert '"outcome": "ticket"' in released.stdout
 
 
 def test_a_reference_nobody_was_given_is_not_found(desks: Desks) -> None:
-    result = _run(desks, "quarantine", "show", "Q-00000000")
+    result = desks.run("quarantine", "show", "Q-00000000")
     assert result.exit_code == 66
     assert "no quarantine entry has the reference 'Q-00000000'" in result.stderr
 
@@ -424,6 +419,6 @@ def test_a_reference_shared_by_two_mails_names_the_refused_one_or_lists_both(
     assert desks.json("quarantine", "show", reference)["id"] == line["spool_id"]
     with sqlite3.connect(desks.db) as conn:
         conn.execute("UPDATE spool_item SET state = 'quarantined' WHERE id = ?", (twin,))
-    result = _run(desks, "quarantine", "show", reference)
+    result = desks.run("quarantine", "show", reference)
     assert result.exit_code == 2, result.output
     assert line["spool_id"][:16] in result.stderr and twin[:16] in result.stderr
