@@ -20,6 +20,7 @@ from mailbot.config import Agent, Customer, DeskSettings
 from mailbot.kb import Hit
 from mailbot.outbox import queue_automatic_reply
 from mailbot.parse import Mail
+from mailbot.references import quarantine_reference
 from mailbot.replies import Renderer, format_deadline, recipient_for, short_subject
 from mailbot.rules import ANNOTATION_KEYS, Action, History, Judgement, Verdict
 from mailbot.store import (
@@ -193,6 +194,7 @@ def finish_item(session: Session, spool_id: str, **values: Any) -> None:
 def reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> dict[str, Any]:
     desk, mail = plan.desk, plan.mail
     due = ticket.first_response_due if ticket is not None else None
+    resolution = ticket.resolution_due if ticket is not None else None
     values: dict[str, Any] = {
         "desk_name": desk.display_name,
         "customer_name": mail.from_name,
@@ -200,7 +202,11 @@ def reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> 
         "subject": mail.subject or "(no subject)",
         "ticket_number": ticket.number if ticket is not None else None,
         "deadline": format_deadline(due, desk, plan.language) if due is not None else None,
+        "resolution_deadline": (
+            format_deadline(resolution, desk, plan.language) if resolution is not None else None
+        ),
         "received": format_deadline(mail.received_at, desk, plan.language),
+        "reference": quarantine_reference(plan.spool_id),
         "reason": verdict.reason if verdict else None,
         "detail": verdict.detail if verdict else None,
         "missing": list(verdict.missing) if verdict else [],

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from mailbot.config import Customer, DeskSettings
 from mailbot.errors import ConfigError
 from mailbot.headers import LOOP_HEADER
+from mailbot.references import quarantine_reference
 from mailbot.subjects import bare_subject
 
 if TYPE_CHECKING:
@@ -193,23 +194,93 @@ def rtl_html(text: str, language: str) -> str:
 
 
 _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-_PERSIAN_CITIES = {"Asia/Tehran": "تهران"}
+
+ZONE_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "Europe/Warsaw": "Warsaw time",
+        "Europe/Bratislava": "Bratislava time",
+        "Europe/Prague": "Prague time",
+        "Europe/Moscow": "Moscow time",
+        "Europe/Kyiv": "Kyiv time",
+        "Asia/Tehran": "Tehran time",
+    },
+    "pl": {
+        "Europe/Warsaw": "czasu warszawskiego",
+        "Europe/Bratislava": "czasu bratysławskiego",
+        "Europe/Prague": "czasu praskiego",
+        "Europe/Moscow": "czasu moskiewskiego",
+        "Europe/Kyiv": "czasu kijowskiego",
+        "Asia/Tehran": "czasu teherańskiego",
+    },
+    "sk": {
+        "Europe/Warsaw": "varšavského času",
+        "Europe/Bratislava": "bratislavského času",
+        "Europe/Prague": "pražského času",
+        "Europe/Moscow": "moskovského času",
+        "Europe/Kyiv": "kyjevského času",
+        "Asia/Tehran": "teheránskeho času",
+    },
+    "cs": {
+        "Europe/Warsaw": "varšavského času",
+        "Europe/Bratislava": "bratislavského času",
+        "Europe/Prague": "pražského času",
+        "Europe/Moscow": "moskevského času",
+        "Europe/Kyiv": "kyjevského času",
+        "Asia/Tehran": "teheránského času",
+    },
+    "ru": {
+        "Europe/Warsaw": "по варшавскому времени",
+        "Europe/Bratislava": "по братиславскому времени",
+        "Europe/Prague": "по пражскому времени",
+        "Europe/Moscow": "по московскому времени",
+        "Europe/Kyiv": "по киевскому времени",
+        "Asia/Tehran": "по тегеранскому времени",
+    },
+    "uk": {
+        "Europe/Warsaw": "за варшавським часом",
+        "Europe/Bratislava": "за братиславським часом",
+        "Europe/Prague": "за празьким часом",
+        "Europe/Moscow": "за московським часом",
+        "Europe/Kyiv": "за київським часом",
+        "Asia/Tehran": "за тегеранським часом",
+    },
+    "fa": {
+        "Europe/Warsaw": "به وقت ورشو",
+        "Europe/Bratislava": "به وقت براتیسلاوا",
+        "Europe/Prague": "به وقت پراگ",
+        "Europe/Moscow": "به وقت مسکو",
+        "Europe/Kyiv": "به وقت کی‌یف",
+        "Asia/Tehran": "به وقت تهران",
+    },
+}
+"""How each reply language says "in the time of <the desk's zone>", written after the time
+as a native writes it ("10:00 czasu warszawskiego", "11:00 по киевскому времени": the phrase
+CleverBox's own regulation uses, "с 9 до 18 часов киевского времени"). A zone or a
+language missing here is named by its IANA name in brackets: "10:00 (America/Toronto)" is
+plain to anyone and never a wrong translation. A new language or desk zone: one entry."""
+
+
+def zone_name(zone: str, language: str) -> str:
+    """The words after a time that say which zone it is in, in `language` (ZONE_NAMES)."""
+    return ZONE_NAMES.get(language, {}).get(zone) or f"({zone})"
 
 
 def format_deadline(moment: datetime, desk: DeskSettings, language: str | None = None) -> str:
-    """The desk's local time, with the zone named the way customers know it (city).
+    """The desk's local time, its zone named in the reader's language (ZONE_NAMES):
+    `07.12.2026 11:00 по киевскому времени`.
 
-    Persian readers get the Solar Hijri date in Persian digits: `۱۴۰۵/۰۹/۰۳ ۱۴:۰۰ (تهران)`.
+    Persian readers get the Solar Hijri date in Persian digits: `۱۴۰۵/۰۹/۰۳ ۱۴:۰۰ به وقت تهران`.
     """
     local = moment.astimezone(desk.zone)
-    city = desk.timezone.rsplit("/", 1)[-1].replace("_", " ")
-    if (language or desk.language) == "fa":
+    language = language or desk.language
+    zone = zone_name(desk.timezone, language)
+    if language == "fa":
         import jdatetime
 
         solar = jdatetime.datetime.fromgregorian(datetime=local.replace(tzinfo=None))
         text = f"{solar.year:04d}/{solar.month:02d}/{solar.day:02d} {local:%H:%M}"
-        return f"{text.translate(_PERSIAN_DIGITS)} ({_PERSIAN_CITIES.get(desk.timezone, city)})"
-    return f"{local:%d.%m.%Y %H:%M} ({city})"
+        return f"{text.translate(_PERSIAN_DIGITS)} {zone}"
+    return f"{local:%d.%m.%Y %H:%M} {zone}"
 
 
 def new_message_id(number: str, kind: str, desk: DeskSettings) -> str:
@@ -233,7 +304,9 @@ def sample_values(desk: DeskSettings) -> dict[str, Any]:
         "subject": "check",
         "ticket_number": f"{desk.ticket_prefix}-000001",
         "deadline": "01.01.2030 12:00 (UTC)",
+        "resolution_deadline": "02.01.2030 12:00 (UTC)",
         "received": "01.01.2030 09:00 (UTC)",
+        "reference": quarantine_reference("0123abcd" * 8),
         "reason": None,
         "detail": None,
         "missing": [],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.due_times import deadlines_json
 from mailbot.errors import Ambiguous, NotFound
+from mailbot.references import quarantine_reference, spool_prefix
 from mailbot.store.reader import QueueReader, TicketRow
 
 if TYPE_CHECKING:
@@ -91,22 +92,33 @@ def ticket_detail(db: Database, config: Config, number: str) -> dict[str, Any]:
 
 
 def find_quarantined(db: Database, prefix: str) -> SpoolItem:
-    """The spool item whose id starts with `prefix`: NotFound (66) when none does, Ambiguous
-    (2) listing the candidates when several do, so the next try can be exact."""
-    from mailbot.store import SpoolItems
+    """The spool item named by `prefix`: the reference its refusal gave the sender
+    (`Q-7F3A9C21`, any case, with or without `Q-`) or the first characters of its id.
+    NotFound (66) when none fits, Ambiguous (2) listing the candidates when several do, so
+    the next try can be exact; where a reference fits several items and exactly one of
+    them is quarantined, that one (a reference names a refused mail)."""
+    from mailbot.store import SpoolItems, SpoolState
 
-    wanted = prefix.strip().lower()
+    wanted = spool_prefix(prefix)
     if len(wanted) < MIN_PREFIX:
         raise Ambiguous(
             f"quarantine entry {prefix!r}: give at least {MIN_PREFIX} characters of its id"
+            f" or its reference (Q-...)"
         )
     if not all(ch in "0123456789abcdef" for ch in wanted):
-        raise NotFound(f"no quarantine entry starts with {prefix!r} (ids are hexadecimal)")
+        raise NotFound(
+            f"no quarantine entry has the id or reference {prefix!r}"
+            f" (ids are hexadecimal, references Q- and 8 of them)"
+        )
     with db.reading() as session:
         rows = SpoolItems(session).by_prefix(wanted, limit=SHOWN_CANDIDATES + 1)
     if not rows:
-        raise NotFound(f"no quarantine entry starts with {prefix!r}")
+        named = "has the reference" if "q-" in prefix.lower() else "starts with"
+        raise NotFound(f"no quarantine entry {named} {prefix!r}")
     if len(rows) > 1:
+        kept = [r for r in rows if r.state == SpoolState.quarantined]
+        if len(kept) == 1 and len(rows) <= SHOWN_CANDIDATES:
+            return kept[0]
         listed = ", ".join(r.id[:16] for r in rows[:SHOWN_CANDIDATES])
         more = " and more" if len(rows) > SHOWN_CANDIDATES else ""
         raise Ambiguous(
@@ -141,6 +153,7 @@ def quarantine_entries(
     return [
         {
             "id": r.id,
+            "reference": quarantine_reference(r.id),
             "accepted_at": iso(r.accepted_at, zone_of(config, r.desk)),
             "desk": r.desk,
             "reason": r.reason,
@@ -163,6 +176,7 @@ def quarantine_entry(spool: Spool, prefix: str, config: Config | None = None) ->
     zone = zone_of(config, item.desk)
     return {
         "id": item.id,
+        "reference": quarantine_reference(item.id),
         "state": item.state,
         "accepted_at": iso(item.accepted_at, zone),
         "source": item.source,

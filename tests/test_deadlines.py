@@ -231,7 +231,7 @@ def test_persian_reply_shows_the_deadline_in_solar_hijri_and_persian_digits(
     reply = email.message_from_bytes(raw, policy=policy.default)
     text = reply.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     # 2026-11-21 12:00 Tehran is 1405/08/30 in the Solar Hijri calendar
-    assert "۱۴۰۵/۰۸/۳۰ ۱۲:۰۰ (تهران)" in text
+    assert "۱۴۰۵/۰۸/۳۰ ۱۲:۰۰ به وقت تهران" in text
 
 
 def test_queue_puts_p1_first_then_the_earliest_due(config: Path, tmp_path: Path) -> None:

@@ -183,7 +183,8 @@ def test_extension_needs_a_running_clock_and_sends_the_notice(setup: tuple[Path,
     texts = [m.get_content() for m in notices]  # type: ignore[attr-defined]
     flat = [" ".join(t.split()) for t in texts]
     assert any(
-        "нужна помощь разработчиков" in t and "03.12.2026 10:00 (Kyiv)" in t for t in flat
+        "нужна помощь разработчиков" in t and "03.12.2026 10:00 по киевскому времени" in t
+        for t in flat
     ), texts
 
 

@@ -93,7 +93,7 @@ def test_swaks_mail_becomes_ticket_and_threaded_ack(
     assert reply["Auto-Submitted"] == "auto-replied"
     assert reply["To"] == "jan@kowalski-serwis.test"
     body = reply.get_content()  # type: ignore[attr-defined]
-    assert "SRW-000001" in body and "(Warsaw)" in body and "Dzień dobry" in body
+    assert "SRW-000001" in body and "czasu warszawskiego" in body and "Dzień dobry" in body
     shown = mailbot_cli(config_path, "tickets", "show", "SRW-000001", "--json")
     assert shown.returncode == 0, shown.stderr
     ticket = json.loads(shown.stdout)

@@ -500,3 +500,59 @@ def test_persian_replies_carry_a_right_to_left_html_part(renderer: Renderer, eve
 def test_left_to_right_replies_stay_plain_text(renderer: Renderer) -> None:
     msg = _reply(renderer, "ru", "duplicate")
     assert not msg.is_multipart() and msg.get_content_type() == "text/plain"
+
+
+# The label before the reference a refusal opens with, per language.
+REFERENCE_LABEL = {
+    "en": "Reference:",
+    "ru": "Номер для справок:",
+    "uk": "Номер для довідок:",
+    "pl": "Numer referencyjny:",
+    "sk": "Referenčné číslo:",
+    "fa": "شماره پیگیری:",
+}
+# The words that promise the resolution (CleverBox: processing) in an acknowledgement.
+RESOLVES = {
+    "en": "resolve your request",
+    "ru": "обработаем обращение",
+    "uk": "опрацюємо звернення",
+    "pl": "rozwiążemy",
+    "sk": "vyriešime",
+    "fa": "رسیدگی",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("event", REFUSALS)
+def test_every_refusal_opens_with_the_reference_to_quote(
+    renderer: Renderer, language: str, event: str
+) -> None:
+    text = render(renderer, language, event, reference="Q-7F3A9C21")
+    head = flat("\n".join(text.split("\n")[:5]))
+    assert f"{REFERENCE_LABEL[language]} Q-7F3A9C21" in head, head
+    assert text.count("Q-7F3A9C21") == 1
+    assert "Q-" not in render(renderer, language, event, reference=None)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("event", ["ack", "reopened", "reopened_as_new"])
+def test_acknowledgements_promise_the_first_answer_and_the_resolution(
+    renderer: Renderer, language: str, event: str
+) -> None:
+    first, later = "03.03.2030 12:00 (X)", "04.03.2030 12:00 (X)"
+    earlier = {"earlier_ticket": "GRS-000040", "earlier_state": "solved"}
+
+    def said(deadline: str | None, resolution: str | None) -> str:
+        vals = earlier | {"deadline": deadline, "resolution_deadline": resolution}
+        return flat(render(renderer, language, event, **vals))
+
+    both = said(first, later)
+    assert first in both and later in both and RESOLVES[language] in both
+    same = said(first, first)
+    assert same.count(first) == 1 and RESOLVES[language] in same
+    only = said(first, None)
+    assert first in only and RESOLVES[language] not in only
+    late = said(None, later)
+    assert later in late and RESOLVES[language] in late
+    neither = said(None, None)
+    assert "(X)" not in neither and RESOLVES[language] not in neither

@@ -78,7 +78,8 @@ def quarantine_list(
 @click.option("--json", "as_json", is_flag=True, help="The entry and its history as JSON.")
 @click.pass_context
 def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) -> None:
-    """Show one quarantined mail, named by the first characters of its id (at least 6): why
+    """Show one quarantined mail, named by the reference its refusal gave the sender
+    (Q-7F3A9C21, any case, Q- optional) or the first characters of its id (at least 6): why
     it was kept aside, its history, and where its bytes are."""
     from mailbot.views import find_quarantined, quarantine_entry, zone_of
 
@@ -95,7 +96,17 @@ def quarantine_show(ctx: click.Context, entry: str, raw: bool, as_json: bool) ->
         return
     zone = zone_of(config, data["desk"])
     shown = {**data, "accepted_at": c.when(data["accepted_at"], zone)}
-    for key in ("id", "state", "accepted_at", "desk", "reason", "detail", "from", "size"):
+    for key in (
+        "id",
+        "reference",
+        "state",
+        "accepted_at",
+        "desk",
+        "reason",
+        "detail",
+        "from",
+        "size",
+    ):
         click.echo(f"{key:>12}: {c.safe(shown[key])}")
     click.echo(f"{'raw_path':>12}: {c.safe(data['raw_path'])}")
     click.echo("history:")
@@ -127,6 +138,7 @@ def quarantine_release(
     by: str | None,
 ) -> None:
     """Run a quarantined mail through the pipeline again and print its new outcome as JSON.
+    ENTRY is its reference (Q-7F3A9C21, as its refusal gave it) or the start of its id.
 
     Without --force the same rules run (useful after fixing a desk's configuration) and the
     outcome is recorded, but a sender never gets the same refusal twice for one mail: if
