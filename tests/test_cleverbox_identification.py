@@ -343,6 +343,7 @@ def test_split_request_renders_tidy_in_each_language() -> None:
                 "ticket_number": "CBX-000007",
                 "subject": "Проблемы",
                 "deadline": None,
+                "resolution_deadline": None,
                 "articles": [],
             },
         )
