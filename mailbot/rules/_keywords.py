@@ -103,6 +103,31 @@ def searchable(mail: Mail, *, quoted: bool = False) -> str:
     return fold(f"{clean_subject(mail.subject)}\n{body}")
 
 
+_SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s+|$)")
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut at sentence ends (. ! ? ; and line breaks): a wording that takes a match
+    back ("у остальных всё работает") counts only in the sentence of that match, not
+    anywhere in a mail that may say several things. A dot inside a word ("M.E.Doc", "1.5")
+    does not cut."""
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def first_standing(text: str, keywords: KeywordSet, unless: KeywordSet) -> str | None:
+    """The first keyword found in a sentence of already-folded `text` that holds none of the
+    `unless` wordings, or None. `unless` takes a match back where the customer says it is
+    not what they ask ("ми НЕ питаємо про хостинг", "у остальных всё работает"), in that
+    sentence only: the next one may well ask it. Without `unless` wordings this is
+    `keywords.first(text)`."""
+    if not unless.words.compiled:
+        return keywords.first(text) if keywords.matches(text) else None
+    for sentence in sentences(text):
+        if keywords.matches(sentence) and not unless.matches(sentence):
+            return keywords.first(sentence)
+    return None
+
+
 @dataclass(frozen=True)
 class Phrases:
     """Words or phrases compiled once at start-up and tried in their order.
