@@ -11,16 +11,22 @@ from __future__ import annotations
 import email
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, col, select
 
 from mailbot.clock import fixed
 from mailbot.config import load as load_config
+from mailbot.replies import Renderer, sample_values
+from mailbot.rules._keywords import Phrases, fold
 from mailbot.service import App
+from mailbot.store import OutboxRow
 from tests.conftest import (
+    REPO,
     SHIPPED_DESKS,
     copy_desks,
     deliver,
@@ -132,8 +138,6 @@ def test_check_config_refuses_a_target_over_the_cap(tmp_path: Path) -> None:
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     """The shipped desks in this process, agents' Reply-To signed, clock at Monday 10:00."""
-    from datetime import datetime
-
     monkeypatch.setenv("MAILBOT_AGENT_SECRETS", SECRET)
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", desks=SHIPPED_DESKS)
     built = App.build(load_config(path, environ={}), clock=fixed(datetime.fromisoformat(ARRIVED)))
@@ -142,10 +146,6 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
 
 
 def queued(app: App) -> list[tuple[str, EmailMessage]]:
-    from sqlmodel import Session, col, select
-
-    from mailbot.store import OutboxRow
-
     with Session(app.db.engine) as s:
         rows = s.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all()
     found = []
@@ -262,3 +262,20 @@ def test_a_critical_request_jumps_the_queue(config: Path) -> None:
     assert queue[0]["first_response_due"] == "2026-11-26T10:00:00+02:00"
     table = stdout_of(config, "tickets", "list", "--desk", "cleverbox").splitlines()
     assert "CBX-000002" in table[2] and "critical" in table[2]
+
+
+def test_the_english_acknowledgement_says_critical_too() -> None:
+    desk = load_config(REPO / "config" / "mailbot.toml", environ={}).desks["cleverbox"]
+    values = sample_values(desk) | {"customer_name": "Max", "priority": "critical"}
+    said = " ".join(Renderer(REPO / "templates").render_text("en", "ack", values).split())
+    assert "We are treating it as critical" in said and "ahead of the queue" in said
+    ordinary = Renderer(REPO / "templates").render_text("en", "ack", sample_values(desk))
+    assert "critical" not in ordinary
+
+
+def test_a_far_phrase_stays_within_its_sentence() -> None:
+    """`...` lets a customer put words between the advice asked and the topic, not a full stop."""
+    phrases = Phrases.of(["порад* ... фінансов* облік{,у}"])
+    far = "Порадьте, будь ласка, як правильно закривати місяць у фінансовому обліку."
+    assert phrases.first(fold(far)) == "порад* ... фінансов* облік{,у}"
+    assert phrases.first(fold("Порадьте щось. Звіт фінансового обліку не відкривається.")) is None
