@@ -351,6 +351,9 @@ def extend_in(
             f"ticket {ticket.number}: the deadline {old_due.isoformat()} has passed; "
             "an extension needs its notice before it"
         )
+    over_cap = extension_over_cap(desk, ticket, hours)
+    if over_cap is not None:
+        raise ActionRefused(over_cap)
     longer = deadlines.Clock(clock.calendar, clock.first_response, hours)
     new_due = deadlines.due(
         desk,
@@ -391,6 +394,28 @@ def extend_in(
     )
     session.add(ticket)
     return {"ticket": ticket.number, "state": ticket.state, **deadlines_json(ticket, desk)}
+
+
+def extension_over_cap(desk: DeskSettings, ticket: Ticket, hours: float) -> str | None:
+    """Why `hours` may not become the ticket's resolution target, or None when it may.
+
+    The desk's `[sla] max_resolution_hours` caps the target itself, counted in working hours
+    from arrival like every target: extensions add up to it however many there are
+    (CleverBox: 24 h, extended to 72 h at most). The message says what is still allowed,
+    for the agent who asked too much."""
+    cap = desk.sla.max_resolution_hours if desk.sla is not None else None
+    if cap is None or hours <= cap:
+        return None
+    clock = deadlines.Clock.of(ticket)
+    current = clock.resolution if clock is not None else None
+    if isinstance(current, float | int) and current >= cap:
+        still = f"the target is already {current:g} h: no further extension is allowed"
+    else:
+        still = f"a new target of at most {cap:g} h is still allowed"
+    return (
+        f"ticket {ticket.number}: a resolution target of {hours:g} h is over this desk's cap of"
+        f" {cap:g} working hours from arrival, however many extensions; {still}"
+    )
 
 
 def close(

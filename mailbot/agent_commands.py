@@ -264,6 +264,8 @@ def _check(desk: DeskSettings, ticket: Ticket, parsed: ParsedCommands, now: date
             plan.refuse(extend, f"ticket {ticket.number} has no running resolution clock")
         elif now >= due:
             plan.refuse(extend, "the deadline has passed; an extension needs its notice before")
+        elif over_cap := actions.extension_over_cap(desk, ticket, float(extend.argument)):
+            plan.refuse(extend, over_cap)
     return plan
 
 

@@ -362,6 +362,20 @@ class SlaSettings(_Strict):
     targets: list[SlaTarget] = Field(min_length=1)
     warn_at: float = Field(0.8, gt=0, lt=1)
     """Share of a target after which the desk's agents are warned."""
+    max_resolution_hours: float | None = Field(None, gt=0)
+    """The most working hours from arrival a resolution target may reach, however many
+    extensions (CleverBox: 24 h, extendable to 72 h at most); unset: no cap."""
+
+    @model_validator(mode="after")
+    def _targets_within_cap(self) -> SlaSettings:
+        cap = self.max_resolution_hours
+        for target in self.targets:
+            hours = target.resolution
+            if cap is not None and isinstance(hours, float | int) and hours > cap:
+                raise ValueError(
+                    f"a target's resolution ({hours:g} h) is over max_resolution_hours ({cap:g})"
+                )
+        return self
 
 
 _LOOKALIKES = str.maketrans("авсенкмортхіуАВСЕНКМОРТХІУ", "abcehkmoptxiyABCEHKMOPTXIY")

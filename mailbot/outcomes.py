@@ -201,6 +201,7 @@ def reply_values(plan: Plan, verdict: Verdict | None, ticket: Ticket | None) -> 
         "customer": plan.customer.name if plan.customer else None,
         "subject": mail.subject or "(no subject)",
         "ticket_number": ticket.number if ticket is not None else None,
+        "priority": ticket.priority if ticket is not None else None,
         "deadline": format_deadline(due, desk, plan.language) if due is not None else None,
         "resolution_deadline": (
             format_deadline(resolution, desk, plan.language) if resolution is not None else None

@@ -303,6 +303,7 @@ def sample_values(desk: DeskSettings) -> dict[str, Any]:
         "customer": "Example Ltd",
         "subject": "check",
         "ticket_number": f"{desk.ticket_prefix}-000001",
+        "priority": None,
         "deadline": "01.01.2030 12:00 (UTC)",
         "resolution_deadline": "02.01.2030 12:00 (UTC)",
         "received": "01.01.2030 09:00 (UTC)",

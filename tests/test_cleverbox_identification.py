@@ -344,6 +344,7 @@ def test_split_request_renders_tidy_in_each_language() -> None:
                 "subject": "Проблемы",
                 "deadline": None,
                 "resolution_deadline": None,
+                "priority": None,
                 "articles": [],
             },
         )

@@ -37,9 +37,11 @@ def tickets() -> None:
 def tickets_list(
     ctx: click.Context, desk: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
-    """List the queue in the order it is worked: P1 first, then the earliest due time.
+    """List the queue in the order it is worked: P1 and critical first, then the earliest
+    due time.
 
-    CleverBox's rule: first in, first out, except highly critical requests, which jump it.
+    CleverBox's rule: first in, first out, except highly critical requests (priority
+    "critical": restoring the system or a module), which jump it.
     Solved and closed tickets and those without a running clock come last, newest first.
     Times are in each desk's time zone, with the offset.
     """
@@ -235,7 +237,12 @@ def tickets_solve(ctx: click.Context, number: str, by: str | None) -> None:
 
 @tickets.command("extend")
 @click.argument("number")
-@click.option("--hours", type=float, required=True, help="The new resolution target, in hours.")
+@click.option(
+    "--hours",
+    type=float,
+    required=True,
+    help="The new resolution target, in working hours from arrival (at most the desk's cap).",
+)
 @click.option("--reason", required=True, help="Why; the customer's notice quotes it.")
 @click.option("--by", help="Who extends it (default: $USER).")
 @c.now_option
@@ -245,7 +252,9 @@ def tickets_extend(
 ) -> None:
     """Extend the resolution deadline (from 24 to 72 hours, say) with a notice to the customer.
 
-    Only before the old deadline: the regulation allows it only with a notice.
+    Only before the old deadline: the regulation allows it only with a notice. A desk's
+    `[sla] max_resolution_hours` caps the new target (working hours from arrival, however
+    many extensions); more is refused (exit 3), saying what is still allowed.
     """
     from mailbot.actions import extend
 

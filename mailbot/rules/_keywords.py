@@ -3,7 +3,8 @@
 A desk file lists words per language; `*` at the end of a word of two letters or more matches
 any ending, which is how inflected languages are covered ("płatnoś*" finds płatność,
 płatności, płatnościami). Several words form a phrase: "управленческ* учет*" needs both, in
-order, with up to two other words between them.
+order, with up to two other words between them; `...` between two words allows up to eight,
+within one sentence ("порадьте ... фінансов* облік*").
 
 Braces hold alternatives, separated by commas, an empty one allowed: "учет{,а,у}" is
 "учет", "учета" or "учету", and "{,за,на}еб*" is "еб*", "заеб*" and "наеб*". A phrase with
@@ -50,6 +51,10 @@ CODE = f"^{_CODE}$"
 """What a desk may call a category, a product, an exclusion or an entitlement."""
 
 _GAP = r"(?:\W+\w+){0,2}?\W+"
+FAR = "..."
+"""A phrase word that lets the next one stand further on in the same sentence."""
+_FAR_WORDS = 8
+_FAR_GAP = rf"(?:[^\w.!?;\n]+\w+){{0,{_FAR_WORDS}}}?[^\w.!?;\n]+"
 _WORD_START = r"(?<!\w)"
 _BRACES = re.compile(r"\{([^{}]*)\}")
 # Arabic-keyboard letters and the zero-width non-joiner Persian writers use or omit at will.
@@ -79,12 +84,22 @@ def expand(phrase: str) -> list[str]:
 
 
 def _pattern(words: Sequence[str]) -> str:
-    """The folded words of one phrase without braces, as a regular expression."""
-    parts = []
+    """The folded words of one phrase without braces, as a regular expression.
+
+    `...` between two words lets up to eight others stand between them, within one
+    sentence (no . ! ? ; or line break): "порадьте ... фінансов* облік*" finds "порадьте,
+    будь ласка, як правильно закривати місяць у фінансовому обліку", which the usual gap of
+    two words would not, and not a "порадьте" that ends its sentence before the topic."""
+    pattern = _WORD_START
+    gap = ""
     for word in words:
+        if word == FAR:
+            gap = _FAR_GAP
+            continue
         stem = word.rstrip("*")
-        parts.append(re.escape(stem) + (r"\w*" if word.endswith("*") else ""))
-    return _WORD_START + _GAP.join(parts) + r"(?!\w)"
+        pattern += gap + re.escape(stem) + (r"\w*" if word.endswith("*") else "")
+        gap = _GAP
+    return pattern + r"(?!\w)"
 
 
 def _alternatives(phrase: str) -> list[str]:
@@ -101,6 +116,31 @@ def searchable(mail: Mail, *, quoted: bool = False) -> str:
     """Subject and the new text of the body, folded for matching (quoted history left out)."""
     body = mail.text if quoted else new_text(mail.text)
     return fold(f"{clean_subject(mail.subject)}\n{body}")
+
+
+_SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s+|$)")
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut at sentence ends (. ! ? ; and line breaks): a wording that takes a match
+    back ("у остальных всё работает") counts only in the sentence of that match, not
+    anywhere in a mail that may say several things. A dot inside a word ("M.E.Doc", "1.5")
+    does not cut."""
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def first_standing(text: str, keywords: KeywordSet, unless: KeywordSet) -> str | None:
+    """The first keyword found in a sentence of already-folded `text` that holds none of the
+    `unless` wordings, or None. `unless` takes a match back where the customer says it is
+    not what they ask ("ми НЕ питаємо про хостинг", "у остальных всё работает"), in that
+    sentence only: the next one may well ask it. Without `unless` wordings this is
+    `keywords.first(text)`."""
+    if not unless.words.compiled:
+        return keywords.first(text) if keywords.matches(text) else None
+    for sentence in sentences(text):
+        if keywords.matches(sentence) and not unless.matches(sentence):
+            return keywords.first(sentence)
+    return None
 
 
 @dataclass(frozen=True)
@@ -206,7 +246,10 @@ def check_phrases(value: _Words) -> _Words:
     for phrase in keyword_list(value if isinstance(value, dict) else {"": value}):
         if "{" in phrase or "}" in phrase:
             raise ValueError(f"keyword {phrase!r}: unbalanced braces")
-        for word in phrase.split():
+        words = phrase.split()
+        if FAR in (words[:1] + words[-1:]):
+            raise ValueError(f"keyword {phrase!r}: `...` goes between two words")
+        for word in words:
             stem = word.removesuffix("*")
             if "*" in stem or (word.endswith("*") and len(stem) < 2):
                 raise ValueError(

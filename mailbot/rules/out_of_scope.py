@@ -33,7 +33,14 @@ from mailbot.config import DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._coupons import Coupons
-from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
+from mailbot.rules._keywords import (
+    CODE,
+    KeywordSet,
+    check_keywords,
+    check_phrases,
+    first_standing,
+    listed_once,
+)
 
 
 class Exclusion(RuleSettings):
@@ -58,6 +65,12 @@ class OutOfScope:
     class Settings(RuleSettings):
         exclusions: list[Exclusion] = Field(min_length=1)
         """In order: the first whose keywords are found refuses."""
+        unless: dict[str, list[str]] = Field(default_factory=dict)
+        """Language -> wordings that take an exclusion's match back in the same sentence:
+        the customer says it is not what they ask ("консультация по учету нам не нужна").
+        None by default (every match counts, as before)."""
+
+        _unless_ok = field_validator("unless")(check_phrases)
 
         @field_validator("exclusions")
         @classmethod
@@ -67,6 +80,7 @@ class OutOfScope:
     def __init__(self, settings: Settings, coupons: Coupons) -> None:
         self.exclusions = [(e, KeywordSet.of(e.keywords)) for e in settings.exclusions]
         self.codes = tuple(e.name for e in settings.exclusions)
+        self.unless = KeywordSet.of(settings.unless)
         self.coupons = coupons
 
     @classmethod
@@ -76,14 +90,19 @@ class OutOfScope:
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every exclusion whose words stand in the mail, coupons or not."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, keywords in self.exclusions if keywords.matches(text))
+        return frozenset(
+            e.name
+            for e, keywords in self.exclusions
+            if first_standing(text, keywords, self.unless) is not None
+        )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
         for exclusion, keywords in self.exclusions:
-            if not keywords.matches(text):
+            found = first_standing(text, keywords, self.unless)
+            if found is None:
                 continue
             level = exclusion.unless_sla_level
             if level is not None and self.coupons.check(mail, context).level == level:
@@ -92,7 +111,7 @@ class OutOfScope:
                 self.name,
                 Action.refuse,
                 self.name,
-                f"excluded topic {exclusion.name}: found {keywords.first(text)!r}",
+                f"excluded topic {exclusion.name}: found {found!r}",
                 values={
                     "exclusion": exclusion.name,
                     "exclusion_title": dict(exclusion.title),

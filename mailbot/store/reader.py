@@ -50,6 +50,10 @@ TICKET_STATES = ("new", "open", "waiting_customer", "solved", "closed")
 FINISHED_STATES = ("solved", "closed")
 """States that end the queue: nothing is due on them any more."""
 
+FIRST_PRIORITIES = ("P1", "critical")
+"""Priorities that jump the queue: cloudempiere's P1, CleverBox's critical requests (restoring
+the system or a module, `rules/critical.py`)."""
+
 QUEUE_SQL = f"""
 SELECT {", ".join(TICKET_COLUMNS)}
 FROM ticket
@@ -57,14 +61,14 @@ WHERE (CAST(:desk AS TEXT) IS NULL OR desk = :desk)
   AND (CAST(:state AS TEXT) IS NULL OR state = :state)
 ORDER BY
   CASE WHEN state IN ({", ".join(f"'{s}'" for s in FINISHED_STATES)}) THEN 1 ELSE 0 END,
-  CASE WHEN priority = 'P1' THEN 0 ELSE 1 END,
+  CASE WHEN priority IN ({", ".join(f"'{p}'" for p in FIRST_PRIORITIES)}) THEN 0 ELSE 1 END,
   CASE WHEN COALESCE(first_response_due, resolution_due) IS NULL THEN 1 ELSE 0 END,
   COALESCE(first_response_due, resolution_due),
   id DESC
 LIMIT :limit
 """
-"""The queue in working order: unfinished before solved and closed, P1 first, then the
-earliest due; tickets without a running clock after those with one, newest first.
+"""The queue in working order: unfinished before solved and closed, P1 and critical first,
+then the earliest due; tickets without a running clock after those with one, newest first.
 Parameters `desk`, `state` (NULL: any) and `limit`; `:name` is understood by both sqlite3
 and SQLAlchemy's `text()`."""
 
