@@ -283,3 +283,55 @@ def test_every_czech_template_renders_a_tidy_signed_reply(
         assert slovak not in text, f"Slovak {slovak!r} in a Czech reply"
     for line in lines:
         assert len(line) <= 78 and (line == "-- " or line == line.rstrip()), repr(line)
+
+
+# -- detection through the shipped desks ---------------------------------------------------------
+
+
+def test_grsoft_impact_told_without_a_label_is_not_asked_for(desks: Desks) -> None:
+    """Issue 11: "менеджеры не видят задачи" is the impact; only what is really missing is asked."""
+    raw = modern(
+        IVANOV,
+        GRSOFT,
+        "AT-20417: задачи не видны",
+        "Добрый день!\n\nПосле вчерашнего обновления AceTeam в мобильном приложении пропал\n"
+        "список задач на сегодня, хотя в веб-кабинете задачи назначены. Обновление списка\n"
+        "не помогает, перезапуск приложения тоже. Менеджеры не видят задачи, из-за этого\n"
+        "стоит отгрузка по утренним заказам.\n\nИванов Сергей\n+7 916 123-45-67\n",
+    )
+    line = desks.ingest("impact.eml", raw)
+    outcome(
+        line,
+        "ticket",
+        desk="grsoft",
+        ticket=line["ticket"],
+        missing=["steps_to_reproduce", "affected_employees"],
+    )
+    text = text_of(desks.reply(line["spool_id"]))
+    assert "Порядок воспроизведения" in text and "Количество сотрудников" in text, text
+    assert "Влияние на работу" not in text, text
+
+
+def test_cloudempiere_slovak_data_cleanup_without_the_old_verbs_is_refused(desks: Desks) -> None:
+    raw = modern(
+        ("Peter Horváth", "peter.horvath@tatralog.test"),
+        CLOUDEMPIERE,
+        "testovacie objednávky",
+        "Ahojte,\n\nvyčistite nám prosím databázu od testovacích objednávok z minulého\n"
+        "týždňa, robili sme školenie.\n\nVďaka\nPeter\n",
+    )
+    line = desks.ingest("cleanup.eml", raw)
+    outcome(line, "quarantined", desk="cloudempiere", reason="out_of_scope")
+    text = text_of(desks.reply(line["spool_id"]))
+    assert "„manipulácia s užívateľskými dátami“" in text, text
+
+
+def test_cloudempiere_how_to_delete_question_opens_a_ticket(desks: Desks) -> None:
+    raw = modern(
+        ("Peter Horváth", "peter.horvath@tatralog.test"),
+        CLOUDEMPIERE,
+        "Faktúra omylom",
+        "Dobrý deň,\n\nako môžem vymazať faktúru, ktorú som vystavil omylom?\n\nĎakujem\nPeter\n",
+    )
+    line = desks.ingest("howto.eml", raw)
+    assert (line["outcome"], line["reason"]) == ("ticket", None), line
