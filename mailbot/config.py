@@ -389,6 +389,19 @@ def contract_key(number: str) -> str:
     return "".join(c for c in number.translate(_LOOKALIKES).casefold() if c.isalnum())
 
 
+SERVICE_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def service_codes(value: list[str]) -> list[str]:
+    """Service names as desks write them: lowercase codes, each once."""
+    for code in value:
+        if not SERVICE_CODE.fullmatch(code):
+            raise ValueError(f"service {code!r}: expected a lowercase code like individual_sla")
+    if len(set(value)) != len(value):
+        raise ValueError(f"service {next(c for c in value if value.count(c) > 1)!r} listed twice")
+    return value
+
+
 class Customer(_Strict):
     """An organisation the desk serves, and what its contract gives it."""
 
@@ -435,6 +448,10 @@ class Customer(_Strict):
             seen.add(key)
         return [number.strip() for number in value]
 
+    services: list[str] = Field(default_factory=list)
+    """Paid services the customer bought, by code (GRSoft: `individual_sla`); rules that
+    exempt or entitle by service name them in their own settings."""
+
     @field_validator("contacts")
     @classmethod
     def _contacts(cls, value: list[str]) -> list[str]:
@@ -449,6 +466,11 @@ class Customer(_Strict):
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
         return [v.strip().lower().lstrip("@") for v in value]
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        return service_codes(value)
 
 
 class Agent(_Strict):

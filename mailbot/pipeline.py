@@ -55,7 +55,7 @@ from mailbot.store import Database, Events, SpoolItem, SpoolState, Tickets
 from mailbot.textnorm import new_text
 from mailbot.tickets import record_ticket
 
-DETECTABLE = ("en", "ru", "uk", "pl", "sk", "fa")
+DETECTABLE = ("en", "ru", "uk", "pl", "sk", "cs", "fa")
 """Languages mailbot has templates and word lists for; detection chooses among these."""
 
 AGENT_RULES = ("loops", "oversized", "distributive_attachment")

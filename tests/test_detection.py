@@ -25,8 +25,32 @@ FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
     ("cleverbox", "out_of_scope", "accounting_consulting"): (1.00, 0.96),
     ("cleverbox", "out_of_scope", "hosting"): (0.96, 0.96),
     ("cleverbox", "out_of_scope", "third_party_software"): (1.00, 0.96),
+    # grsoft
+    ("grsoft", "missing_fields", "project"): (1.0, 1.0),
+    ("grsoft", "missing_fields", "contact"): (1.0, 0.96),
+    ("grsoft", "missing_fields", "description"): (1.0, 1.0),
+    ("grsoft", "missing_fields", "modules"): (1.0, 1.0),
+    ("grsoft", "missing_fields", "steps_to_reproduce"): (1.0, 1.0),
+    ("grsoft", "missing_fields", "impact"): (0.96, 0.94),
+    ("grsoft", "missing_fields", "affected_employees"): (0.95, 1.0),
+    # cloudempiere
+    ("cloudempiere", "out_of_scope", "user_data_changes"): (1.0, 0.96),
+    ("cloudempiere", "out_of_scope", "customer_environment_login"): (1.0, 1.0),
 }
 """(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
+
+TEXT_ONLY_EXEMPT: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        # An attached SQLite database (or an archive holding one): a labelled mail is text.
+        ("grsoft", "missing_fields", "mobile_database"),
+        # A URL to the archive of Napoleon's exchange folder: whether a link is that archive
+        # (and not a screenshot on the same file host) is for the agent who opens it; the
+        # rule takes any file-sharing link, and the labelled set cannot say more than that.
+        ("grsoft", "missing_fields", "exchange_archive_link"),
+    }
+)
+"""Codes a detector may return that the labelled mails cannot judge, and why; each is
+tested where it is decided (tests/test_rules_missing_fields.py, tests/test_desks.py)."""
 
 MIN_POSITIVES = 20
 MIN_NEGATIVES = 10
@@ -56,6 +80,8 @@ def test_every_code_a_desk_can_detect_has_its_labelled_mails_and_floors(figures:
     for (desk, rule), codes in _detectors().items():
         for code in codes:
             key = (desk, rule, code)
+            if key in TEXT_ONLY_EXEMPT:
+                continue
             assert key in FLOORS, f"{key}: no recorded figures"
             count = figures.counts.get(key)
             assert count is not None, f"{key}: no labelled mail"

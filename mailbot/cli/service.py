@@ -102,12 +102,15 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
     from mailbot.kb import load as load_knowledge_bases
     from mailbot.replies import Renderer, sample_values
     from mailbot.rules import load_rules
+    from mailbot.template_coverage import check as check_templates
 
     config = c.config(ctx)
     load_knowledge_bases(config)
     renderer = Renderer(config.templates_dir)
     for name, desk in config.desks.items():
-        load_rules(desk, config.desk_files.get(name, f"desk {name}"))
+        source = config.desk_files.get(name, f"desk {name}")
+        load_rules(desk, source)
+        check_templates(desk, config.templates_dir, source)
         renderer.render_text(desk.language, "ack", sample_values(desk))
     desks = [
         {

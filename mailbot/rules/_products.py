@@ -219,8 +219,25 @@ class ProductTable:
         return None
 
 
-def project_named(text: str, match: ProductMatch | None) -> bool:
-    """The regulation's item 1 is there: the product says so, or a project line has a value."""
+_PROSE_PROJECT = re.compile(
+    r"(?<!\w)(?i:проект[аеу]?|проектом|project)[ \t]*(?:(?i:в|во|in)[ \t]+[\w-]+[ \t]*)?"
+    r"(?:[-—–:][ \t]*)?(?P<name>«[^»\n]{2,40}»|\"[^\"\n]{2,40}\"|"
+    r"[A-ZА-ЯЁ][\w]+(?:[ \t]?-[ \t]?[\w]+|[ \t]+[A-ZА-ЯЁ][\w]+)*)"
+)
+"""A project named in prose: "проект «ТД Волга»", "Наш проект в Наполеоне — «Вектор-Трейд»",
+"Napoleon project Baltic Foods", "проект Кубань-Агро" (a capitalised or quoted name right
+after the word; "проект договора", "по проекту внедрения" name none)."""
+
+
+def project_named(text: str, match: ProductMatch | None, table: ProductTable | None = None) -> bool:
+    """The regulation's item 1 is there: the product says so, a project line has a value, or
+    the prose names a project (not a product: "проект Наполеон" names none)."""
     if match is not None and match.names_project:
         return True
-    return PROJECT_LABELS.first(text) is not None
+    if PROJECT_LABELS.first(text) is not None:
+        return True
+    for found in _PROSE_PROJECT.finditer(text):
+        name = fold(found.group("name").strip('«»"'))
+        if table is None or not any(p.value_words.first(name) for p in table.products):
+            return True
+    return False

@@ -68,6 +68,7 @@ from mailbot.rules._products import (
     own_text,
     project_named,
 )
+from mailbot.textnorm import clean_subject
 
 FIELD_CODES = (
     "project",
@@ -239,6 +240,12 @@ _MODULE_WORDS = Phrases.of(
             "личн* кабинет*",
             "веб-кабинет*",
             "админк*",
+            "карточк*",
+            "экран*",
+            "на мобильн* устройств*",
+            "приложени* {aceteam,acepacer,эйстим*,эйспейсер*}",
+            "{открыл*,открываю,открываем,открыть} приложени*",
+            "{запускаю,запускаем,запустил*,запустить} приложени*",
             "панел* администратор*",
         ],
         "en": [
@@ -252,6 +259,7 @@ _MODULE_WORDS = Phrases.of(
             "admin panel",
             "back office",
             "section",
+            "screen",
         ],
     }
 )
@@ -282,6 +290,9 @@ _ACTIONS = tuple(
         ("запуска*", "запустил*", "запустить", "launch*", "start the", "started the"),
         ("создаю", "создаем", "создал*", "создать", "create", "created"),
         ("сохраняю", "сохраняем", "сохранил*", "сохранить", "save", "saved"),
+        ("переключа*", "переключил*", "switch", "switched", "switch back"),
+        ("прокручива*", "прокрутил*", "листаю", "scroll*"),
+        ("заполня*", "заполнил*", "заполнить", "fill in", "fills in", "filled in"),
         ("отправляю", "отправляем", "отправил*", "отправить", "submit*", "send", "sent"),
         ("синхронизиру*", "запускаю обмен", "запускаем обмен", "sync", "synced", "synchronise*"),
     )
@@ -305,7 +316,25 @@ _IMPACT_WORDS = Phrases.of(
             "срыва*",
             "сорва*",
             "теря*",
-            "потер*",
+            "потеря{ли,ем} {время,времени,деньги,клиент*,заказ*,выручк*,продаж*,данные}",
+            "потер{и,ь} {время,времени,денег,клиент*,заказ*,выручк*,продаж*}",
+            "из-за этого",
+            "из-за этой",
+            "в результате",
+            "как следствие",
+            "сто{ит,ят,ит вся} {отгрузк*,склад,производств*,работа,продаж*}",
+            "{отгрузк*,склад,производств*,продажи} сто{ит,ят,ит}",
+            "приходится",
+            "придется",
+            "жалу{ются,ется}",
+            "жалоб*",
+            "отказыва{ются,ется}",
+            "ругаются",
+            "задержива*",
+            "задерж{ка,ки,ку}",
+            "уезжа* без",
+            "сидят и ждут",
+            "сидят без работы",
             "убыт*",
             "штраф*",
             "не мо* отгруж*",
@@ -347,6 +376,16 @@ _IMPACT_WORDS = Phrases.of(
             "lost sales",
             "delays",
             "delayed",
+            "so the",
+            "so our",
+            "so we",
+            "because of this",
+            "as a result",
+            "complain*",
+            "refuse*",
+            "wasting",
+            "lose",
+            "nothing to",
             "critical",
             "halted",
         ],
@@ -359,6 +398,7 @@ _EVERYONE_WORDS = Phrases.of(
             "у каждого",
             "только у меня",
             "у меня одного",
+            "только я",
             "только у одного",
             "весь отдел",
             "вся команда",
@@ -370,6 +410,7 @@ _EVERYONE_WORDS = Phrases.of(
             "all of us",
             "only me",
             "just me",
+            "only i",
             "whole team",
             "entire team",
         ],
@@ -453,19 +494,42 @@ _PEOPLE = (
     r"менеджер\w*|водител\w*|экспедитор\w*|мерчендайзер\w*|супервайзер\w*|работник\w*|"
     r"юзер\w*|продавц\w*|курьер\w*|коллег\w*|employees?|users?|people|persons?|reps?|"
     r"representatives?|agents?|staff|drivers?|managers?|colleagues?|workers?|salespeople|"
-    r"couriers?|merchandisers?)"
+    r"couriers?|merchandisers?|торговы[хем]|торговым|исполнител\w*|техник\w*|инженер\w*|"
+    r"technicians?|engineers?)"
 )
 _NUMBER = (
     r"(?:\d{1,5}|один|одна|одного|одной|одному|одним|два|две|двух|двум|три|трех|трем|четыре|"
     r"четырех|пять|пяти|шесть|шести|семь|семи|восемь|восьми|девять|девяти|десять|десяти|"
     r"двадцать|двадцати|сто|ста|все|всех|всем|всеми|каждого|каждый|оба|обоих|one|two|three|"
     r"four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
-    r"all|every|both|each)"
+    r"all|every|both|each|двое|двоих|трое|троих|четверо|четверых|пятеро|пятерых|шестеро|"
+    r"шестерых|семеро|семерых|несколько|нескольких)"
 )
 _NOT_BETWEEN = r"(?!(?:у|в|во|на|для|с|со|от|по|к|ко|при|for|in|on|at|by|with|from|to)\b)"
 _COUNT = re.compile(
     rf"(?<!\w){_NUMBER}(?:\s+{_NOT_BETWEEN}[\w-]+){{0,2}}?\s+{_PEOPLE}(?!\w)"
     rf"|(?<!\w){_PEOPLE}\s*(?::|=|-|–|—)\s*{_NUMBER}(?!\w)"
+    # "таких у нас человек 20", "сотрудников около 15": a count in digits after the word
+    rf"|(?<!\w){_PEOPLE}\s+(?:около\s+|примерно\s+|about\s+)?\d{{1,5}}(?![\w.,:-]\d)(?!\w)"
+)
+_ACTORS = (
+    r"(?:сотрудник\w*|пользовател\w*|представител\w*|агент\w*|торговы[ех]|менеджер\w*|"
+    r"руководител\w*|супервайзер\w*|водител\w*|экспедитор\w*|мерчендайзер\w*|курьер\w*|"
+    r"оператор\w*|продавц\w*|бухгалтери\w*|бухгалтер\w*|склад\w*|офис\w*|клиент\w*|"
+    r"заказчик\w*|покупател\w*|люди|коллег\w*|employees|users|reps|agents|managers|drivers|"
+    r"technicians|staff|customers|clients|warehouse|colleagues|people|we|they)"
+)
+_CANNOT = re.compile(
+    rf"(?<!\w){_ACTORS}(?:\s+[\w-]+){{0,3}}?\s+(?:не\s+(?:мо[гж]\w*|вид\w*|получа\w*|"
+    r"успева\w*|прин\w*|зна\w*|сда\w*|попада\w*)|"
+    r"(?:cannot|can't|can not|can ?no longer|don't|do not|are unable to)\s+\w+)"
+)
+_PURPOSE = re.compile(r"(?:чтобы|чтоб|so that|to make sure|in order)\W*(?:\w+\W+){0,2}$")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_QUESTION_START = re.compile(
+    r"^\W*(?:подскажите|скажите|как|почему|зачем|можно|будет|влияет|мешает|помешает|"
+    r"does|do|did|will|would|can|could|is|are|how|what|why|should)\b",
+    re.IGNORECASE,
 )
 _URL = re.compile(r"https?://[^\s<>\"'«»()\[\]]+", re.IGNORECASE)
 _HREF = re.compile(
@@ -624,10 +688,30 @@ def _steps(m: _Material) -> bool:
     return actions >= 2
 
 
+def _asks(sentence: str) -> bool:
+    """A question about influence ("влияет ли настройка...?", "does X impact Y?") states none."""
+    if not sentence.rstrip().endswith("?"):
+        return False
+    return bool(re.search(r"(?<!\w)ли(?!\w)", sentence)) or bool(_QUESTION_START.match(sentence))
+
+
 def _impact(m: _Material) -> bool:
+    """A label, or a sentence telling what the problem stops: the customer's words for it
+    ("из-за этого стоит отгрузка"), or people who cannot do their work ("менеджеры не видят
+    задачи"). Questions and purposes ("чтобы торговые не видели цены") state no impact; a
+    stated lack of impact ("на работу не влияет") is an answer too, and counts."""
     if _IMPACT_LABELS.first(m.text) is not None:
         return True
-    return _words_found(m.text, _IMPACT_WORDS) is not None
+    for sentence in _SENTENCE.findall(m.text):
+        if _asks(sentence):
+            continue
+        folded = fold(sentence)
+        if _IMPACT_WORDS.first(folded) is not None:
+            return True
+        for found in _CANNOT.finditer(folded):
+            if not _PURPOSE.search(folded[: found.start()]):
+                return True
+    return False
 
 
 def _employees(m: _Material) -> bool:
@@ -811,7 +895,8 @@ class MissingFields:
 
     def _found(self, code: str, m: _Material, match: ProductMatch | None) -> bool:
         if code == "project":
-            return any(project_named(t, match) for t in m.texts)
+            named = (f"{clean_subject(m.subject)}\n{t}" for t in m.texts)
+            return any(project_named(t, match, self.products) for t in named)
         if code == "contact":
             return _contact(m)
         if code == "description":
