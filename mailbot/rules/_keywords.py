@@ -12,6 +12,9 @@ phrases), and an alternative may hold several words ("{log in,sign in} to our").
 languages need such exact endings where a stem would say too much: "учет*" also finds
 "учетная запись", a user account. Groups do not nest.
 
+`...` between two words lets up to six other words stand between them (`FAR`): Persian puts
+the verb after the whole object, "فیلد* ... اضافه {کنید,کنین}" is "add the field ... please".
+
 Matching is case-insensitive, on word boundaries, after Unicode normalisation (ё/е and
 similar are folded by casefold + NFKC where they can be) and Persian folding: ي/ى/ك typed on
 Arabic keyboards are read as ی/ک, a zero-width non-joiner (بی‌شعور) as a space, a tatweel
@@ -78,13 +81,26 @@ def expand(phrase: str) -> list[str]:
     return [" ".join("".join(combo).split()) for combo in itertools.product(*choices)]
 
 
+FAR = "..."
+"""A phrase word standing for up to `FAR_WORDS` other words: "فیلد* ... اضافه کنید" is a field
+and, a clause later, "add it" (Persian puts the verb last, after the whole object)."""
+FAR_WORDS = 6
+_FAR_GAP = rf"(?:\W+\w+){{0,{FAR_WORDS}}}?\W+"
+
+
 def _pattern(words: Sequence[str]) -> str:
     """The folded words of one phrase without braces, as a regular expression."""
-    parts = []
+    pattern = ""
+    gap = _GAP
     for word in words:
+        if word == FAR:
+            gap = _FAR_GAP
+            continue
         stem = word.rstrip("*")
-        parts.append(re.escape(stem) + (r"\w*" if word.endswith("*") else ""))
-    return _WORD_START + _GAP.join(parts) + r"(?!\w)"
+        part = re.escape(stem) + (r"\w*" if word.endswith("*") else "")
+        pattern = part if not pattern else pattern + gap + part
+        gap = _GAP
+    return _WORD_START + pattern + r"(?!\w)"
 
 
 def _alternatives(phrase: str) -> list[str]:
@@ -206,7 +222,12 @@ def check_phrases(value: _Words) -> _Words:
     for phrase in keyword_list(value if isinstance(value, dict) else {"": value}):
         if "{" in phrase or "}" in phrase:
             raise ValueError(f"keyword {phrase!r}: unbalanced braces")
-        for word in phrase.split():
+        words = phrase.split()
+        if FAR in words and (FAR in (words[0], words[-1]) or f"{FAR} {FAR}" in phrase):
+            raise ValueError(f"keyword {phrase!r}: `{FAR}` goes between two words")
+        for word in words:
+            if word == FAR:
+                continue
             stem = word.removesuffix("*")
             if "*" in stem or (word.endswith("*") and len(stem) < 2):
                 raise ValueError(
