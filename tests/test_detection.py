@@ -17,7 +17,14 @@ from mailbot.config import load as load_config
 from mailbot.rules import Detector, load_rules
 from tests.conftest import REPO
 
-FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {}
+FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
+    # crmonline
+    ("crmonline", "out_of_scope", "onsite_support"): (0.93, 1.0),
+    ("crmonline", "not_entitled", "analysis_design"): (1.0, 1.0),
+    ("crmonline", "not_entitled", "phone_support"): (0.96, 1.0),
+    ("crmonline", "not_entitled", "technical_services"): (1.0, 1.0),
+    ("crmonline", "not_entitled", "training"): (0.96, 1.0),
+}
 """(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
 
 MIN_POSITIVES = 20
