@@ -306,6 +306,12 @@ def log_time_in(
     return {"ticket": ticket.number, "customer": ticket.customer, "minutes": minutes}
 
 
+def logged_hours(db: Database, desk: str, customer: str) -> float:
+    """Every minute logged for a customer, charged or not, in hours (the raw record)."""
+    with db.reading() as session:
+        return TimeLogs(session).minutes(desk, customer) / 60
+
+
 def packages_of(db: Database, desk: DeskSettings, customer: Customer, now: datetime) -> Ledger:
     """The customer's packages, each with its balance now (see `history.package_ledger`)."""
     with db.reading() as session:
