@@ -215,3 +215,15 @@ def test_the_old_single_package_key_is_still_read_and_both_keys_are_refused(
     code, _, err = run(desk.config, "check-config")
     assert code == 78
     assert "crmonline.toml" in err and "either `package` (one) or `packages` (a list)" in err
+
+
+def test_three_dots_in_a_phrase_let_a_persian_object_stand_before_its_verb() -> None:
+    from mailbot.rules._keywords import KeywordSet, check_phrases, fold
+
+    words = KeywordSet.of({"fa": ["فیلد* ... اضافه {کنید,کنین}"]})
+    assert words.matches(fold("لطفا فیلد کد ملی را به فرم مشتری اضافه کنید"))
+    assert not words.matches(fold("فیلد کد ملی را به فرم مشتری در بخش حساب های شرکت اضافه کنید"))
+    assert not words.matches(fold("چطور خودم فیلد اضافه کنم؟"))
+    for bad in ("... اضافه کنید", "فیلد ...", "فیلد ... ... اضافه"):
+        with pytest.raises(ValueError, match="goes between two words"):
+            check_phrases([bad])

@@ -12,7 +12,7 @@ phrases), and an alternative may hold several words ("{log in,sign in} to our").
 languages need such exact endings where a stem would say too much: "учет*" also finds
 "учетная запись", a user account. Groups do not nest.
 
-`...` between two words lets up to six other words stand between them (`FAR`): Persian puts
+`...` between two words lets up to eight other words stand between them (`FAR`): Persian puts
 the verb after the whole object, "فیلد* ... اضافه {کنید,کنین}" is "add the field ... please".
 
 Matching is case-insensitive, on word boundaries, after Unicode normalisation (ё/е and
@@ -84,7 +84,7 @@ def expand(phrase: str) -> list[str]:
 FAR = "..."
 """A phrase word standing for up to `FAR_WORDS` other words: "فیلد* ... اضافه کنید" is a field
 and, a clause later, "add it" (Persian puts the verb last, after the whole object)."""
-FAR_WORDS = 6
+FAR_WORDS = 8
 _FAR_GAP = rf"(?:\W+\w+){{0,{FAR_WORDS}}}?\W+"
 
 
