@@ -18,7 +18,9 @@ from mailbot.agent_notices import notify_agents
 from mailbot.clocks import deadlines_json
 from mailbot.config import Agent, Config, Customer, DeskSettings
 from mailbot.errors import NotFound, Refused
+from mailbot.history import package_ledger
 from mailbot.outbox import queue_mail
+from mailbot.prepaid import Ledger
 from mailbot.replies import Attached, Renderer, format_deadline, new_message_id
 from mailbot.rules import ANNOTATION_KEYS
 from mailbot.store import (
@@ -262,7 +264,7 @@ def log_time(
     (an agent's `#time` by mail stays a plain record of work on any desk)."""
     with db.transaction() as session:
         ticket, desk = _load(session, config, number)
-        if not any(c.package is not None for c in desk.customers):
+        if not any(c.packages for c in desk.customers):
             raise ActionRefused(
                 f"desk {desk.name} sells no prepaid hours (none of its customers has a"
                 f" package): there is no package to log time on"
@@ -305,8 +307,15 @@ def log_time_in(
 
 
 def logged_hours(db: Database, desk: str, customer: str) -> float:
+    """Every minute logged for a customer, charged or not, in hours (the raw record)."""
     with db.reading() as session:
         return TimeLogs(session).minutes(desk, customer) / 60
+
+
+def packages_of(db: Database, desk: DeskSettings, customer: Customer, now: datetime) -> Ledger:
+    """The customer's packages, each with its balance now (see `history.package_ledger`)."""
+    with db.reading() as session:
+        return package_ledger(session, desk, customer, now.astimezone(desk.zone).date())
 
 
 def extend(

@@ -290,7 +290,12 @@ class Coupon(_Strict):
 
 
 class Package(_Strict):
-    """Prepaid hours (crmonline): valid one Solar Hijri year from `purchased`."""
+    """Prepaid hours (crmonline): valid one Solar Hijri year from `purchased`, never after.
+
+    A customer buys a new one each year (or sooner, when the hours run out): `packages`
+    lists them all, because time logged is charged to the package valid when the work was
+    done, and an old package's hours must not vanish from the history.
+    """
 
     hours: float = Field(gt=0)
     purchased: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -418,7 +423,9 @@ class Customer(_Strict):
     subscription_until: date | None = None
     language: str | None = None
     coupons: list[Coupon] = Field(default_factory=list)
-    package: Package | None = None
+    packages: list[Package] = Field(default_factory=list)
+    """Prepaid packages bought (crmonline), any order; the older single `package = {...}`
+    key is still read as a one-package list."""
     installation_used: bool = False
     monthly_limit: int | None = Field(None, ge=1)
     """Overrides the desk's monthly request limit for this customer."""
@@ -456,6 +463,21 @@ class Customer(_Strict):
     @classmethod
     def _contacts(cls, value: list[str]) -> list[str]:
         return [_address(v) for v in value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_package(cls, data: Any) -> Any:
+        """Desk files written before customers could have several packages say `package`."""
+        if isinstance(data, dict) and "package" in data:
+            data = dict(data)
+            if "packages" in data:
+                raise ValueError(
+                    "package: give either `package` (one) or `packages` (a list), not both;"
+                    " move it into `packages`"
+                )
+            one = data.pop("package")
+            data["packages"] = [] if one is None else [one]
+        return data
 
     @field_validator("designated_contact")
     @classmethod

@@ -5,12 +5,13 @@ before the rules run, so the rules themselves stay pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from mailbot.business_time import month_start
 from mailbot.clocks import reopens
 from mailbot.config import Customer, DeskSettings
 from mailbot.parse import Mail
+from mailbot.prepaid import Ledger, Logged, ledger
 from mailbot.rules import HISTORY_FACTS, History, RecentMail, Thread
 from mailbot.store import Database, Messages, Session, Ticket, Tickets, TimeLogs
 from mailbot.subjects import ticket_numbers
@@ -75,6 +76,14 @@ def find_thread(
     return Found(None, refers_to)
 
 
+def package_ledger(session: Session, desk: DeskSettings, customer: Customer, today: date) -> Ledger:
+    """The customer's packages with each one's balance on `today` (a day of the desk's zone):
+    every logged row is charged to the package valid on the desk-local day it was logged."""
+    rows = TimeLogs(session).entries(desk.name, customer.name)
+    logged = [Logged(at.astimezone(desk.zone).date(), mins, charged) for at, mins, charged in rows]
+    return ledger(customer.packages, logged, today)
+
+
 def gather(
     db: Database,
     desk: DeskSettings,
@@ -105,8 +114,9 @@ def gather(
             )
         month_count = 0
         hours_logged = 0.0
-        if customer is not None and customer.package is not None and "hours_logged" in facts:
-            hours_logged = TimeLogs(session).minutes(desk.name, customer.name) / 60
+        if customer is not None and customer.packages and "hours_logged" in facts:
+            today = now.astimezone(desk.zone).date()
+            hours_logged = package_ledger(session, desk, customer, today).charged_to_valid
         if customer is not None and "month_count" in facts:
             month_count = Tickets(session).created_since(
                 desk.name, customer.name, month_start(now, desk.zone)

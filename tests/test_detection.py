@@ -36,6 +36,12 @@ FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
     # cloudempiere
     ("cloudempiere", "out_of_scope", "user_data_changes"): (1.0, 0.96),
     ("cloudempiere", "out_of_scope", "customer_environment_login"): (1.0, 1.0),
+    # crmonline
+    ("crmonline", "out_of_scope", "onsite_support"): (0.93, 1.0),
+    ("crmonline", "not_entitled", "analysis_design"): (1.0, 1.0),
+    ("crmonline", "not_entitled", "phone_support"): (0.96, 1.0),
+    ("crmonline", "not_entitled", "technical_services"): (1.0, 1.0),
+    ("crmonline", "not_entitled", "training"): (0.96, 1.0),
 }
 """(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
 

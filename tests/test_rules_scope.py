@@ -543,7 +543,6 @@ def test_paid_services_need_an_unexpired_package_with_hours_left(
         (PHONE, "phone_support"),
         ("لطفا از راه دور وصل شوید و مشکل همگام‌سازی را بررسی کنید.", "technical_services"),
         ("برای همکاران جدید جلسه آموزش می‌خواهیم.", "training"),
-        ("برای تحلیل و طراحی فرآیند فروش نیاز به کمک داریم.", "analysis_design"),
         # typed on an Arabic keyboard (ي, ك) and without the zero-width non-joiner
         ("لطفا پشتيباني تلفني براي ما فعال كنيد.", "phone_support"),
         ("Could you please call me back about the sales report?", "phone_support"),
@@ -572,6 +571,14 @@ def test_crmonline_free_support_questions_pass_without_a_package(text: str) -> N
         check(load_desk(CRMONLINE), parsed(fa_mail("سوال", text, sender="sara@parsdata.test")))
         is None
     )
+
+
+@pytest.mark.parametrize("sender", ["sara@parsdata.test", "ali@nemooneh.test"])
+def test_crmonline_analysis_and_design_need_a_contract_whatever_the_package(sender: str) -> None:
+    text = "برای تحلیل و طراحی فرآیند فروش نیاز به کمک داریم."
+    verdict = check(load_desk(CRMONLINE), parsed(fa_mail("درخواست", text, sender=sender)))
+    assert verdict is not None and verdict.values["entitlement"] == "analysis_design"
+    assert verdict.values["why"] == "separate_contract"
 
 
 def test_an_unknown_sender_asking_for_a_paid_service_is_told_so() -> None:

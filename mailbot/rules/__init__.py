@@ -31,7 +31,17 @@ if TYPE_CHECKING:
     from mailbot.kb import Hit
     from mailbot.parse import Mail
 
-ANNOTATION_KEYS = ("product", "type", "category", "impact", "urgency", "priority", "sla_level")
+ANNOTATION_KEYS = (
+    "product",
+    "type",
+    "category",
+    "impact",
+    "urgency",
+    "priority",
+    "sla_level",
+    "package_service",
+)
+"""package_service: the prepaid service a crmonline ticket asks for (its time is charged)."""
 
 
 class Action(enum.StrEnum):
@@ -108,7 +118,8 @@ class History:
     requests_this_month: int = 0
     """Tickets this customer opened on this desk in the current calendar month (desk time)."""
     hours_logged: float = 0.0
-    """Working time agents logged on this customer's tickets (deducted from its package)."""
+    """Working time charged to the customer's packages valid now (prepaid.ledger): time
+    logged under an expired package, or on a free-support ticket, is not in it."""
     thread: Thread | None = None
 
 

@@ -13,6 +13,9 @@ phrases), and an alternative may hold several words ("{log in,sign in} to our").
 languages need such exact endings where a stem would say too much: "учет*" also finds
 "учетная запись", a user account. Groups do not nest.
 
+`...` between two words lets up to eight other words stand between them (`FAR`): Persian puts
+the verb after the whole object, "فیلد* ... اضافه {کنید,کنین}" is "add the field ... please".
+
 Matching is case-insensitive, on word boundaries, after Unicode normalisation (ё/е and
 similar are folded by casefold + NFKC where they can be) and Persian folding: ي/ى/ك typed on
 Arabic keyboards are read as ی/ک, a zero-width non-joiner (بی‌شعور) as a space, a tatweel
@@ -247,9 +250,11 @@ def check_phrases(value: _Words) -> _Words:
         if "{" in phrase or "}" in phrase:
             raise ValueError(f"keyword {phrase!r}: unbalanced braces")
         words = phrase.split()
-        if FAR in (words[:1] + words[-1:]):
-            raise ValueError(f"keyword {phrase!r}: `...` goes between two words")
+        if FAR in words and (FAR in (words[0], words[-1]) or f"{FAR} {FAR}" in phrase):
+            raise ValueError(f"keyword {phrase!r}: `{FAR}` goes between two words")
         for word in words:
+            if word == FAR:
+                continue
             stem = word.removesuffix("*")
             if "*" in stem or (word.endswith("*") and len(stem) < 2):
                 raise ValueError(

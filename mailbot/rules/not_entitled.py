@@ -3,8 +3,12 @@
 Serwisant gives a free one-hour video training to accounts on trial or in the first 30 days
 of a `standard` or `all-in-one` subscription, and one free installation of the client panel
 to `all-in-one` (never again once used). crmonline gives phone support, technical services,
-training and analysis/design only against a purchased package of hours, valid one Solar
-Hijri year from purchase, and offers packages to whoever has no balance left. A request for
+troubleshooting and customisation (forms, fields) and training only against a purchased
+package of hours, valid one Solar Hijri year from purchase, judged by the package valid
+today and its own balance, and offers packages to whoever has no balance left; analysis and
+design need a separate contract, arranged through sales, whatever package the customer has.
+A request it lets through for a package service is annotated `package_service`: only such
+tickets' logged time comes off a package (free support is free). A request for
 such a service that the customer's contract does not cover is refused with the reason
 (`why`), so the reply can say exactly what is missing: the plan, the period, the unused
 once-only service, the package, its validity or its balance.
@@ -21,15 +25,23 @@ only: inside a ticket the agent already decides what is given.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from pydantic import Field, field_validator
 
 from mailbot.config import Customer
 from mailbot.parse import Mail
-from mailbot.prepaid import balance
+from mailbot.prepaid import left_now
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
+from mailbot.rules._keywords import (
+    CODE,
+    KeywordSet,
+    check_keywords,
+    check_phrases,
+    keyword_list,
+    listed_once,
+)
 
 _ONCE_FLAGS = tuple(
     name for name, field in Customer.model_fields.items() if field.annotation is bool
@@ -43,6 +55,10 @@ class Entitlement(RuleSettings):
     """Language -> how the reply names the service."""
     keywords: dict[str, list[str]] = Field(min_length=1)
     """Language -> words or phrases asking for it (`*` any ending, `{a,b}` either)."""
+    unless: dict[str, list[str]] = Field(default_factory=dict)
+    """Language -> words that make a mail free support after all, although it names the
+    service (crmonline: "the service is down, fix it" is keeping the service available,
+    not the customer's problem): such a mail is not read as asking for it."""
     plans: list[str] = Field(default_factory=list)
     """Plans that include it; empty: any plan (or none)."""
     trial_plans: list[str] = Field(default_factory=list)
@@ -52,9 +68,16 @@ class Entitlement(RuleSettings):
     once_flag: str | None = None
     """The customer field that says this once-only service was used up."""
     requires_package: bool = False
-    """Needs a prepaid package (crmonline) that is unexpired and has hours left."""
+    """Needs a prepaid package (crmonline) valid today with hours left of its own; a ticket
+    opened for it is annotated `package_service`, so the time logged on it is charged."""
+    separate_contract: bool = False
+    """Never given against a plan or package: it needs a contract of its own (crmonline's
+    analysis and design), so it is refused whatever the customer has, naming `refer_to`."""
+    refer_to: dict[str, str] | None = None
+    """Language -> who arranges it instead (the sales department)."""
 
     _keywords_ok = field_validator("keywords")(check_keywords)
+    _unless_ok = field_validator("unless")(check_phrases)
 
     @field_validator("once_flag")
     @classmethod
@@ -68,6 +91,8 @@ def _why(
     entitlement: Entitlement, customer: Customer | None, today: date, logged_hours: float = 0.0
 ) -> str | None:
     """Why the customer does not have it, as a `why` code for the template; None if it has."""
+    if entitlement.separate_contract:
+        return "separate_contract"
     if customer is None:
         return "unknown_customer"
     on_trial = customer.plan is not None and customer.plan in entitlement.trial_plans
@@ -82,14 +107,7 @@ def _why(
     if entitlement.once_flag is not None and getattr(customer, entitlement.once_flag):
         return "already_used"
     if entitlement.requires_package:
-        package = customer.package
-        if package is None:
-            return "no_package"
-        left = balance(package, logged_hours, today)
-        if left.expired:
-            return "package_expired"
-        if left.left <= 0:
-            return "no_balance"
+        return left_now(customer.packages, logged_hours, today)
     return None
 
 
@@ -99,9 +117,29 @@ _EXPLAIN = {
     "period_over": "plan {plan!r} since {since} is past {days} days",
     "already_used": "{flag} is set",
     "no_package": "no package",
-    "package_expired": "package bought {purchased} has expired",
-    "no_balance": "package bought {purchased} has no hours left",
+    "package_expired": "every package has expired (last bought {purchased})",
+    "no_balance": "the packages valid today have no hours left",
+    "separate_contract": "needs a separate contract, a package is not enough",
 }
+
+
+@dataclass(frozen=True)
+class _Asks:
+    """An entitlement's words, less the mails its `unless` words make free support."""
+
+    keywords: KeywordSet
+    unless: KeywordSet | None
+
+    @classmethod
+    def of(cls, entitlement: Entitlement) -> _Asks:
+        unless = KeywordSet.of(entitlement.unless) if keyword_list(entitlement.unless) else None
+        return cls(KeywordSet.of(entitlement.keywords), unless)
+
+    def matches(self, text: str) -> bool:
+        return self.keywords.matches(text) and not (self.unless and self.unless.matches(text))
+
+    def first(self, text: str) -> str | None:
+        return self.keywords.first(text)
 
 
 class NotEntitled:
@@ -113,13 +151,17 @@ class NotEntitled:
         entitlements: list[Entitlement] = Field(min_length=1)
         """Each service's conditions; every one asked for in the mail is checked, in order."""
 
+        portal: str | None = None
+        """Where free-support tickets are opened (crmonline's portal): refusals name it."""
+
         @field_validator("entitlements")
         @classmethod
         def _unique(cls, value: list[Entitlement]) -> list[Entitlement]:
             return listed_once(value, "entitlement")
 
     def __init__(self, settings: Settings) -> None:
-        self.entitlements = [(e, KeywordSet.of(e.keywords)) for e in settings.entitlements]
+        self.portal = settings.portal
+        self.entitlements = [(e, _Asks.of(e)) for e in settings.entitlements]
         self.codes = tuple(e.name for e in settings.entitlements)
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
@@ -133,18 +175,23 @@ class NotEntitled:
         text = _keywords.searchable(mail)
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
+        paid = None
         for entitlement, keywords in self.entitlements:
             if not keywords.matches(text):
                 continue
             why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:
+                if entitlement.requires_package and paid is None:
+                    paid = entitlement.name
                 continue
             explained = _EXPLAIN[why].format(
                 plan=customer.plan if customer else None,
                 since=customer.plan_since if customer else None,
                 days=entitlement.within_days,
                 flag=entitlement.once_flag,
-                purchased=customer.package.purchased if customer and customer.package else None,
+                purchased=max((p.purchased for p in customer.packages), default=None)
+                if customer
+                else None,
             )
             return Verdict(
                 self.name,
@@ -155,8 +202,14 @@ class NotEntitled:
                     "entitlement": entitlement.name,
                     "entitlement_title": dict(entitlement.title),
                     "why": why,
+                    # crmonline's: who arranges a separate contract, where free support is
+                    **({"refer_to": dict(entitlement.refer_to)} if entitlement.refer_to else {}),
+                    **({"portal": self.portal} if self.portal else {}),
                 },
             )
+        if paid is not None:
+            # the time agents log on this ticket comes off the package (prepaid.ledger)
+            return Verdict(self.name, Action.annotate, annotations={"package_service": paid})
         return None
 
 

@@ -104,6 +104,9 @@ class Ticket(SQLModel, table=True):
     urgency: str | None = Field(default=None, max_length=16)
     priority: str | None = Field(default=None, max_length=8)
     sla_level: str | None = Field(default=None, max_length=32)
+    package_service: str | None = Field(default=None, max_length=64)
+    """The prepaid service asked for (crmonline): time logged on the ticket comes off a
+    package; None: free support, its time is not charged."""
     missing: list[str] = Field(
         default=[], sa_column=Column(JSON, nullable=False, server_default="[]")
     )

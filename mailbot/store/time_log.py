@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from mailbot.store.tables import TimeLog
+from mailbot.store.tables import Ticket, TimeLog
 
 
 class TimeLogs:
@@ -38,6 +38,20 @@ class TimeLogs:
                 at=at,
             )
         )
+
+    def entries(self, desk: str, customer: str) -> list[tuple[datetime, int, bool]]:
+        """(when, minutes, charged) of every row logged for a customer of a desk, oldest first.
+
+        Charged: the ticket asks for a prepaid service (`Ticket.package_service`); the time of
+        a free-support ticket is recorded but comes off no package.
+        """
+        rows = self.session.exec(
+            select(TimeLog.at, TimeLog.minutes, Ticket.package_service)
+            .join(Ticket, col(Ticket.id) == col(TimeLog.ticket_id))
+            .where(col(TimeLog.desk) == desk, col(TimeLog.customer) == customer)
+            .order_by(col(TimeLog.at), col(TimeLog.id))
+        ).all()
+        return [(at, minutes, service is not None) for at, minutes, service in rows]
 
     def minutes(self, desk: str, customer: str) -> int:
         """All minutes logged for a customer of a desk."""
