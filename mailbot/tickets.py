@@ -141,8 +141,10 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                 now=now,
                 paused=bool(missing),
             )
-            event = "missing_fields" if missing else "ack"
-            values = reply_values(plan, asking, ticket)
+            replying = plan.judgement.replying
+            own = replying.reply if replying is not None else None
+            event = "missing_fields" if missing else own or "ack"
+            values = reply_values(plan, asking or replying, ticket)
             if earlier is not None and not missing:
                 event = "reopened_as_new"
                 values |= {

@@ -5,13 +5,17 @@ training and installation requests, through `mailbot ingest --json` with the shi
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mailbot.business_time import Calendar
+from tests.conftest import SHIPPED_DESKS, run, write_config
 from tests.test_business_time import (
     CLEVERBOX,
     CRMONLINE,
@@ -25,6 +29,7 @@ from tests.test_business_time import (
     is_working_or_end,
     w,
 )
+from tests.test_desks import Desks, modern, text_of
 
 # -- the arithmetic of working days -----------------------------------------------------------
 
@@ -141,3 +146,267 @@ def test_uniform_days_compose_and_are_whole_days_of_working_time(
     assert r == calendar.add_working_days(calendar.add_working_days(t, a), b)
     day_length = {SERWISANT: 7, CRMONLINE: 8, CLEVERBOX: 9}[calendar]
     assert calendar.working_time_between(t, r) == timedelta(hours=day_length * (a + b))
+
+
+# -- through `mailbot ingest --json`, with the shipped desk -------------------------------------
+
+DESK = "pomoc@serwisant.test"
+KOWALSKI = ("Jan Kowalski", "jan@kowalski-serwis.test")  # standard since 2026-11-10
+NOWAK = ("Anna Nowak", "biuro@elektronowak.test")  # basic
+MEGA = ("Piotr Wiśniewski", "it@megaserwis.test")  # all-in-one, installation used
+MAX = ("Tomasz Lis", "admin@serwismax.test")  # all-in-one, installation not used yet
+SIGN = "\n\nPozdrawiam\nJan\n-- \nAuto-Serwis, tel. 604 123 456\n"
+
+
+@pytest.fixture
+def desks(tmp_path: Path) -> Desks:
+    db = tmp_path / "mailbot.db"
+    return Desks(tmp_path, write_config(tmp_path, f"sqlite:///{db}", desks=SHIPPED_DESKS), db)
+
+
+def ingest(
+    desks: Desks, sender: tuple[str, str], subject: str, text: str, when: datetime
+) -> dict[str, Any]:
+    """One mail that arrived at `when`, taken in by `mailbot ingest --now <when>`."""
+    raw = modern(sender, DESK, subject, text + SIGN, when=when)
+    path = desks.folder / "in" / f"{len(desks.received)}.eml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(raw)
+    code, out, err = run(desks.config, "ingest", "--now", when.isoformat(), str(path))
+    assert code == 0, out + err
+    line: dict[str, Any] = json.loads(out)
+    desks.received[line["spool_id"]] = raw
+    return line
+
+
+def local(text: str | None) -> datetime:
+    assert text is not None
+    return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("arrived", "first", "resolution"),
+    [
+        # the policy's example: Wednesday 11:00 -> Thursday 11:00, Friday 11:00 at the latest
+        (w(2026, 12, 2, 11), w(2026, 12, 3, 11), w(2026, 12, 4, 11)),
+        # after hours: counted from Thursday 09:00
+        (w(2026, 12, 2, 18, 30), w(2026, 12, 4, 9), w(2026, 12, 7, 9)),
+        # before Wigilia and Christmas (24-26 Dec) and the weekend: Monday 28th, Tuesday 29th
+        (w(2026, 12, 23, 11), w(2026, 12, 28, 11), w(2026, 12, 29, 11)),
+        # Tuesday before Independence Day (11 Nov): Thursday 12th, Friday 13th
+        (w(2026, 11, 10, 14, 15), w(2026, 11, 12, 14, 15), w(2026, 11, 13, 14, 15)),
+    ],
+)
+def test_24_to_48_h_are_one_and_two_working_days(
+    desks: Desks, arrived: datetime, first: datetime, resolution: datetime
+) -> None:
+    line = ingest(
+        desks,
+        NOWAK,
+        "Nie drukuje się protokół",
+        "Dzień dobry,\n\nprzy zleceniu 2291 protokół przyjęcia drukuje się pusty, "
+        "wcześniej działało.",
+        arrived,
+    )
+    assert (line["outcome"], line["ticket"]) == ("ticket", "SRW-000001"), line
+    assert local(line["first_response_due"]) == first
+    assert local(line["resolution_due"]) == resolution
+    ack = text_of(desks.reply(line["spool_id"]))
+    assert "SRW-000001" in ack and f"{first:%d.%m.%Y %H:%M}" in ack, ack
+
+
+def test_payments_stay_the_same_working_day(desks: Desks) -> None:
+    line = ingest(
+        desks,
+        NOWAK,
+        "Płatność",
+        "Dzień dobry,\n\nplatnosc kartą za abonament nie przeszła, a pieniądze zeszły z konta.",
+        w(2026, 12, 2, 11),
+    )
+    assert line["category"] == "payments"
+    assert local(line["first_response_due"]) == w(2026, 12, 2, 16)
+    assert local(line["resolution_due"]) == w(2026, 12, 2, 16)
+
+
+# -- entitlements before exclusions; the booking instructions -----------------------------------
+
+INSTALL_HOSTING = (
+    "Instalacja panelu klienta",
+    "Dzień dobry,\n\nchcielibyśmy skorzystać z instalacji panelu klienckiego na naszym "
+    "hostingu (panel.naszserwis.pl, serwer w home.pl). Kiedy możecie to zrobić?",
+)
+WEDNESDAY = w(2026, 12, 2, 11)
+
+
+def test_an_entitled_installation_on_own_hosting_is_booked_not_refused(desks: Desks) -> None:
+    line = ingest(desks, MAX, *INSTALL_HOSTING, WEDNESDAY)
+    assert (line["outcome"], line["reason"], line["ticket"]) == ("ticket", None, "SRW-000001")
+    reply = desks.reply(line["spool_id"])
+    assert "[SRW-000001]" in str(reply["Subject"])
+    text = text_of(reply)
+    for words in (
+        "Dzień dobry",
+        "jednorazowa bezpłatna instalacja panelu klienckiego",
+        "Państwa obecny plan obejmuje usługę",
+        "formularz kontaktowy",
+        "https://serwisant.online/kontakt",
+        "+48 33 443-68-90 (w dni robocze w godz. 9:00–16:00)",
+        "warunki techniczne instalacji",
+    ):
+        assert words in text, f"{words!r} not in {text}"
+    assert "hosting" not in text.lower() and "wyłączon" not in text
+
+
+@pytest.mark.parametrize(
+    ("sender", "why_words"),
+    [
+        (MEGA, "Państwa firma już z niej skorzystała"),  # all-in-one, installation used
+        (KOWALSKI, "nie jest objęta Państwa planem subskrypcji"),  # standard
+    ],
+)
+def test_an_installation_not_entitled_says_why_not_own_hosting(
+    desks: Desks, sender: tuple[str, str], why_words: str
+) -> None:
+    line = ingest(desks, sender, *INSTALL_HOSTING, WEDNESDAY)
+    assert (line["outcome"], line["reason"]) == ("quarantined", "not_entitled"), line
+    text = text_of(desks.reply(line["spool_id"]))
+    assert "jednorazowa bezpłatna instalacja panelu klienckiego" in text and why_words in text
+    assert "hosting" not in text.lower() and "administrator" not in text
+
+
+def test_a_problem_with_a_panel_on_own_hosting_is_still_excluded(desks: Desks) -> None:
+    line = ingest(
+        desks,
+        MAX,
+        "Panel nie działa",
+        "Dzień dobry,\n\npanel kliencki zainstalowany na naszym serwerze od wczoraj pokazuje "
+        "błąd 500, klienci nie widzą statusu napraw.",
+        WEDNESDAY,
+    )
+    assert (line["outcome"], line["reason"]) == ("quarantined", "out_of_scope"), line
+    assert "zainstalowanym na serwerze lub hostingu" in text_of(desks.reply(line["spool_id"]))
+
+
+def test_entitled_training_is_booked_through_the_contact_form(desks: Desks) -> None:
+    # Kowalski's standard plan began on 2026-11-10: 22 days before this Wednesday
+    line = ingest(
+        desks,
+        KOWALSKI,
+        "Szkolenie",
+        "Dzień dobry,\n\njesteśmy nowi w aplikacji, chcielibyśmy umówić szkolenie online dla "
+        "naszych serwisantów. Jakie macie wolne terminy?",
+        WEDNESDAY,
+    )
+    assert (line["outcome"], line["ticket"]) == ("ticket", "SRW-000001"), line
+    text = text_of(desks.reply(line["spool_id"]))
+    for words in (
+        "bezpłatne godzinne szkolenie wideo (Google Meet)",
+        "https://serwisant.online/kontakt",
+        "+48 33 443-68-90",
+        "godzinne spotkanie wideo w Google Meet",
+    ):
+        assert words in text, f"{words!r} not in {text}"
+    assert "Odpowiemy najpóźniej" not in text  # not the fault report's acknowledgement
+
+
+def test_training_past_its_30_days_is_refused_saying_why(desks: Desks) -> None:
+    line = ingest(
+        desks,
+        KOWALSKI,
+        "Szkolenie",
+        "Dzień dobry,\n\nchcielibyśmy umówić szkolenie online dla nowych pracowników.",
+        w(2027, 1, 13, 11),  # 64 days after 2026-11-10
+    )
+    assert (line["outcome"], line["reason"]) == ("quarantined", "not_entitled"), line
+    assert "okres już minął" in text_of(desks.reply(line["spool_id"]))
+
+
+def test_an_installation_asked_for_in_english_is_booked_too(desks: Desks) -> None:
+    # the desk answers in the customer's language (Serwis-Max has none set: Polish)
+    line = ingest(
+        desks,
+        MAX,
+        "Client panel",
+        "Hello,\n\ncould you please install the client panel on our own hosting? "
+        "We have a VPS ready for it.\n\nThanks",
+        WEDNESDAY,
+    )
+    assert line["outcome"] == "ticket", line
+    assert "https://serwisant.online/kontakt" in text_of(desks.reply(line["spool_id"]))
+
+
+def test_the_english_booking_reply() -> None:
+    from mailbot.config import load
+    from mailbot.replies import Renderer, sample_values
+    from mailbot.rules import Context, load_rules
+    from tests.conftest import REPO
+    from tests.helpers import message, parsed
+
+    desk = load(REPO / "config" / "mailbot.toml", environ={}).desks["serwisant"]
+    [rule] = [r for r in load_rules(desk) if r.name == "not_entitled"]
+    mail = parsed(message("Panel", "Please install the client panel on our server."))
+    customer = next(c for c in desk.customers if c.name == "Serwis-Max")
+    verdict = rule.check(mail, Context(desk, None, WEDNESDAY, customer=customer))
+    assert verdict is not None and verdict.reply == "entitlement_booking"
+    values = {**sample_values(desk), "customer_name": "Tomasz Lis", **verdict.values}
+    text = " ".join(Renderer(REPO / "templates").render_text("en", verdict.reply, values).split())
+    for words in (
+        "Hello Tomasz Lis",
+        'Your current plan includes the service "one-time free installation of the client',
+        "contact form on our website: https://serwisant.online/kontakt",
+        "by phone at +48 33 443-68-90 (on working days, 9:00–16:00 Warsaw time)",
+        "technical requirements of the installation",
+    ):
+        assert words in text, f"{words!r} not in {text}"
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def broken_desk(tmp_path: Path, old: str, new: str) -> Path:
+    folder = tmp_path / "desks"
+    folder.mkdir()
+    text = (SHIPPED_DESKS / "serwisant.toml").read_text()
+    assert old in text
+    (folder / "serwisant.toml").write_text(text.replace(old, new, 1))
+    return write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", desks=folder)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            'first_response = "1 working day"',
+            'first_response = "1 working dya"',
+            ("sla.targets.1.first_response", "'1 working dya' is no deadline"),
+        ),
+        (
+            'resolution = "2 working days"',
+            'resolution = "2 days"',
+            ("sla.targets.1.resolution", "whole working days"),
+        ),
+        (
+            'unless_entitlement = ["client_panel_installation"]',
+            'unless_entitlement = ["panel_install"]',
+            ("rule.out_of_scope", "unless_entitlement", "'panel_install' is no entitlement"),
+        ),
+        (
+            'form = "https://serwisant.online/kontakt"',
+            'form = "serwisant.online/kontakt"',
+            ("rule.not_entitled", "booking.form"),
+        ),
+    ],
+)
+def test_check_config_refuses_a_broken_deadline_or_entitlement(
+    tmp_path: Path, old: str, new: str, words: tuple[str, ...]
+) -> None:
+    code, out, err = run(broken_desk(tmp_path, old, new), "check-config")
+    assert code == 78, out + err
+    assert "serwisant.toml" in err, err
+    for word in words:
+        assert word in err, err
+
+
+def test_check_config_passes_on_the_shipped_desk() -> None:
+    code, out, err = run(SHIPPED_DESKS.parent / "mailbot.toml", "check-config")
+    assert code == 0, out + err

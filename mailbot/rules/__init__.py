@@ -58,6 +58,9 @@ class Verdict:
     missing: tuple[str, ...] = ()
     ticket: str | None = None
     """For `duplicate`: the ticket this mail repeats."""
+    reply: str | None = None
+    """An `annotate` verdict's own acknowledgement of a new ticket, in place of `ack` (an
+    entitled customer's booking of a service is told how it is booked, with `values`)."""
 
     @property
     def stops(self) -> bool:
@@ -171,6 +174,11 @@ class Judgement:
         return next((v for v in self.verdicts if v.action == Action.ask), None)
 
     @property
+    def replying(self) -> Verdict | None:
+        """The verdict whose own reply acknowledges a new ticket (none: the plain `ack`)."""
+        return next((v for v in self.verdicts if v.reply is not None), None)
+
+    @property
     def annotations(self) -> dict[str, str]:
         merged: dict[str, str] = {}
         for verdict in self.verdicts:
@@ -194,10 +202,13 @@ def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, .
     rules = []
     for factory, settings in validated:
         for_desk = getattr(factory, "for_desk", None)
-        if settings is None:
-            rules.append(for_desk(desk) if for_desk else factory())
-        else:
-            rules.append(for_desk(desk, settings) if for_desk else factory(settings))
+        try:
+            if settings is None:
+                rules.append(for_desk(desk) if for_desk else factory())
+            else:
+                rules.append(for_desk(desk, settings) if for_desk else factory(settings))
+        except ValueError as exc:  # a setting only the rest of the desk can judge
+            raise ConfigError(f"{source}: rule.{factory.name}: {exc}") from exc
     return tuple(rules)
 
 

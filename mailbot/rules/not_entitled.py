@@ -15,6 +15,12 @@ on the 10th of next month, and we do not argue over one day); N+1 days ago is ov
 package bought on 1405-01-15 is valid through 1406-01-14 and expired on 1406-01-15; one
 bought on Esfand 30 of a leap year expires on Esfand 29 of the next (common) year.
 
+A customer who has the service asked for is not refused, and not answered as if it
+reported a fault either: where the regulation says how such a service is booked (Serwisant:
+the contact form on the website, or the phone in working hours, the date agreed as the
+desk's staff are free), the entitlement's `booking` says it, and the new ticket's
+acknowledgement is the `entitlement_booking` reply with those instructions.
+
 Keywords are matched in the subject and the new text, every language at once. New requests
 only: inside a ticket the agent already decides what is given.
 """
@@ -31,9 +37,25 @@ from mailbot.prepaid import balance
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import CODE, KeywordSet, check_keywords, listed_once
 
+BOOKING_REPLY = "entitlement_booking"
+"""The template acknowledging an entitled customer's request for a service it books."""
+
 _ONCE_FLAGS = tuple(
     name for name, field in Customer.model_fields.items() if field.annotation is bool
 )
+
+
+class Booking(RuleSettings):
+    """How an entitled customer books the service; the acknowledgement says it."""
+
+    form: str = Field(pattern=r"^https?://[^\s/]+\S*$")
+    """The address of the web form the service is requested through."""
+    phone: str | None = None
+    """The phone line that also takes bookings."""
+    phone_hours: dict[str, str] = Field(default_factory=dict)
+    """Language -> when the phone is answered ("w dni robocze 9:00-16:00")."""
+    note: dict[str, str] = Field(default_factory=dict)
+    """Language -> what else the reply says (what is agreed before an installation)."""
 
 
 class Entitlement(RuleSettings):
@@ -53,6 +75,8 @@ class Entitlement(RuleSettings):
     """The customer field that says this once-only service was used up."""
     requires_package: bool = False
     """Needs a prepaid package (crmonline) that is unexpired and has hours left."""
+    booking: Booking | None = None
+    """How a customer who has it books it: the new ticket is acknowledged with that."""
 
     _keywords_ok = field_validator("keywords")(check_keywords)
 
@@ -133,11 +157,14 @@ class NotEntitled:
         text = _keywords.searchable(mail)
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
+        booked: tuple[Entitlement, str | None] | None = None
         for entitlement, keywords in self.entitlements:
             if not keywords.matches(text):
                 continue
             why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:
+                if booked is None and entitlement.booking is not None:
+                    booked = (entitlement, keywords.first(text))
                 continue
             explained = _EXPLAIN[why].format(
                 plan=customer.plan if customer else None,
@@ -157,7 +184,26 @@ class NotEntitled:
                     "why": why,
                 },
             )
-        return None
+        return None if booked is None else self._booking(*booked)
+
+    def _booking(self, entitlement: Entitlement, found: str | None) -> Verdict:
+        """An entitled customer's request, acknowledged with how the service is booked."""
+        booking = entitlement.booking
+        assert booking is not None
+        return Verdict(
+            self.name,
+            Action.annotate,
+            detail=f"asks for {entitlement.name} (found {found!r}), which the customer has",
+            values={
+                "entitlement": entitlement.name,
+                "entitlement_title": dict(entitlement.title),
+                "booking_form": booking.form,
+                "booking_phone": booking.phone,
+                "booking_phone_hours": dict(booking.phone_hours),
+                "booking_note": dict(booking.note),
+            },
+            reply=BOOKING_REPLY,
+        )
 
 
 RULE = NotEntitled
