@@ -12,6 +12,16 @@ phrases), and an alternative may hold several words ("{log in,sign in} to our").
 languages need such exact endings where a stem would say too much: "учет*" also finds
 "учетная запись", a user account. Groups do not nest.
 
+A phrase may hold `..` as a word: the words on either side may then stand up to seven
+words apart in one sentence ("panel* .. {nasz*,własn*} serwer*" finds "panel kliencki, który mamy
+zainstalowany na naszym serwerze"), for the free word order of Polish or Russian, where two
+words between are too few. Without `..` nothing changes.
+
+A rule may also pass over a phrase that stands right after a negation in the same clause
+(`KeywordSet.found`): "nie chcemy zmieniać wyglądu wydruku", "we do not need any redesign"
+do not ask for what their words name. `matches` and `first` do not look (every rule
+that does not ask for it reads as before).
+
 Matching is case-insensitive, on word boundaries, after Unicode normalisation (ё/е and
 similar are folded by casefold + NFKC where they can be) and Persian folding: ي/ى/ك typed on
 Arabic keyboards are read as ی/ک, a zero-width non-joiner (بی‌شعور) as a space, a tatweel
@@ -50,6 +60,17 @@ CODE = f"^{_CODE}$"
 """What a desk may call a category, a product, an exclusion or an entitlement."""
 
 _GAP = r"(?:\W+\w+){0,2}?\W+"
+_WIDE = ".."
+"""A word of a phrase that lets its neighbours stand up to `_WIDE_GAP`'s seven words apart."""
+_WIDE_SEP = r"(?:[^\w.!?]|[.!?](?=\w))+"
+"""What separates two words inside one sentence: not a full stop, ! or ? ending it (one
+inside a number or a domain, "8.3", "nazwa.pl", is no end)."""
+_WIDE_GAP = f"(?:{_WIDE_SEP}\\w+){{0,7}}?{_WIDE_SEP}"
+_CLAUSE_END = re.compile(r"[.,;:!?()\n–—]")
+_NEGATIONS = frozenset({"nie", "not", "never", "ani", "ne", "не", "ні", "нет"})
+"""Words that negate what follows them in the clause: pl, en, sk/cs, ru, uk."""
+_NEGATION_REACH = 3
+"""How many words before a phrase a negation still negates it ("nie chcemy zmieniać")."""
 _WORD_START = r"(?<!\w)"
 _BRACES = re.compile(r"\{([^{}]*)\}")
 # Arabic-keyboard letters and the zero-width non-joiner Persian writers use or omit at will.
@@ -80,15 +101,51 @@ def expand(phrase: str) -> list[str]:
 
 def _pattern(words: Sequence[str]) -> str:
     """The folded words of one phrase without braces, as a regular expression."""
+    return _WORD_START + _words(words) + r"(?!\w)"
+
+
+def _words(words: Sequence[str]) -> str:
     parts = []
     for word in words:
         stem = word.rstrip("*")
         parts.append(re.escape(stem) + (r"\w*" if word.endswith("*") else ""))
-    return _WORD_START + _GAP.join(parts) + r"(?!\w)"
+    return _GAP.join(parts)
+
+
+def _is_wide(phrase: str) -> bool:
+    return _WIDE in phrase.split()
+
+
+def _segments(phrase: str) -> list[str]:
+    """`a {b,c} .. d` -> ['a {b,c}', 'd']: the pieces `..` joins."""
+    return " ".join(phrase.split()).split(f" {_WIDE} ")
+
+
+def _wide_pattern(phrase: str) -> str:
+    """A phrase with `..`, as one expression: each piece's alternatives as a group, the
+    pieces joined by the wide gap. Expanding the braces of all pieces together would make
+    thousands of phrases of one ("{16 verbs} .. {16 looks} .. {10 objects}")."""
+    pieces = []
+    for segment in _segments(phrase):
+        alternatives = dict.fromkeys(
+            _words(words) for alt in expand(segment) if (words := fold(alt).split())
+        )
+        pieces.append("(?:" + "|".join(alternatives) + ")")
+    return _WORD_START + _WIDE_GAP.join(pieces) + r"(?!\w)"
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether a negation stands within `_NEGATION_REACH` words before `start` in the same
+    clause of already-folded `text` ("nie potrzebujemy szkolenia", "we don't need")."""
+    clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
+    words = re.findall(r"\w+(?:['’]\w+)?", clause)[-_NEGATION_REACH:]
+    return any(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in words)
 
 
 def _alternatives(phrase: str) -> list[str]:
     """The patterns of each phrase a brace group stands for (one for a phrase without)."""
+    if _is_wide(phrase):
+        return [_wide_pattern(phrase)]
     return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
 
 
@@ -146,7 +203,12 @@ class FirstOf:
 
 def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
     """Every language's phrases, braces expanded and Persian folded, ready for `any_of`."""
-    words = (fold_persian(w) for ps in table.values() for p in ps for w in expand(p))
+    words = (
+        fold_persian(w)
+        for ps in table.values()
+        for p in ps
+        for w in ([p] if _is_wide(p) else expand(p))  # a wide phrase is compiled whole
+    )
     return list(dict.fromkeys(w for w in words if w))
 
 
@@ -192,6 +254,12 @@ class KeywordSet:
         """Which phrase, for the detail line: the first found in already-folded `text`."""
         return self.words.first(text)
 
+    def found(self, text: str, *, skip_negated: bool = False) -> bool:
+        """`matches`, or with `skip_negated` only a phrase no negation stands before."""
+        if not skip_negated:
+            return self.matches(text)
+        return any(not negated(text, m.start()) for m in self.pattern.finditer(text))
+
 
 _Words = TypeVar("_Words", dict[str, list[str]], list[str])
 
@@ -203,16 +271,28 @@ def check_phrases(value: _Words) -> _Words:
     and braces balanced, in every phrase the braces stand for. None at all is allowed here
     (it finds nothing); `check_keywords` is for a list that must say something.
     """
-    for phrase in keyword_list(value if isinstance(value, dict) else {"": value}):
-        if "{" in phrase or "}" in phrase:
-            raise ValueError(f"keyword {phrase!r}: unbalanced braces")
-        for word in phrase.split():
-            stem = word.removesuffix("*")
-            if "*" in stem or (word.endswith("*") and len(stem) < 2):
-                raise ValueError(
-                    f"keyword {phrase!r}: `*` goes at the end of a word of 2 or more letters"
-                )
+    for listed in keyword_list(value if isinstance(value, dict) else {"": value}):
+        if _is_wide(listed):
+            words = listed.split()
+            if _WIDE in (words[0], words[-1]):
+                raise ValueError(f"keyword {listed!r}: `{_WIDE}` goes between two words")
+            pieces = [p for segment in _segments(listed) for p in expand(segment)]
+        else:
+            pieces = [listed]
+        for phrase in pieces:
+            _check_phrase(phrase)
     return value
+
+
+def _check_phrase(phrase: str) -> None:
+    if "{" in phrase or "}" in phrase:
+        raise ValueError(f"keyword {phrase!r}: unbalanced braces")
+    for word in phrase.split():
+        stem = word.removesuffix("*")
+        if "*" in stem or (word.endswith("*") and len(stem) < 2):
+            raise ValueError(
+                f"keyword {phrase!r}: `*` goes at the end of a word of 2 or more letters"
+            )
 
 
 def check_keywords(value: dict[str, list[str]]) -> dict[str, list[str]]:

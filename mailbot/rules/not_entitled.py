@@ -136,6 +136,9 @@ class NotEntitled:
     class Settings(RuleSettings):
         entitlements: list[Entitlement] = Field(min_length=1)
         """Each service's conditions; every one asked for in the mail is checked, in order."""
+        skip_negated: bool = False
+        """A phrase right after a negation in its clause ("nie potrzebujemy szkolenia")
+        asks for nothing: it is passed over."""
 
         @field_validator("entitlements")
         @classmethod
@@ -145,11 +148,16 @@ class NotEntitled:
     def __init__(self, settings: Settings) -> None:
         self.entitlements = [(e, KeywordSet.of(e.keywords)) for e in settings.entitlements]
         self.codes = tuple(e.name for e in settings.entitlements)
+        self.skip_negated = settings.skip_negated
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every service the mail asks for, whoever asks."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, keywords in self.entitlements if keywords.matches(text))
+        return frozenset(
+            e.name
+            for e, keywords in self.entitlements
+            if keywords.found(text, skip_negated=self.skip_negated)
+        )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
@@ -159,7 +167,7 @@ class NotEntitled:
         customer = context.customer
         booked: tuple[Entitlement, str | None] | None = None
         for entitlement, keywords in self.entitlements:
-            if not keywords.matches(text):
+            if not keywords.found(text, skip_negated=self.skip_negated):
                 continue
             why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:

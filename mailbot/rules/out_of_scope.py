@@ -72,6 +72,9 @@ class OutOfScope:
     class Settings(RuleSettings):
         exclusions: list[Exclusion] = Field(min_length=1)
         """In order: the first whose keywords are found refuses."""
+        skip_negated: bool = False
+        """A phrase right after a negation in its clause ("we do NOT want to delete")
+        names no request: it is passed over."""
 
         @field_validator("exclusions")
         @classmethod
@@ -97,6 +100,7 @@ class OutOfScope:
             self.exclusions.append((e, KeywordSet.of(e.keywords), yields))
         self.codes = tuple(e.name for e in settings.exclusions)
         self.coupons = coupons
+        self.skip_negated = settings.skip_negated
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
@@ -106,7 +110,9 @@ class OutOfScope:
         """The exclusions whose words stand in `text`, but for those yielding to a service
         the mail asks for."""
         for exclusion, keywords, yields in self.exclusions:
-            if keywords.matches(text) and not any(asked.matches(text) for asked in yields):
+            if keywords.found(text, skip_negated=self.skip_negated) and not any(
+                asked.found(text, skip_negated=self.skip_negated) for asked in yields
+            ):
                 yield exclusion, keywords
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
