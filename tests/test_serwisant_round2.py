@@ -410,3 +410,64 @@ def test_check_config_refuses_a_broken_deadline_or_entitlement(
 def test_check_config_passes_on_the_shipped_desk() -> None:
     code, out, err = run(SHIPPED_DESKS.parent / "mailbot.toml", "check-config")
     assert code == 0, out + err
+
+
+def test_the_issues_data_deletion_without_the_listed_verbs_is_refused(desks: Desks) -> None:
+    line = ingest(
+        desks,
+        NOWAK,
+        "Stare zlecenia",
+        "Dzień dobry,\n\nczy da się wyczyścić stare zlecenia z bazy? Mamy ich kilka tysięcy.",
+        WEDNESDAY,
+    )
+    assert (line["outcome"], line["reason"]) == ("quarantined", "out_of_scope"), line
+    assert "operacje na danych" in text_of(desks.reply(line["spool_id"]))
+    asked = ingest(
+        desks,
+        NOWAK,
+        "Klienci",
+        "Dzień dobry,\n\nnie chcemy niczego usuwać z bazy, pytamy tylko, jak ukryć "
+        "nieaktywnych klientów na liście.",
+        WEDNESDAY,
+    )
+    assert (asked["outcome"], asked["reason"]) == ("ticket", None), asked
+
+
+# -- the two additions to _keywords: `..` and negations ------------------------------------------
+
+
+def test_a_wide_phrase_joins_words_up_to_seven_apart_in_one_sentence() -> None:
+    from mailbot.rules._keywords import KeywordSet, check_keywords, fold
+
+    words = KeywordSet.of({"pl": ["panel* .. {nasz*,własn*} {serwer*,hosting*}"]})
+    assert words.matches(fold("panel kliencki, który mamy zainstalowany na naszym serwerze"))
+    assert words.matches(fold("Panel po aktualizacji do PHP 8.3 na naszym serwerze"))
+    assert not words.matches(fold("Panel: a b c d e f g h na naszym serwerze"))  # 8 apart
+    assert not words.matches(fold("Panel działa. Serwer? Nasz serwer też."))  # two sentences
+    assert not words.matches(fold("nasz serwer ma panel"))  # in its order only
+    for bad in (".. panel*", "panel* ..", "{panel* .. serwer*}"):
+        with pytest.raises(ValueError):
+            check_keywords({"pl": [bad]})
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("nie chcemy zmieniać wyglądu wydruku", False),
+        ("we do not need any redesign of the printout", False),
+        ("we don't want to change the look of the printout", False),
+        ("chcemy zmienić wygląd wydruku", True),
+        # a negation in another clause negates nothing here
+        ("panel nie działa, prosimy zmienić wygląd wydruku", True),
+        # nor one further than three words before
+        ("nie wiem, czy to możliwe, ale prosimy zmienić wygląd wydruku", True),
+    ],
+)
+def test_negated_phrases_are_passed_over_where_a_rule_asks(text: str, found: bool) -> None:
+    from mailbot.rules._keywords import KeywordSet, fold
+
+    words = KeywordSet.of(
+        {"pl": ["{zmieni*,zmian*} .. wygląd* .. wydruk*"], "en": ["{change,redesign} .. print*"]}
+    )
+    assert words.found(fold(text), skip_negated=True) is found
+    assert words.found(fold(text)) is True  # a rule that does not ask reads as before
