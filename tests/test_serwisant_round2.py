@@ -471,3 +471,28 @@ def test_negated_phrases_are_passed_over_where_a_rule_asks(text: str, found: boo
     )
     assert words.found(fold(text), skip_negated=True) is found
     assert words.found(fold(text)) is True  # a rule that does not ask reads as before
+
+
+def test_a_clock_of_working_days_that_waited_keeps_the_time_used() -> None:
+    """Waiting for the customer stops the clock: one working day (7 h here) less the 3 h
+    used before the wait are left when the customer answers (Thursday 10:00 -> 14:00)."""
+    from mailbot import deadlines
+    from mailbot.config import load
+    from tests.conftest import REPO
+
+    desk = load(REPO / "config" / "mailbot.toml", environ={}).desks["serwisant"]
+    clock = deadlines.choose(desk, None, {"category": None})
+    assert clock is not None
+    assert (clock.first_response, clock.resolution) == ("1 working day", "2 working days")
+    start = w(2026, 12, 2, 11)
+    assert deadlines.due(desk, clock, clock.first_response, start, timedelta(0)) == w(
+        2026, 12, 3, 11
+    )
+    resumed = w(2026, 12, 3, 10)
+    used = timedelta(hours=3)
+    assert deadlines.due(desk, clock, clock.first_response, resumed, used) == w(2026, 12, 3, 14)
+    assert deadlines.due(desk, clock, clock.resolution, resumed, used) == w(2026, 12, 4, 14)
+    # more used than the target: due at once (the next working moment)
+    assert deadlines.due(desk, clock, clock.first_response, resumed, 8 * timedelta(hours=1)) == (
+        resumed
+    )
