@@ -363,6 +363,43 @@ class Calendar:
             o += 1
         return _from_us(day.intervals[-1][1])
 
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The same local clock time `days` working days later (UTC): "within one working day".
+
+        A regulation that promises an answer "within 24 to 48 h" on a 09:00-16:00 desk means
+        days as a customer reads them (a Wednesday 11:00 mail is answered by Thursday 11:00),
+        not 24 working hours (which would be more than three working days). The clock starts
+        at `next_working_moment(start)`: a mail after hours counts from the next working-day
+        start, so Wednesday 18:00 is due Friday 09:00 for one day. Days off are skipped.
+
+        A working day with other hours than the start's keeps the result in it: a clock time
+        before its first interval gives that start, one after an interval (in a break, after
+        closing) that interval's end. So every result is working time or an interval end, and
+        a later start never gives an earlier result. `days == 0` is `next_working_moment`.
+        """
+        u = _aware_us(start, "start")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise ValueError(f"days must be a whole number >= 0, not {days!r}")
+        if not self.always:
+            u = self._next_working(u, self._day_of(u))
+        if days == 0:
+            return _from_us(u)
+        o = self._day_of(u)
+        local = self._local(u)
+        offset = _to_us(local.replace(tzinfo=UTC)) - _to_us(
+            datetime.combine(local.date(), time(), tzinfo=UTC)
+        )
+        for _ in range(days):
+            o += 1
+            while not self._day(o).intervals:
+                o += 1
+        intervals = self._day(o).intervals
+        target = self._wall_to_us(date.fromordinal(o), offset)
+        if target < intervals[0][0]:
+            return _from_us(intervals[0][0])
+        end = next(e for s, e in reversed(intervals) if s <= target)
+        return _from_us(min(target, end))
+
     # -- internals -------------------------------------------------------------------------------
 
     def _working_at(self, u: int, o: int) -> bool:

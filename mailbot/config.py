@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -303,7 +304,34 @@ class Package(_Strict):
     used_hours: float = Field(0.0, ge=0)
 
 
-Hours = float | Literal["same_working_day"]
+_WORKING_DAYS = re.compile(r"^\s*([1-9]\d{0,2})\s+working\s+days?\s*$")
+
+
+def working_days(target: object) -> int | None:
+    """`"2 working days"` -> 2: a target counted in whole working days, as customers count
+    "within 24 to 48 h" (the same clock time the next working day); None for other targets."""
+    if not isinstance(target, str):
+        return None
+    match = _WORKING_DAYS.match(target)
+    return int(match.group(1)) if match else None
+
+
+def _check_target(value: float | str) -> float | str:
+    if isinstance(value, str):
+        if value != "same_working_day" and working_days(value) is None:
+            raise ValueError(
+                f"{value!r} is no deadline: give working hours (a number, e.g. 24), "
+                '"same_working_day", or whole working days ("1 working day", "2 working days")'
+            )
+        return value.strip()
+    if value <= 0:
+        raise ValueError(f"{value} working hours is no deadline: give a number above 0")
+    return value
+
+
+Hours = Annotated[float | str, AfterValidator(_check_target)]
+"""A deadline: working hours (24), "same_working_day" (by the end of the day's working
+hours), or "N working day(s)" (the same clock time N working days later)."""
 
 
 class CalendarSettings(_Strict):
@@ -351,7 +379,8 @@ class SlaTarget(_Strict):
     calendar: str | None = None
     """A calendar of the desk; the desk's [sla] calendar when unset."""
     first_response: Hours | None = None
-    """Working hours until the first answer, or "same_working_day"; none: no target."""
+    """Working hours until the first answer, "same_working_day" or "N working days"; none: no
+    target."""
     resolution: Hours | None = None
 
     def matches(self, annotations: Mapping[str, str | None]) -> bool:

@@ -2,10 +2,11 @@
 
 The desk's `[sla]` lists targets; the customer's own contract (`sla_targets`) is tried first;
 the first target whose keys all equal the ticket's annotations (level, priority, category,
-type, product) wins. A target counts working hours on a named calendar, or "the end of the
-same working day". Clocks stop while the ticket waits for the customer: the working time
-already used is kept, and on the customer's answer the due times are computed anew from
-what remains.
+type, product) wins. A target counts working hours on a named calendar, "the end of the
+same working day", or whole working days ("1 working day": the same clock time the next
+working day, as a customer reads "within 24 h" of a desk open seven hours a day). Clocks
+stop while the ticket waits for the customer: the working time already used is kept, and
+on the customer's answer the due times are computed anew from what remains.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot.business_time import Calendar
-from mailbot.config import Customer, DeskSettings, Hours
+from mailbot.config import Customer, DeskSettings, Hours, working_days
 from mailbot.store import Ticket
 
 AROUND_THE_CLOCK = "around_the_clock"
@@ -90,6 +91,16 @@ def due(
     calendar = calendars(desk)[clock.calendar]
     if target == "same_working_day":
         return calendar.end_of_working_day(start)
+    days = working_days(target)
+    if days is not None:
+        due_at = calendar.add_working_days(start, days)
+        if used <= timedelta(0):
+            return due_at
+        # after a wait for the customer: the days' working time, less what was used
+        whole = calendar.working_time_between(start, due_at)
+        return calendar.add(start, max(whole - used, timedelta(0)))
+    if isinstance(target, str):
+        raise ValueError(f"unknown deadline {target!r}")
     remaining = timedelta(hours=target) - used
     return calendar.add(start, max(remaining, timedelta(0)))
 

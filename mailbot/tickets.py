@@ -159,17 +159,18 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             )
             event = "missing_fields" if missing else "ack"
             values = reply_values(plan, asking, ticket)
-            noted = next((v for v in plan.judgement.verdicts if v.reply), None)
-            if noted is not None and not missing:
-                # an acknowledgement that also says what the rule found (several problems)
-                assert noted.reply is not None
-                event, values = noted.reply, values | dict(noted.values)
+            replying = plan.judgement.replying
+            if replying is not None and not missing:
+                # an acknowledgement that also says what a rule found (several problems, a
+                # booking of an entitled service)
+                assert replying.reply is not None
+                event, values = replying.reply, values | dict(replying.values)
                 events.record(
-                    noted.reason or noted.rule,
+                    replying.reason or replying.rule,
                     now,
                     ticket_id=ticket.id,
                     spool_id=plan.spool_id,
-                    detail=noted.detail,
+                    detail=replying.detail,
                 )
             if earlier is not None and not missing:
                 event = "reopened_as_new"

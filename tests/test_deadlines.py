@@ -82,7 +82,7 @@ def test_warsaw_payments_same_working_day(config: Path, tmp_path: Path) -> None:
     assert after["first_response_due"] == "2026-11-23T16:00:00+01:00"
 
 
-def test_warsaw_other_requests_24_and_48_working_hours(config: Path, tmp_path: Path) -> None:
+def test_warsaw_other_requests_one_and_two_working_days(config: Path, tmp_path: Path) -> None:
     line = _ingest(
         config,
         tmp_path,
@@ -93,10 +93,11 @@ def test_warsaw_other_requests_24_and_48_working_hours(config: Path, tmp_path: P
         "Nie działa wysyłka SMS",
         "Dzień dobry, od rana nie wychodzą SMS-y z powiadomieniami do klientów.",
     )
-    # 09:00-16:00 = 7 h a day. 24 h: Fri 1 + Mon 7 + Tue 7 + Wed 7 = 22, Thu 09:00 + 2 = 11:00
-    assert line["first_response_due"] == "2026-11-26T11:00:00+01:00"
-    # 48 h: 22 by Wed, Thu 7 (29), Fri 7 (36), Mon 30th 7 (43), Tue 1 Dec 09:00 + 5 = 14:00
-    assert line["resolution_due"] == "2026-12-01T14:00:00+01:00"
+    # "24 to 48 h" as the customer reads it (POLICIES.md §1): the same clock time one working
+    # day later (Friday -> Monday 23rd), two at the latest (Tuesday 24th); not 24/48 working
+    # hours of a 7-hour day (Thursday 26th and Tuesday 1 December)
+    assert line["first_response_due"] == "2026-11-23T15:00:00+01:00"
+    assert line["resolution_due"] == "2026-11-24T15:00:00+01:00"
     assert line["sla_paused"] is False
 
 

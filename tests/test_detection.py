@@ -42,6 +42,15 @@ FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
     ("crmonline", "not_entitled", "phone_support"): (0.96, 1.0),
     ("crmonline", "not_entitled", "technical_services"): (1.0, 1.0),
     ("crmonline", "not_entitled", "training"): (0.96, 1.0),
+    # serwisant
+    ("serwisant", "out_of_scope", "client_panel_own_hosting"): (1.0, 1.0),
+    ("serwisant", "out_of_scope", "own_it"): (1.0, 1.0),
+    ("serwisant", "out_of_scope", "template_restyling"): (0.96, 1.0),
+    ("serwisant", "out_of_scope", "data_operations"): (1.0, 1.0),
+    ("serwisant", "out_of_scope", "end_client_support"): (1.0, 1.0),
+    ("serwisant", "out_of_scope", "new_features"): (1.0, 1.0),
+    ("serwisant", "not_entitled", "training"): (1.0, 1.0),
+    ("serwisant", "not_entitled", "client_panel_installation"): (1.0, 1.0),
 }
 """(desk, rule, code) -> (precision, recall) as measured; never below 0.9 either."""
 

@@ -145,8 +145,8 @@ def test_an_hour_old_mail_gets_its_acknowledgement(config: Path) -> None:
 
 
 def test_a_deadline_still_ahead_escalates_as_usual(config: Path) -> None:
-    """Serwisant, 09:00-16:00: from Fri 20th 15:00, 24 h are due Thu 26th 11:00 and 48 h Tue
-    1 Dec 14:00. Taken in Fri 27th 10:00: the first is past, the resolution still ahead."""
+    """Serwisant, 09:00-16:00: from Fri 20th 15:00, one working day is due Mon 23rd 15:00 and
+    two Tue 24th 15:00. Taken in Mon 23rd 16:30: the first is past, the resolution still ahead."""
     raw = _mail(
         "Fri, 20 Nov 2026 15:00:00 +0100",
         sender="jan@kowalski-serwis.test",
@@ -154,16 +154,16 @@ def test_a_deadline_still_ahead_escalates_as_usual(config: Path) -> None:
         subject="Nie działa wysyłka SMS",
         body="Dzień dobry, od rana nie wychodzą SMS-y z powiadomieniami do klientów.",
     )
-    line = _ingest(config, raw, "2026-11-27T10:00+01:00")
+    line = _ingest(config, raw, "2026-11-23T16:30+01:00")
     assert (line["ticket"], line["reason"]) == ("SRW-000001", "old_mail")
-    assert line["first_response_due"] == "2026-11-26T11:00:00+01:00"
-    assert line["resolution_due"] == "2026-12-01T14:00:00+01:00"
-    # 30 of 48 working hours used at intake: no warning yet
-    assert _sla_check(config, "2026-11-27T10:05+01:00") == []
-    # Mon 30th 15:00: 30 + 6 + 6 = 42 of 48 > 80 %: warned for the resolution only
-    warning = _sla_check(config, "2026-11-30T15:00+01:00")
+    assert line["first_response_due"] == "2026-11-23T15:00:00+01:00"
+    assert line["resolution_due"] == "2026-11-24T15:00:00+01:00"
+    # 8 of the resolution's 14 working hours used at intake (Fri 15-16, Mon 9-16): no warning
+    assert _sla_check(config, "2026-11-23T16:35+01:00") == []
+    # Tue 24th 12:30: 8 + 3.5 = 11.5 of 14 > 80 %: warned for the resolution only
+    warning = _sla_check(config, "2026-11-24T12:30+01:00")
     assert [(w["kind"], w["clocks"]) for w in warning] == [("sla_warning", ["resolution"])]
-    breach = _sla_check(config, "2026-12-01T14:01+01:00")
+    breach = _sla_check(config, "2026-11-24T15:01+01:00")
     assert [(b["kind"], b["clocks"]) for b in breach] == [("sla_breach", ["resolution"])]
     sent = _sent(config, to_agents=True)
     assert sorted(str(m["Subject"]).split(":")[0] for m in sent) == [

@@ -69,8 +69,9 @@ class Verdict:
     ticket: str | None = None
     """For `duplicate`: the ticket this mail repeats."""
     reply: str | None = None
-    """An annotation the customer must hear of (one problem per request): the template
-    the new ticket's acknowledgement is written with instead of `ack`, given `values`."""
+    """An `annotate` verdict's own acknowledgement of a new ticket, written with this template
+    instead of `ack`, given `values`: what the rule found that the customer must hear of (one
+    problem per request; an entitled customer's booking of a service is told how to book)."""
 
     @property
     def stops(self) -> bool:
@@ -186,6 +187,11 @@ class Judgement:
         return next((v for v in self.verdicts if v.action == Action.ask), None)
 
     @property
+    def replying(self) -> Verdict | None:
+        """The verdict whose own reply acknowledges a new ticket (none: the plain `ack`)."""
+        return next((v for v in self.verdicts if v.reply is not None), None)
+
+    @property
     def annotations(self) -> dict[str, str]:
         merged: dict[str, str] = {}
         for verdict in self.verdicts:
@@ -209,10 +215,13 @@ def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, .
     rules = []
     for factory, settings in validated:
         for_desk = getattr(factory, "for_desk", None)
-        if settings is None:
-            rules.append(for_desk(desk) if for_desk else factory())
-        else:
-            rules.append(for_desk(desk, settings) if for_desk else factory(settings))
+        try:
+            if settings is None:
+                rules.append(for_desk(desk) if for_desk else factory())
+            else:
+                rules.append(for_desk(desk, settings) if for_desk else factory(settings))
+        except ValueError as exc:  # a setting only the rest of the desk can judge
+            raise ConfigError(f"{source}: rule.{factory.name}: {exc}") from exc
     return tuple(rules)
 
 

@@ -3,8 +3,7 @@
 A desk file lists words per language; `*` at the end of a word of two letters or more matches
 any ending, which is how inflected languages are covered ("płatnoś*" finds płatność,
 płatności, płatnościami). Several words form a phrase: "управленческ* учет*" needs both, in
-order, with up to two other words between them; `...` between two words allows up to eight,
-within one sentence ("порадьте ... фінансов* облік*").
+order, with up to two other words between them.
 
 Braces hold alternatives, separated by commas, an empty one allowed: "учет{,а,у}" is
 "учет", "учета" or "учету", and "{,за,на}еб*" is "еб*", "заеб*" and "наеб*". A phrase with
@@ -13,8 +12,17 @@ phrases), and an alternative may hold several words ("{log in,sign in} to our").
 languages need such exact endings where a stem would say too much: "учет*" also finds
 "учетная запись", a user account. Groups do not nest.
 
-`...` between two words lets up to eight other words stand between them (`FAR`): Persian puts
-the verb after the whole object, "فیلد* ... اضافه {کنید,کنین}" is "add the field ... please".
+A phrase may hold `...` as a word: the words on either side may then stand up to eight
+words apart in one sentence ("panel* ... {nasz*,własn*} serwer*" finds "panel kliencki, który
+mamy zainstalowany na naszym serwerze"; "порадьте ... фінансов* облік*"), for the free word
+order of Polish or Russian and the Persian verb after the whole object ("فیلد* ... اضافه
+{کنید,کنین}"), where two words between are too few. A sentence ends at . ! ? ; (not inside
+"8.3" or "nazwa.pl") or at a blank line; a wrapped line goes on. Without `...` nothing changes.
+
+A rule may also pass over a phrase that stands right after a negation in the same clause
+(`KeywordSet.found`): "nie chcemy zmieniać wyglądu wydruku", "we do not need any redesign"
+do not ask for what their words name. `matches` and `first` do not look (every rule
+that does not ask for it reads as before).
 
 Matching is case-insensitive, on word boundaries, after Unicode normalisation (ё/е and
 similar are folded by casefold + NFKC where they can be) and Persian folding: ي/ى/ك typed on
@@ -54,10 +62,18 @@ CODE = f"^{_CODE}$"
 """What a desk may call a category, a product, an exclusion or an entitlement."""
 
 _GAP = r"(?:\W+\w+){0,2}?\W+"
-FAR = "..."
-"""A phrase word that lets the next one stand further on in the same sentence."""
-_FAR_WORDS = 8
-_FAR_GAP = rf"(?:[^\w.!?;\n]+\w+){{0,{_FAR_WORDS}}}?[^\w.!?;\n]+"
+_WIDE = "..."
+"""A word of a phrase that lets its neighbours stand up to `_WIDE_WORDS` words apart."""
+_WIDE_WORDS = 8
+_WIDE_SEP = r"(?:[^\w.!?;\n]|[.!?](?=\w)|\n(?!\s*\n))+"
+"""What separates two words inside one sentence: not a full stop, !, ? or ; ending it (one
+inside a number or a domain, "8.3", "nazwa.pl", is no end), not a blank line."""
+_WIDE_GAP = f"(?:{_WIDE_SEP}\\w+){{0,{_WIDE_WORDS}}}?{_WIDE_SEP}"
+_CLAUSE_END = re.compile(r"[.,;:!?()\n–—]")
+_NEGATIONS = frozenset({"nie", "not", "never", "ani", "ne", "не", "ні", "нет"})
+"""Words that negate what follows them in the clause: pl, en, sk/cs, ru, uk."""
+_NEGATION_REACH = 3
+"""How many words before a phrase a negation still negates it ("nie chcemy zmieniać")."""
 _WORD_START = r"(?<!\w)"
 _BRACES = re.compile(r"\{([^{}]*)\}")
 # Arabic-keyboard letters and the zero-width non-joiner Persian writers use or omit at will.
@@ -87,26 +103,52 @@ def expand(phrase: str) -> list[str]:
 
 
 def _pattern(words: Sequence[str]) -> str:
-    """The folded words of one phrase without braces, as a regular expression.
+    """The folded words of one phrase without braces, as a regular expression."""
+    return _WORD_START + _words(words) + r"(?!\w)"
 
-    `...` between two words lets up to eight others stand between them, within one
-    sentence (no . ! ? ; or line break): "порадьте ... фінансов* облік*" finds "порадьте,
-    будь ласка, як правильно закривати місяць у фінансовому обліку", which the usual gap of
-    two words would not, and not a "порадьте" that ends its sentence before the topic."""
-    pattern = _WORD_START
-    gap = ""
+
+def _words(words: Sequence[str]) -> str:
+    parts = []
     for word in words:
-        if word == FAR:
-            gap = _FAR_GAP
-            continue
         stem = word.rstrip("*")
-        pattern += gap + re.escape(stem) + (r"\w*" if word.endswith("*") else "")
-        gap = _GAP
-    return pattern + r"(?!\w)"
+        parts.append(re.escape(stem) + (r"\w*" if word.endswith("*") else ""))
+    return _GAP.join(parts)
+
+
+def _is_wide(phrase: str) -> bool:
+    return _WIDE in phrase.split()
+
+
+def _segments(phrase: str) -> list[str]:
+    """`a {b,c} ... d` -> ['a {b,c}', 'd']: the pieces `...` joins."""
+    return " ".join(phrase.split()).split(f" {_WIDE} ")
+
+
+def _wide_pattern(phrase: str) -> str:
+    """A phrase with `...`, as one expression: each piece's alternatives as a group, the
+    pieces joined by the wide gap. Expanding the braces of all pieces together would make
+    thousands of phrases of one ("{16 verbs} ... {16 looks} ... {10 objects}")."""
+    pieces = []
+    for segment in _segments(phrase):
+        alternatives = dict.fromkeys(
+            _words(words) for alt in expand(segment) if (words := fold(alt).split())
+        )
+        pieces.append("(?:" + "|".join(alternatives) + ")")
+    return _WORD_START + _WIDE_GAP.join(pieces) + r"(?!\w)"
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether a negation stands within `_NEGATION_REACH` words before `start` in the same
+    clause of already-folded `text` ("nie potrzebujemy szkolenia", "we don't need")."""
+    clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
+    words = re.findall(r"\w+(?:['’]\w+)?", clause)[-_NEGATION_REACH:]
+    return any(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in words)
 
 
 def _alternatives(phrase: str) -> list[str]:
     """The patterns of each phrase a brace group stands for (one for a phrase without)."""
+    if _is_wide(phrase):
+        return [_wide_pattern(phrase)]
     return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
 
 
@@ -189,7 +231,12 @@ class FirstOf:
 
 def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
     """Every language's phrases, braces expanded and Persian folded, ready for `any_of`."""
-    words = (fold_persian(w) for ps in table.values() for p in ps for w in expand(p))
+    words = (
+        fold_persian(w)
+        for ps in table.values()
+        for p in ps
+        for w in ([p] if _is_wide(p) else expand(p))  # a wide phrase is compiled whole
+    )
     return list(dict.fromkeys(w for w in words if w))
 
 
@@ -235,6 +282,12 @@ class KeywordSet:
         """Which phrase, for the detail line: the first found in already-folded `text`."""
         return self.words.first(text)
 
+    def found(self, text: str, *, skip_negated: bool = False) -> bool:
+        """`matches`, or with `skip_negated` only a phrase no negation stands before."""
+        if not skip_negated:
+            return self.matches(text)
+        return any(not negated(text, m.start()) for m in self.pattern.finditer(text))
+
 
 _Words = TypeVar("_Words", dict[str, list[str]], list[str])
 
@@ -246,21 +299,28 @@ def check_phrases(value: _Words) -> _Words:
     and braces balanced, in every phrase the braces stand for. None at all is allowed here
     (it finds nothing); `check_keywords` is for a list that must say something.
     """
-    for phrase in keyword_list(value if isinstance(value, dict) else {"": value}):
-        if "{" in phrase or "}" in phrase:
-            raise ValueError(f"keyword {phrase!r}: unbalanced braces")
-        words = phrase.split()
-        if FAR in words and (FAR in (words[0], words[-1]) or f"{FAR} {FAR}" in phrase):
-            raise ValueError(f"keyword {phrase!r}: `{FAR}` goes between two words")
-        for word in words:
-            if word == FAR:
-                continue
-            stem = word.removesuffix("*")
-            if "*" in stem or (word.endswith("*") and len(stem) < 2):
-                raise ValueError(
-                    f"keyword {phrase!r}: `*` goes at the end of a word of 2 or more letters"
-                )
+    for listed in keyword_list(value if isinstance(value, dict) else {"": value}):
+        if _is_wide(listed):
+            words = listed.split()
+            if _WIDE in (words[0], words[-1]) or f"{_WIDE} {_WIDE}" in " ".join(words):
+                raise ValueError(f"keyword {listed!r}: `{_WIDE}` goes between two words")
+            pieces = [p for segment in _segments(listed) for p in expand(segment)]
+        else:
+            pieces = [listed]
+        for phrase in pieces:
+            _check_phrase(phrase)
     return value
+
+
+def _check_phrase(phrase: str) -> None:
+    if "{" in phrase or "}" in phrase:
+        raise ValueError(f"keyword {phrase!r}: unbalanced braces")
+    for word in phrase.split():
+        stem = word.removesuffix("*")
+        if "*" in stem or (word.endswith("*") and len(stem) < 2):
+            raise ValueError(
+                f"keyword {phrase!r}: `*` goes at the end of a word of 2 or more letters"
+            )
 
 
 def check_keywords(value: dict[str, list[str]]) -> dict[str, list[str]]:

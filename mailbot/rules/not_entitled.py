@@ -19,6 +19,12 @@ on the 10th of next month, and we do not argue over one day); N+1 days ago is ov
 package bought on 1405-01-15 is valid through 1406-01-14 and expired on 1406-01-15; one
 bought on Esfand 30 of a leap year expires on Esfand 29 of the next (common) year.
 
+A customer who has the service asked for is not refused, and not answered as if it
+reported a fault either: where the regulation says how such a service is booked (Serwisant:
+the contact form on the website, or the phone in working hours, the date agreed as the
+desk's staff are free), the entitlement's `booking` says it, and the new ticket's
+acknowledgement is the `entitlement_booking` reply with those instructions.
+
 Keywords are matched in the subject and the new text, every language at once. New requests
 only: inside a ticket the agent already decides what is given.
 """
@@ -43,9 +49,25 @@ from mailbot.rules._keywords import (
     listed_once,
 )
 
+BOOKING_REPLY = "entitlement_booking"
+"""The template acknowledging an entitled customer's request for a service it books."""
+
 _ONCE_FLAGS = tuple(
     name for name, field in Customer.model_fields.items() if field.annotation is bool
 )
+
+
+class Booking(RuleSettings):
+    """How an entitled customer books the service; the acknowledgement says it."""
+
+    form: str = Field(pattern=r"^https?://[^\s/]+\S*$")
+    """The address of the web form the service is requested through."""
+    phone: str | None = None
+    """The phone line that also takes bookings."""
+    phone_hours: dict[str, str] = Field(default_factory=dict)
+    """Language -> when the phone is answered ("w dni robocze 9:00-16:00")."""
+    note: dict[str, str] = Field(default_factory=dict)
+    """Language -> what else the reply says (what is agreed before an installation)."""
 
 
 class Entitlement(RuleSettings):
@@ -75,6 +97,8 @@ class Entitlement(RuleSettings):
     analysis and design), so it is refused whatever the customer has, naming `refer_to`."""
     refer_to: dict[str, str] | None = None
     """Language -> who arranges it instead (the sales department)."""
+    booking: Booking | None = None
+    """How a customer who has it books it: the new ticket is acknowledged with that."""
 
     _keywords_ok = field_validator("keywords")(check_keywords)
     _unless_ok = field_validator("unless")(check_phrases)
@@ -141,6 +165,11 @@ class _Asks:
     def first(self, text: str) -> str | None:
         return self.keywords.first(text)
 
+    def found(self, text: str, *, skip_negated: bool = False) -> bool:
+        """As `matches`, passing over a phrase negated in its clause when asked."""
+        asked = self.keywords.found(text, skip_negated=skip_negated)
+        return bool(asked) and not (self.unless and self.unless.matches(text))
+
 
 class NotEntitled:
     name = "not_entitled"
@@ -150,6 +179,9 @@ class NotEntitled:
     class Settings(RuleSettings):
         entitlements: list[Entitlement] = Field(min_length=1)
         """Each service's conditions; every one asked for in the mail is checked, in order."""
+        skip_negated: bool = False
+        """A phrase right after a negation in its clause ("nie potrzebujemy szkolenia")
+        asks for nothing: it is passed over."""
 
         portal: str | None = None
         """Where free-support tickets are opened (crmonline's portal): refusals name it."""
@@ -163,11 +195,16 @@ class NotEntitled:
         self.portal = settings.portal
         self.entitlements = [(e, _Asks.of(e)) for e in settings.entitlements]
         self.codes = tuple(e.name for e in settings.entitlements)
+        self.skip_negated = settings.skip_negated
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every service the mail asks for, whoever asks."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, keywords in self.entitlements if keywords.matches(text))
+        return frozenset(
+            e.name
+            for e, keywords in self.entitlements
+            if keywords.found(text, skip_negated=self.skip_negated)
+        )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
@@ -176,13 +213,16 @@ class NotEntitled:
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
         paid = None
+        booked: tuple[Entitlement, str | None] | None = None
         for entitlement, keywords in self.entitlements:
-            if not keywords.matches(text):
+            if not keywords.found(text, skip_negated=self.skip_negated):
                 continue
             why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:
                 if entitlement.requires_package and paid is None:
                     paid = entitlement.name
+                if booked is None and entitlement.booking is not None:
+                    booked = (entitlement, keywords.first(text))
                 continue
             explained = _EXPLAIN[why].format(
                 plan=customer.plan if customer else None,
@@ -207,10 +247,32 @@ class NotEntitled:
                     **({"portal": self.portal} if self.portal else {}),
                 },
             )
+        if booked is not None:
+            return self._booking(*booked, paid)
         if paid is not None:
             # the time agents log on this ticket comes off the package (prepaid.ledger)
             return Verdict(self.name, Action.annotate, annotations={"package_service": paid})
         return None
+
+    def _booking(self, entitlement: Entitlement, found: str | None, paid: str | None) -> Verdict:
+        """An entitled customer's request, acknowledged with how the service is booked."""
+        booking = entitlement.booking
+        assert booking is not None
+        return Verdict(
+            self.name,
+            Action.annotate,
+            detail=f"asks for {entitlement.name} (found {found!r}), which the customer has",
+            annotations={"package_service": paid} if paid else {},
+            values={
+                "entitlement": entitlement.name,
+                "entitlement_title": dict(entitlement.title),
+                "booking_form": booking.form,
+                "booking_phone": booking.phone,
+                "booking_phone_hours": dict(booking.phone_hours),
+                "booking_note": dict(booking.note),
+            },
+            reply=BOOKING_REPLY,
+        )
 
 
 RULE = NotEntitled

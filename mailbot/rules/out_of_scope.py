@@ -19,12 +19,22 @@ anywhere in the mail (subject, text, signature). A coupon is valid through its
 `valid_until` day in the desk's time zone; `_coupons` decides, for this rule and for the
 `sla_level` annotation alike.
 
+An exclusion never refuses the very service a customer is entitled to ask for: the free
+installation of Serwisant's client panel happens on the customer's own server, which is what
+the "own hosting" exclusions name. An exclusion lists such services (`unless_entitlement`,
+entitlements of the desk's `not_entitled` rule) and yields to a mail asking for one of them,
+whoever sends it: `not_entitled` then decides, and a customer who is not entitled is told
+why (not in the plan, already used), not that hosting is out of scope. The words that ask
+for a service are read from `not_entitled`'s table by `_entitlements`, so both rules see
+the same request the same way without importing each other.
+
 New requests only: an agent who is already talking about something in a ticket decides on
 the customer's answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -33,6 +43,7 @@ from mailbot.config import DeskSettings
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._coupons import Coupons
+from mailbot.rules._entitlements import asked_for
 from mailbot.rules._keywords import (
     CODE,
     KeywordSet,
@@ -54,6 +65,9 @@ class Exclusion(RuleSettings):
     """Language -> who to ask instead, where the regulation says."""
     unless_sla_level: Literal["emergency"] | None = None
     """The exclusion does not apply to mail carrying a valid coupon of the customer."""
+    unless_entitlement: list[str] = Field(default_factory=list)
+    """Entitlements of the desk's `not_entitled` rule this exclusion yields to: a mail asking
+    for one of them is that rule's to judge, not this exclusion's."""
 
     _keywords_ok = field_validator("keywords")(check_keywords)
 
@@ -71,39 +85,65 @@ class OutOfScope:
         None by default (every match counts, as before)."""
 
         _unless_ok = field_validator("unless")(check_phrases)
+        skip_negated: bool = False
+        """A phrase right after a negation in its clause ("we do NOT want to delete")
+        names no request: it is passed over."""
 
         @field_validator("exclusions")
         @classmethod
         def _unique(cls, value: list[Exclusion]) -> list[Exclusion]:
             return listed_once(value, "exclusion")
 
-    def __init__(self, settings: Settings, coupons: Coupons) -> None:
-        self.exclusions = [(e, KeywordSet.of(e.keywords)) for e in settings.exclusions]
+    def __init__(
+        self,
+        settings: Settings,
+        coupons: Coupons,
+        entitlements: Mapping[str, KeywordSet] | None = None,
+    ) -> None:
+        known = entitlements or {}
+        self.exclusions = []
+        for i, e in enumerate(settings.exclusions):
+            for name in e.unless_entitlement:
+                if name not in known:
+                    raise ValueError(
+                        f"exclusions[{i}].unless_entitlement: {name!r} is no entitlement of "
+                        f"this desk's not_entitled rule (known: {', '.join(known) or 'none'})"
+                    )
+            yields = tuple(known[name] for name in e.unless_entitlement)
+            self.exclusions.append((e, KeywordSet.of(e.keywords), yields))
         self.codes = tuple(e.name for e in settings.exclusions)
         self.unless = KeywordSet.of(settings.unless)
         self.coupons = coupons
+        self.skip_negated = settings.skip_negated
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
-        return cls(settings, Coupons(desk.customers))
+        return cls(settings, Coupons(desk.customers), asked_for(desk))
+
+    def _found(self, text: str) -> Iterator[tuple[Exclusion, str]]:
+        """The exclusions whose words stand in `text`, each with the phrase found: not taken
+        back by an `unless` wording in its sentence, nor (with `skip_negated`) negated, nor
+        the very service the mail asks for (`unless_entitlement`)."""
+        for exclusion, keywords, yields in self.exclusions:
+            if not keywords.found(text, skip_negated=self.skip_negated):
+                continue
+            found = first_standing(text, keywords, self.unless)
+            if found is None or any(
+                asked.found(text, skip_negated=self.skip_negated) for asked in yields
+            ):
+                continue
+            yield exclusion, found
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every exclusion whose words stand in the mail, coupons or not."""
         text = _keywords.searchable(mail)
-        return frozenset(
-            e.name
-            for e, keywords in self.exclusions
-            if first_standing(text, keywords, self.unless) is not None
-        )
+        return frozenset(e.name for e, _ in self._found(text))
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
-        for exclusion, keywords in self.exclusions:
-            found = first_standing(text, keywords, self.unless)
-            if found is None:
-                continue
+        for exclusion, found in self._found(text):
             level = exclusion.unless_sla_level
             if level is not None and self.coupons.check(mail, context).level == level:
                 continue
