@@ -261,6 +261,10 @@ def test_an_entitled_installation_on_own_hosting_is_booked_not_refused(desks: De
     ):
         assert words in text, f"{words!r} not in {text}"
     assert "hosting" not in text.lower() and "wyłączon" not in text
+    shown = desks.run("tickets", "show", "SRW-000001", "--json")
+    assert shown.exit_code == 0, shown.output
+    events = [e["kind"] for e in json.loads(shown.output)["events"]]
+    assert "entitlement_booking" in events, events  # an agent sees it is a booking
 
 
 @pytest.mark.parametrize(

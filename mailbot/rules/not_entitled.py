@@ -261,7 +261,8 @@ class NotEntitled:
         return Verdict(
             self.name,
             Action.annotate,
-            detail=f"asks for {entitlement.name} (found {found!r}), which the customer has",
+            BOOKING_REPLY,
+            f"asks for {entitlement.name} (found {found!r}), which the customer has",
             annotations={"package_service": paid} if paid else {},
             values={
                 "entitlement": entitlement.name,

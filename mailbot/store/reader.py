@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 TICKET_COLUMNS = (
     "id", "desk", "number", "subject", "requester", "requester_name", "state", "customer",
     "language", "product", "type", "category", "impact", "urgency", "priority", "sla_level",
-    "missing", "received_at", "first_response_due", "resolution_due", "sla_clock",
+    "package_service", "missing", "received_at", "first_response_due", "resolution_due", "sla_clock",
     "sla_running_since", "sla_used_seconds", "first_responded_at", "solved_at", "assignee",
     "level", "related_to", "created_at", "updated_at",
 )  # fmt: skip
@@ -98,6 +98,7 @@ class TicketRow:
     urgency: str | None
     priority: str | None
     sla_level: str | None
+    package_service: str | None
     missing: list[str]
     received_at: datetime
     first_response_due: datetime | None
