@@ -22,7 +22,7 @@ from typing import Any
 
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import NotFound, Refused
-from mailbot.store import ConfirmedAddresses, Database, Events, Tickets
+from mailbot.store import ConfirmedAddresses, Database, Events, Session, Ticket, Tickets
 
 IDENTIFIED = "identified_by_contract"
 """The history event of a ticket opened by contract identification (tickets.py)."""
@@ -36,76 +36,92 @@ def confirm(
     db: Database, config: Config, address: str, number: str, *, by: str, now: datetime
 ) -> dict[str, Any]:
     """Remember `address` as the customer's that ticket `number` was identified as."""
-    address = address.strip().lower()
     with db.transaction() as session:
         ticket = Tickets(session).by_number(number.strip().upper())
-        if ticket is None or ticket.id is None:
+        if ticket is None:
             raise NotFound(f"ticket {number}: not found")
         desk = config.desks.get(ticket.desk)
         if desk is None:
             raise NotFound(f"ticket {number}: its desk {ticket.desk!r} is no longer configured")
-        events = Events(session)
-        identified = [e for e in events.of_ticket(ticket.id) if e.kind == IDENTIFIED]
-        if not identified:
-            raise ConfirmationRefused(
-                f"ticket {ticket.number} was not opened by identification by company name and"
-                f" contract number (from {ticket.requester}): there is no address to confirm"
-            )
-        detail = identified[0].detail
-        if str(detail.get("address", "")).lower() != address:
-            raise ConfirmationRefused(
-                f"ticket {ticket.number} was identified from {detail.get('address')}, not from"
-                f" {address}: confirm the address the ticket came from"
-            )
-        customer = next((c for c in desk.customers if c.name == detail.get("customer")), None)
-        if customer is None:
-            raise ConfirmationRefused(
-                f"ticket {ticket.number}: customer {detail.get('customer')!r} is no longer in"
-                f" the desk file of {desk.name}"
-            )
-        known, how = desk.customer_for(address)
-        if known is not None:
-            raise ConfirmationRefused(
-                f"{address} is already {known.name}'s by the desk file ({how}): nothing to confirm"
-            )
-        addresses = ConfirmedAddresses(session)
-        earlier = addresses.get(desk.name, address)
-        if earlier is not None:
-            raise ConfirmationRefused(
-                f"{address} is already confirmed for {earlier.customer} on {desk.name} (by"
-                f" {earlier.confirmed_by}, {earlier.confirmed_at.isoformat()})"
-                + (
-                    ""
-                    if earlier.customer == customer.name
-                    else f"; take it back first: mailbot customers unconfirm {address}"
-                    f" --desk {desk.name}"
-                )
-            )
-        addresses.add(
-            desk=desk.name,
-            address=address,
-            customer=customer.name,
-            ticket_id=ticket.id,
-            by=by,
-            at=now,
+        return confirm_in(session, desk, ticket, address, by=by, now=now)
+
+
+def confirm_in(
+    session: Session,
+    desk: DeskSettings,
+    ticket: Ticket,
+    address: str | None,
+    *,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """`confirm` inside the caller's transaction (an agent's `#confirm-address` by mail);
+    `address` None: the one the ticket was identified from."""
+    assert ticket.id is not None
+    events = Events(session)
+    identified = [e for e in events.of_ticket(ticket.id) if e.kind == IDENTIFIED]
+    if not identified:
+        raise ConfirmationRefused(
+            f"ticket {ticket.number} was not opened by identification by company name and"
+            f" contract number (from {ticket.requester}): there is no address to confirm"
         )
-        events.record(
-            "address_confirmed",
-            now,
-            ticket_id=ticket.id,
-            address=address,
-            customer=customer.name,
-            contract=detail.get("contract"),
-            by=by,
+    detail = identified[0].detail
+    from_address = str(detail.get("address", "")).lower()
+    address = from_address if address is None else address.strip().lower()
+    if from_address != address:
+        raise ConfirmationRefused(
+            f"ticket {ticket.number} was identified from {from_address}, not from"
+            f" {address}: confirm the address the ticket came from"
         )
-        return {
-            "confirmed": address,
-            "desk": desk.name,
-            "customer": customer.name,
-            "ticket": ticket.number,
-            "by": by,
-            "at": now.isoformat(),
-        }
+    customer = next((c for c in desk.customers if c.name == detail.get("customer")), None)
+    if customer is None:
+        raise ConfirmationRefused(
+            f"ticket {ticket.number}: customer {detail.get('customer')!r} is no longer in"
+            f" the desk file of {desk.name}"
+        )
+    known, how = desk.customer_for(address)
+    if known is not None:
+        raise ConfirmationRefused(
+            f"{address} is already {known.name}'s by the desk file ({how}): nothing to confirm"
+        )
+    addresses = ConfirmedAddresses(session)
+    earlier = addresses.get(desk.name, address)
+    if earlier is not None:
+        raise ConfirmationRefused(
+            f"{address} is already confirmed for {earlier.customer} on {desk.name} (by"
+            f" {earlier.confirmed_by}, {earlier.confirmed_at.isoformat()})"
+            + (
+                ""
+                if earlier.customer == customer.name
+                else f"; take it back first: mailbot customers unconfirm {address}"
+                f" --desk {desk.name}"
+            )
+        )
+    addresses.add(
+        desk=desk.name,
+        address=address,
+        customer=customer.name,
+        ticket_id=ticket.id,
+        by=by,
+        at=now,
+    )
+    events.record(
+        "address_confirmed",
+        now,
+        ticket_id=ticket.id,
+        address=address,
+        customer=customer.name,
+        contract=detail.get("contract"),
+        by=by,
+    )
+    return {
+        "confirmed": address,
+        "desk": desk.name,
+        "customer": customer.name,
+        "ticket": ticket.number,
+        "by": by,
+        "at": now.isoformat(),
+    }
 
 
 def unconfirm(
