@@ -23,6 +23,8 @@ from mailbot import actions
 from mailbot.agent_address import Secrets
 from mailbot.clocks import deadlines_json
 from mailbot.config import Agent, DeskSettings
+from mailbot.confirmations import confirm_in
+from mailbot.errors import Refused
 from mailbot.replies import Attached, Renderer
 from mailbot.store import Events, Session, Ticket, TicketState
 
@@ -35,7 +37,8 @@ COMMAND_HELP = """\
 #time 1h30m [note]              work time logged (also 90m, 2h, 1.5h)
 #extend 72h <reason>            resolution target 72 h; the customer is told why
 #confirmed                      the customer is told the bug is confirmed
-#fixed <release>                the customer is told it is fixed, in that release"""
+#fixed <release>                the customer is told it is fixed, in that release
+#confirm-address                the sender identified by contract number is the customer's"""
 """What an agent whose commands were refused gets back: one line per command, its syntax."""
 
 COMMANDS = (
@@ -48,6 +51,7 @@ COMMANDS = (
     "extend",
     "confirmed",
     "fixed",
+    "confirm-address",
 )
 STATUSES = ("waiting", "solved", "closed")
 MAX_LOGGED_HOURS = 100
@@ -135,7 +139,7 @@ def _minutes(argument: str) -> tuple[int, str] | str:
 def _read(name: str, argument: str, line_no: int, line: str) -> Command | str:
     """One command's argument checked and made canonical; a string says what is wrong."""
     words = argument.split()
-    if name in ("escalate", "internal", "confirmed"):
+    if name in ("escalate", "internal", "confirmed", "confirm-address"):
         if argument:
             return f"#{name} takes nothing after it"
         return Command(name, "", line_no, line)
@@ -334,6 +338,7 @@ _ORDER = (
     "assign",
     "escalate",
     "time",
+    "confirm-address",
     "internal",  # the note, or else:
     _ANSWER,  # the answer (with #status waiting: the question)
     "confirmed",
@@ -426,6 +431,12 @@ def _apply(
         if body.strip():
             actions.note_in(session, desk, ticket, author=agent.address, text=body, now=now)
         return {}
+    if name == "confirm-address":
+        try:
+            confirmed = confirm_in(session, desk, ticket, None, by=by, now=now)
+        except Refused as exc:
+            raise actions.ActionRefused(str(exc)) from exc
+        return {"address": confirmed["confirmed"], "customer": confirmed["customer"]}
     if name in ("confirmed", "fixed"):
         event = "bug_confirmed" if name == "confirmed" else "bug_fixed"
         actions.tell_bug_in(

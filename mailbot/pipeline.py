@@ -22,7 +22,7 @@ from mailbot import agent_mail
 from mailbot.agent_address import Secrets, load_secrets
 from mailbot.agent_reply import agent_text
 from mailbot.clock import Clock, system_clock
-from mailbot.config import Config, DeskSettings
+from mailbot.config import Config, Customer, DeskSettings
 from mailbot.errors import NotFound, UnparseableMail
 from mailbot.history import gather
 from mailbot.kb import load as load_knowledge_bases
@@ -51,7 +51,7 @@ from mailbot.rules import (
 )
 from mailbot.rules._identification import Contracts
 from mailbot.spool import Claimed, Spool, WorkMarker, worker_name
-from mailbot.store import Database, Events, SpoolItem, SpoolState, Tickets
+from mailbot.store import ConfirmedAddresses, Database, Events, SpoolItem, SpoolState, Tickets
 from mailbot.textnorm import new_text
 from mailbot.tickets import record_ticket
 
@@ -153,6 +153,11 @@ class Pipeline:
         if agent_mail.claims_agent_rights(desk, mail, item.rcpt_to):
             return self.plan_agent_mail(item, desk, mail, replies_suppressed)
         customer, identified_by = desk.customer_for(mail.from_addr)
+        if customer is None and mail.from_addr:
+            # an address an agent confirmed after identification by contract: from then on
+            # the customer's own, like a contact the desk file lists
+            customer = self.confirmed_customer(desk, mail.from_addr)
+            identified_by = "confirmed" if customer is not None else None
         contract = None
         if customer is None:
             # a stranger giving the company name and contract number, as our refusal asks:
@@ -208,6 +213,14 @@ class Pipeline:
             articles=articles,
             contract=contract,
         )
+
+    def confirmed_customer(self, desk: DeskSettings, address: str) -> Customer | None:
+        """The customer an agent confirmed `address` for (`mailbot customers confirm`), if
+        the desk file still has that customer. Read for every unknown sender: an agent may
+        confirm while serve runs."""
+        with self.db.reading() as session:
+            name = ConfirmedAddresses(session).customer_of(desk.name, address)
+        return next((c for c in desk.customers if c.name == name), None) if name else None
 
     def plan_agent_mail(
         self, item: Claimed, desk: DeskSettings, mail: Mail, replies_suppressed: str | None

@@ -33,6 +33,7 @@ COMMANDS = {
     "quarantine": "mailbot.cli.quarantine:quarantine",
     "tickets": "mailbot.cli.tickets:tickets",
     "packages": "mailbot.cli.packages:packages",
+    "customers": "mailbot.cli.customers:customers",
     "sla": "mailbot.cli.sla:sla",
     "status": "mailbot.cli.status:status",
     "outbox": "mailbot.cli.outbox:outbox",

@@ -133,7 +133,9 @@ class Context:
     customer: Customer | None = None
     identified_by: str | None = None
     """'contact' (a known address), 'domain', 'contract' (a stranger who gave the company name
-    and one of its contract numbers: the address is not confirmed), or None when unknown."""
+    and one of its contract numbers: the address is not confirmed), 'confirmed' (an address an
+    agent confirmed after such an identification: the customer's, as a contact is, but not
+    in the desk file), or None when unknown."""
     mail_language: str | None = None
     """The language the mail is written in; detected only for desks with reply_language "mail"."""
     history: History = field(default_factory=History)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from mailbot.store.confirmed import ConfirmedAddresses
     from mailbot.store.database import Database
     from mailbot.store.events import Events
     from mailbot.store.mailboxes import MailboxStates
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from mailbot.store.report_queries import ReceivedTicket, ReportQueries
     from mailbot.store.spool_items import SpoolItems, record_received
     from mailbot.store.tables import (
+        ConfirmedAddress,
         DeskCounter,
         EventRow,
         MailboxState,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from mailbot.store.time_log import TimeLogs
 
 _HOMES = {
+    "ConfirmedAddress": "mailbot.store.tables",
+    "ConfirmedAddresses": "mailbot.store.confirmed",
     "Database": "mailbot.store.database",
     "DeskCounter": "mailbot.store.tables",
     "EventRow": "mailbot.store.tables",
@@ -80,6 +84,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ConfirmedAddress",
+    "ConfirmedAddresses",
     "Database",
     "DeskCounter",
     "EventRow",

@@ -11,7 +11,18 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -225,6 +236,27 @@ class TimeLog(SQLModel, table=True):
     by: str = Field(max_length=128)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     at: datetime = _ts()
+
+
+class ConfirmedAddress(SQLModel, table=True):
+    """An address an agent confirmed as a customer's after it was identified by company name
+    and contract number (CleverBox, POLICIES.md §5): from then on it counts as the customer's,
+    like a contact the desk file lists. Taking it back deletes the row; the tickets' history
+    keeps both events."""
+
+    __tablename__ = "confirmed_address"
+    __table_args__ = (UniqueConstraint("desk", "address", name="uq_confirmed_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    desk: str = Field(max_length=64)
+    address: str = Field(sa_column=Column(String(320), nullable=False))
+    """Lowercased, as `DeskSettings.customer_for` compares addresses."""
+    customer: str = Field(sa_column=Column(Text, nullable=False))
+    """The customer's name in the desk file."""
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    """The ticket opened by contract identification that the agent confirmed it from."""
+    confirmed_by: str = Field(max_length=128)
+    confirmed_at: datetime = _ts()
 
 
 class DeskCounter(SQLModel, table=True):
