@@ -30,8 +30,8 @@ TICKET_COLUMNS = (
     "id", "desk", "number", "subject", "requester", "requester_name", "state", "customer",
     "language", "product", "type", "category", "impact", "urgency", "priority", "sla_level",
     "package_service", "missing", "received_at", "first_response_due", "resolution_due",
-    "sla_clock", "sla_running_since", "sla_used_seconds", "first_responded_at", "solved_at", "assignee",
-    "level", "related_to", "created_at", "updated_at",
+    "sla_clock", "sla_running_since", "sla_used_seconds", "first_responded_at", "solved_at",
+    "assignee", "level", "related_to", "created_at", "updated_at",
 )  # fmt: skip
 """The `ticket` table's columns, in the order of `tables.Ticket`'s fields."""
 
