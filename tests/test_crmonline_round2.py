@@ -227,3 +227,66 @@ def test_three_dots_in_a_phrase_let_a_persian_object_stand_before_its_verb() -> 
     for bad in ("... اضافه کنید", "فیلد ...", "فیلد ... ... اضافه"):
         with pytest.raises(ValueError, match="goes between two words"):
             check_phrases([bad])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # Persian negates the verb, after the object: the phrase asks for nothing
+        ("ما نیازی به مشاوره و طراحی نداریم، فقط فیلتر تاریخ کجاست؟", False),
+        ("نیازی به اتصال از راه دور نیست، فقط بگید دکمه کجاست", False),
+        ("ما دیگه پشتیبانی تلفنی نمی‌خوایم چون تیکت بهتره", False),
+        ("دوره‌های آموزشی کارکنان ثبت نمیشه", False),
+        # or before it: "no need to", "we do not want"
+        ("لازم نیست تماس بگیرید، همین ایمیل کافیه", False),
+        ("ما نمی‌خوایم کسی بیاد شرکت", False),
+        # a `...` phrase reaching past a comma is read up to the comma
+        ("طراحی فرآیند جدید نمیخوایم، فقط میخوایم بدونیم", False),
+        ("لطفا مشاوره و طراحی فرآیند فروش رو انجام بدید", True),
+        ("لطفا تماس بگیرید", True),
+        # a negated verb in the next clause (Persian comma, ؛, ؟) or past "چون" is another's
+        ("لطفا با من تماس بگیرید، ایمیل جواب نمیده", True),
+        ("مراحل کار رو از نو طراحی کنید؛ فعلی جوابگو نیست", True),
+        ("لطفا تماس بگیرید چون سیستم باز نمیشه", True),
+        # nor does a negated verb further than three words after
+        ("لطفا تماس بگیرید امروز یا فردا صبح زود نمیشه", True),
+    ],
+)
+def test_persian_negated_verbs_after_a_phrase_are_read(text: str, found: bool) -> None:
+    from mailbot.rules._keywords import KeywordSet, fold
+
+    words = KeywordSet.of(
+        {
+            "fa": [
+                "{مشاوره و طراحی,اتصال از راه دور,پشتیبانی تلفنی,دوره آموزشی}",
+                "تماس {بگیرید}",
+                "{بیاد,بیان} شرکت",
+                "طراحی {فرآیند*} ... {میخوایم,انجام}",
+                "مراحل ... طراحی کنید",
+            ]
+        }
+    )
+    assert words.found(fold(text), skip_negated=True) is found
+    assert words.found(fold(text)) is True  # a rule that does not ask reads as before
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # an earlier answer quoted in «...» without ">" is not the customer's request
+        (
+            "جواب داده بودید «برای پشتیبانی تلفنی باید بسته خریداری شود» ولی سوالم چیز دیگه‌ایه",
+            False,
+        ),
+        # a short quotation names a thing: the request stands
+        ("لطفا «پشتیبانی تلفنی» رو برای ما فعال کنید", True),
+        # the customer's own words after it still ask
+        ("گفتید «برای پشتیبانی تلفنی باید بسته بخرید»؛ خریدیم، پشتیبانی تلفنی میخوایم", True),
+    ],
+)
+def test_quoted_sentences_are_passed_over_where_a_rule_asks(text: str, found: bool) -> None:
+    from mailbot.rules._keywords import KeywordSet, fold
+
+    words = KeywordSet.of({"fa": ["پشتیبانی تلفنی"]})
+    assert words.found(fold(text), skip_quoted=True) is found
+    assert words.found(fold(text)) is True

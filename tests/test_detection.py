@@ -37,11 +37,11 @@ FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
     ("cloudempiere", "out_of_scope", "user_data_changes"): (1.0, 0.96),
     ("cloudempiere", "out_of_scope", "customer_environment_login"): (1.0, 1.0),
     # crmonline
-    ("crmonline", "out_of_scope", "onsite_support"): (0.93, 1.0),
+    ("crmonline", "out_of_scope", "onsite_support"): (1.0, 1.0),
     ("crmonline", "not_entitled", "analysis_design"): (1.0, 1.0),
-    ("crmonline", "not_entitled", "phone_support"): (0.96, 1.0),
+    ("crmonline", "not_entitled", "phone_support"): (0.97, 1.0),
     ("crmonline", "not_entitled", "technical_services"): (1.0, 1.0),
-    ("crmonline", "not_entitled", "training"): (0.96, 1.0),
+    ("crmonline", "not_entitled", "training"): (1.0, 1.0),
     # serwisant
     ("serwisant", "out_of_scope", "client_panel_own_hosting"): (1.0, 1.0),
     ("serwisant", "out_of_scope", "own_it"): (1.0, 1.0),

@@ -17,7 +17,8 @@ words apart in one sentence ("panel* ... {nasz*,własn*} serwer*" finds "panel k
 mamy zainstalowany na naszym serwerze"; "порадьте ... фінансов* облік*"), for the free word
 order of Polish or Russian and the Persian verb after the whole object ("فیلد* ... اضافه
 {کنید,کنین}"), where two words between are too few. A sentence ends at . ! ? ; (not inside
-"8.3" or "nazwa.pl") or at a blank line; a wrapped line goes on. Without `...` nothing changes.
+"8.3" or "nazwa.pl"), at the Persian ؟ and ؛, or at a blank line; a wrapped line goes on.
+Without `...` nothing changes.
 
 A rule may also pass over a phrase that stands right after a negation in the same clause
 (`KeywordSet.found`): "nie chcemy zmieniać wyglądu wydruku", "we do not need any redesign"
@@ -65,15 +66,41 @@ _GAP = r"(?:\W+\w+){0,2}?\W+"
 _WIDE = "..."
 """A word of a phrase that lets its neighbours stand up to `_WIDE_WORDS` words apart."""
 _WIDE_WORDS = 8
-_WIDE_SEP = r"(?:[^\w.!?;\n]|[.!?](?=\w)|\n(?!\s*\n))+"
+_WIDE_SEP = r"(?:[^\w.!?;\n؟؛]|[.!?](?=\w)|\n(?!\s*\n))+"
 """What separates two words inside one sentence: not a full stop, !, ? or ; ending it (one
-inside a number or a domain, "8.3", "nazwa.pl", is no end), not a blank line."""
+inside a number or a domain, "8.3", "nazwa.pl", is no end), nor the Persian ؟ and ؛, not a
+blank line."""
 _WIDE_GAP = f"(?:{_WIDE_SEP}\\w+){{0,{_WIDE_WORDS}}}?{_WIDE_SEP}"
-_CLAUSE_END = re.compile(r"[.,;:!?()\n–—]")
-_NEGATIONS = frozenset({"nie", "not", "never", "ani", "ne", "не", "ні", "нет"})
-"""Words that negate what follows them in the clause: pl, en, sk/cs, ru, uk."""
+_CLAUSE_END = re.compile(r"[.,;:!?()\n–—،؛؟]")
+"""Where a clause ends: punctuation, the Persian comma, semicolon and question mark too."""
+_NEGATIONS = frozenset(
+    {"nie", "not", "never", "ani", "ne", "не", "ні", "нет"}
+    | {"لازم نیست", "نیازی نیست", "احتیاجی نیست", "ضرورتی نیست"}
+)
+"""Words (or two-word wordings) that negate what follows them in the clause: pl, en, sk/cs,
+ru, uk; fa "لازم نیست تماس بگیرید" (no need to call)."""
+_NEGATION_STEMS = ("نمیخوا",)
+"""Word beginnings that negate what follows: fa "نمی‌خوایم کسی بیاد" (we do not want)."""
 _NEGATION_REACH = 3
 """How many words before a phrase a negation still negates it ("nie chcemy zmieniać")."""
+_NEGATIONS_AFTER = frozenset(
+    {"نیست", "نیستیم", "نیس", "نداریم", "ندارم", "نداره", "ندارد", "ندارند", "ندارن"}
+    | {"نخواهیم", "نخواستیم", "نمیشه", "نمیشود", "نمیشن", "نمیکنه", "نمیکند"}
+)
+"""Negated verbs that negate the phrase BEFORE them in its clause, for verb-final languages:
+fa puts the verb after its object, "نیازی به مشاوره و طراحی نداریم", "پشتیبانی تلفنی
+نمی‌خوایم", "... ثبت نمیشه" (a fault, no request)."""
+_NEGATION_STEMS_AFTER = ("نمیخوا",)
+_NEGATION_AFTER_REACH = 3
+"""How many words after a phrase a negated verb still negates it ("... ثبت نمیشه")."""
+_NEGATION_AFTER_STOPS = frozenset({"چون", "که", "ولی", "اما", "تا", "لطفا", "زیرا"})
+"""Words that begin another clause after a phrase: a negated verb past them is another's."""
+_SPLIT_PREFIX = re.compile(r"(?<!\w)(نمی) (?=\w)")
+"""fa "نمی‌خوایم" is written with a ZWNJ, folded to a space: read as one word again."""
+_QUOTED = re.compile(r"«([^«»\n]*)»")
+_QUOTED_WORDS = 5
+"""A quotation of this many words or more in «...» is someone's sentence (an earlier answer
+quoted without ">"), not the customer's request; a shorter one names a thing («طراحی فرم»)."""
 _WORD_START = r"(?<!\w)"
 _BRACES = re.compile(r"\{([^{}]*)\}")
 # Arabic-keyboard letters and the zero-width non-joiner Persian writers use or omit at will.
@@ -137,12 +164,41 @@ def _wide_pattern(phrase: str) -> str:
     return _WORD_START + _WIDE_GAP.join(pieces) + r"(?!\w)"
 
 
+def _clause_words(clause: str) -> list[str]:
+    return re.findall(r"\w+(?:['’]\w+)?", _SPLIT_PREFIX.sub(r"\1", clause))
+
+
 def negated(text: str, start: int) -> bool:
     """Whether a negation stands within `_NEGATION_REACH` words before `start` in the same
     clause of already-folded `text` ("nie potrzebujemy szkolenia", "we don't need")."""
     clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
-    words = re.findall(r"\w+(?:['’]\w+)?", clause)[-_NEGATION_REACH:]
-    return any(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in words)
+    words = _clause_words(clause)[-_NEGATION_REACH - 1 :]
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
+    return any(
+        w in _NEGATIONS or w.endswith(("n't", "n’t")) or w.startswith(_NEGATION_STEMS)
+        for w in [*words[-_NEGATION_REACH:], *pairs]
+    )
+
+
+def negated_after(text: str, start: int, end: int) -> bool:
+    """Whether a negated verb (`_NEGATIONS_AFTER`) stands within `_NEGATION_AFTER_REACH`
+    words after the phrase found at `text[start:end]`, in the clause where it begins: verb-
+    final languages negate the verb after the object ("نیازی به اتصال از راه دور نیست"). A
+    phrase of several words (`...`) reaching past a comma is read up to that comma only."""
+    clause = _CLAUSE_END.split(text[start : end + 120], maxsplit=1)[0]
+    inside = len(_clause_words(text[start : min(end, start + len(clause))]))
+    after = _clause_words(clause)[inside : inside + _NEGATION_AFTER_REACH]
+    within = list(itertools.takewhile(lambda w: w not in _NEGATION_AFTER_STOPS, after))
+    words = _clause_words(clause)[:inside] + within
+    return any(w in _NEGATIONS_AFTER or w.startswith(_NEGATION_STEMS_AFTER) for w in words)
+
+
+def quoted(text: str, start: int) -> bool:
+    """Whether `start` lies inside a quotation «...» of `_QUOTED_WORDS` words or more."""
+    return any(
+        m.start() < start < m.end() and len(m.group(1).split()) >= _QUOTED_WORDS
+        for m in _QUOTED.finditer(text)
+    )
 
 
 def _alternatives(phrase: str) -> list[str]:
@@ -163,11 +219,11 @@ def searchable(mail: Mail, *, quoted: bool = False) -> str:
     return fold(f"{clean_subject(mail.subject)}\n{body}")
 
 
-_SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s+|$)")
+_SENTENCE_END = re.compile(r"[.!?;\n؟؛]+(?:\s+|$)")
 
 
 def sentences(text: str) -> list[str]:
-    """`text` cut at sentence ends (. ! ? ; and line breaks): a wording that takes a match
+    """`text` cut at sentence ends (. ! ? ; ؟ ؛ and line breaks): a wording that takes a match
     back ("у остальных всё работает") counts only in the sentence of that match, not
     anywhere in a mail that may say several things. A dot inside a word ("M.E.Doc", "1.5")
     does not cut."""
@@ -282,11 +338,17 @@ class KeywordSet:
         """Which phrase, for the detail line: the first found in already-folded `text`."""
         return self.words.first(text)
 
-    def found(self, text: str, *, skip_negated: bool = False) -> bool:
-        """`matches`, or with `skip_negated` only a phrase no negation stands before."""
-        if not skip_negated:
+    def found(self, text: str, *, skip_negated: bool = False, skip_quoted: bool = False) -> bool:
+        """`matches`, or with `skip_negated` only a phrase no negation stands before (nor,
+        in a verb-final language, a negated verb after: `negated_after`), with
+        `skip_quoted` only one outside a quoted sentence «...» (`quoted`)."""
+        if not (skip_negated or skip_quoted):
             return self.matches(text)
-        return any(not negated(text, m.start()) for m in self.pattern.finditer(text))
+        return any(
+            not (skip_negated and (negated(text, m.start()) or negated_after(text, *m.span())))
+            and not (skip_quoted and quoted(text, m.start()))
+            for m in self.pattern.finditer(text)
+        )
 
 
 _Words = TypeVar("_Words", dict[str, list[str]], list[str])

@@ -165,9 +165,9 @@ class _Asks:
     def first(self, text: str) -> str | None:
         return self.keywords.first(text)
 
-    def found(self, text: str, *, skip_negated: bool = False) -> bool:
-        """As `matches`, passing over a phrase negated in its clause when asked."""
-        asked = self.keywords.found(text, skip_negated=skip_negated)
+    def found(self, text: str, *, skip_negated: bool = False, skip_quoted: bool = False) -> bool:
+        """As `matches`, passing over a phrase negated in its clause or quoted when asked."""
+        asked = self.keywords.found(text, skip_negated=skip_negated, skip_quoted=skip_quoted)
         return bool(asked) and not (self.unless and self.unless.matches(text))
 
 
@@ -181,7 +181,11 @@ class NotEntitled:
         """Each service's conditions; every one asked for in the mail is checked, in order."""
         skip_negated: bool = False
         """A phrase right after a negation in its clause ("nie potrzebujemy szkolenia")
-        asks for nothing: it is passed over."""
+        asks for nothing: it is passed over (in Persian also one before a negated verb:
+        "نیازی به مشاوره و طراحی نداریم")."""
+        skip_quoted: bool = False
+        """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
+        quoted without ">") asks for nothing: it is passed over."""
 
         portal: str | None = None
         """Where free-support tickets are opened (crmonline's portal): refusals name it."""
@@ -196,6 +200,7 @@ class NotEntitled:
         self.entitlements = [(e, _Asks.of(e)) for e in settings.entitlements]
         self.codes = tuple(e.name for e in settings.entitlements)
         self.skip_negated = settings.skip_negated
+        self.skip_quoted = settings.skip_quoted
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every service the mail asks for, whoever asks."""
@@ -203,7 +208,7 @@ class NotEntitled:
         return frozenset(
             e.name
             for e, keywords in self.entitlements
-            if keywords.found(text, skip_negated=self.skip_negated)
+            if keywords.found(text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted)
         )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
@@ -215,7 +220,9 @@ class NotEntitled:
         paid = None
         booked: tuple[Entitlement, str | None] | None = None
         for entitlement, keywords in self.entitlements:
-            if not keywords.found(text, skip_negated=self.skip_negated):
+            if not keywords.found(
+                text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            ):
                 continue
             why = _why(entitlement, customer, today, context.history.hours_logged)
             if why is None:

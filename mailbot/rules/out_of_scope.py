@@ -87,7 +87,11 @@ class OutOfScope:
         _unless_ok = field_validator("unless")(check_phrases)
         skip_negated: bool = False
         """A phrase right after a negation in its clause ("we do NOT want to delete")
-        names no request: it is passed over."""
+        names no request: it is passed over (in Persian also one before a negated verb:
+        "به کارشناس حضوری نیازی نداریم")."""
+        skip_quoted: bool = False
+        """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
+        quoted without ">") names no request: it is passed over."""
 
         @field_validator("exclusions")
         @classmethod
@@ -115,6 +119,7 @@ class OutOfScope:
         self.unless = KeywordSet.of(settings.unless)
         self.coupons = coupons
         self.skip_negated = settings.skip_negated
+        self.skip_quoted = settings.skip_quoted
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
@@ -125,11 +130,14 @@ class OutOfScope:
         back by an `unless` wording in its sentence, nor (with `skip_negated`) negated, nor
         the very service the mail asks for (`unless_entitlement`)."""
         for exclusion, keywords, yields in self.exclusions:
-            if not keywords.found(text, skip_negated=self.skip_negated):
+            if not keywords.found(
+                text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            ):
                 continue
             found = first_standing(text, keywords, self.unless)
             if found is None or any(
-                asked.found(text, skip_negated=self.skip_negated) for asked in yields
+                asked.found(text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted)
+                for asked in yields
             ):
                 continue
             yield exclusion, found
