@@ -220,13 +220,15 @@ class ProductTable:
 
 
 _PROSE_PROJECT = re.compile(
-    r"(?<!\w)(?i:проект[аеу]?|проектом|project)[ \t]*(?:(?i:в|во|in)[ \t]+[\w-]+[ \t]*)?"
+    r"(?<!\w)(?i:проект[аеу]?|проектом|project)[ \t]*(?:(?i:в|во|in|у)[ \t]+[\w-]+[ \t]*)?"
+    r"(?:(?i:называется|зовется|зовётся|именуется|is called|is named|called|named)[ \t]+)?"
     r"(?:[-—–:][ \t]*)?(?P<name>«[^»\n]{2,40}»|\"[^\"\n]{2,40}\"|"
     r"[A-ZА-ЯЁ][\w]+(?:[ \t]?-[ \t]?[\w]+|[ \t]+[A-ZА-ЯЁ][\w]+)*)"
 )
 """A project named in prose: "проект «ТД Волга»", "Наш проект в Наполеоне — «Вектор-Трейд»",
-"Napoleon project Baltic Foods", "проект Кубань-Агро" (a capitalised or quoted name right
-after the word; "проект договора", "по проекту внедрения" name none)."""
+"Napoleon project Baltic Foods", "проект Кубань-Агро", "проект называется «Юг»", "проект у
+нас — Вектор", "project is called North Star" (a capitalised or quoted name right after the
+word, or after "называется" / "is called"; "проект договора", "по проекту внедрения" name none)."""
 
 
 def project_named(text: str, match: ProductMatch | None, table: ProductTable | None = None) -> bool:

@@ -11,9 +11,10 @@ queue puts first and an `[[sla.targets]]` entry with that priority gives its dea
 Near misses are many ("восстановить пароль", "не открывается один отчёт", "восстановите
 удалённую сделку"): the keywords must name the system or a module being down or gone, not
 any "restore". `unless` lists wordings that undo a match in the same sentence ("у остальных
-всё работает": one user's trouble, not the system's). A miss costs little (the ticket is
-ordinary, an agent may still raise it); a false hit puts a password question ahead of
-everyone, so the words stay specific.
+всё работает": one user's trouble, not the system's); `resolved` wordings anywhere in the mail
+tell the outage as over ("вчера CRM лежала, сейчас всё работает"): nothing to restore. A
+miss costs little (the ticket is ordinary, an agent may still raise it); a false hit puts a
+password question ahead of everyone, so the words stay specific.
 """
 
 from __future__ import annotations
@@ -36,19 +37,26 @@ class Critical:
         unless: dict[str, list[str]] = Field(default_factory=dict)
         """Language -> wordings that, in the same sentence as a match, say it is not the whole
         system or module ("у остальных всё работает")."""
+        resolved: dict[str, list[str]] = Field(default_factory=dict)
+        """Language -> wordings that, anywhere in the mail, tell the outage as over ("сейчас
+        всё работает", "вже запрацювало"): the customer asks why, not for a restore. None by
+        default (every match counts)."""
         priority: str = Field("critical", pattern=CODE)
         """The priority annotation given; `[[sla.targets]] priority = ...` gives its deadlines."""
 
         _keywords_ok = field_validator("keywords")(check_keywords)
-        _unless_ok = field_validator("unless")(check_phrases)
+        _unless_ok = field_validator("unless", "resolved")(check_phrases)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keywords = KeywordSet.of(settings.keywords)
         self.unless = KeywordSet.of(settings.unless)
+        self.resolved = KeywordSet.of(settings.resolved)
         self.codes = (settings.priority,)
 
     def _found(self, text: str) -> str | None:
+        if self.resolved.matches(text):
+            return None  # an outage that is over: no restore to put first
         return _keywords.first_standing(text, self.keywords, self.unless)
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:

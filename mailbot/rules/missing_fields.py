@@ -276,6 +276,41 @@ _STEP_WORDS = Phrases.of(
         "en": ["steps", "step 1", "to reproduce", "reproduction steps", "repro steps"],
     }
 )
+# "Воспроизводится так: ...", "it happens like this": the steps follow in prose.
+_STEP_CUES = Phrases.of(
+    {
+        "ru": [
+            "{воспроизводи*,повторя*,происходит,получается,бывает} так",
+            "{чтобы,чтоб,как} {повторить,воспроизвести} ... {берете,берешь,берем,открываете,"
+            "открываешь,заходите,заходишь,нажимаете,жмете}",
+            "{чтобы,чтоб} {повторить,воспроизвести}",
+            "{повторить,воспроизвести} {можно,легко,просто} {так,}",
+        ],
+        "en": [
+            "{happens,reproduces,reproduce it,reproduce this} like this",
+            "here is how",
+            "here's how",
+            "to reproduce it",
+        ],
+    }
+)
+# "Сначала ..., потом ...": one thing done after another in a sentence.
+_SEQUENCE = re.compile(
+    r"(?<!\w)(?:сначала|сперва|вначале|first|at first)(?!\w).*?"
+    r"(?<!\w)(?:потом|затем|после этого|после чего|далее|then|after that|next)(?!\w)",
+    re.IGNORECASE,
+)
+_THEN = re.compile(
+    r"(?<!\w)(?:потом|затем|после этого|после чего|and then|after that)(?!\w)", re.IGNORECASE
+)
+# "Шаги пришлю позже", "steps will follow", "не знаю, как воспроизвести": no steps given.
+_NO_STEPS = re.compile(
+    r"(?<!\w)(?:пришл(?:ю|ем)|вышл(?:ю|ем)|опиш(?:у|ем)|напиш(?:у|ем)|отправл(?:ю|им)|"
+    r"отправим|позже|позднее|"
+    r"не знаю|не знаем|не понима\w*|не можем понять|не получается воспроизвести|не удается|"
+    r"will follow|will send|later|don't know|do not know|cannot reproduce|can't reproduce)(?!\w)",
+    re.IGNORECASE,
+)
 # Two different actions told in sequence ("открываем заказ, нажимаем «Отправить»") are steps.
 _ACTIONS = tuple(
     Phrases.of(group)
@@ -288,13 +323,31 @@ _ACTIONS = tuple(
         ("захожу", "заходим", "зашел", "зашли", "зайти", "зайдите", "go to", "went to", "log in"),
         ("перехожу", "переходим", "перешел", "перешли", "перейти", "перейдите", "navigate*"),
         ("запуска*", "запустил*", "запустить", "launch*", "start the", "started the"),
-        ("создаю", "создаем", "создал*", "создать", "create", "created"),
+        ("создаю", "создаем", "создаете", "создаешь", "создал*", "создать", "create", "created"),
         ("сохраняю", "сохраняем", "сохранил*", "сохранить", "save", "saved"),
         ("переключа*", "переключил*", "switch", "switched", "switch back"),
         ("прокручива*", "прокрутил*", "листаю", "scroll*"),
         ("заполня*", "заполнил*", "заполнить", "fill in", "fills in", "filled in"),
-        ("отправляю", "отправляем", "отправил*", "отправить", "submit*", "send", "sent"),
+        (
+            "отправляю",
+            "отправляем",
+            "отправляете",
+            "отправил*",
+            "отправить",
+            "submit*",
+            "send",
+            "sent",
+        ),
         ("синхронизиру*", "запускаю обмен", "запускаем обмен", "sync", "synced", "synchronise*"),
+        ("добавляю", "добавляем", "добавил*", "добавить", "добавляете", "add", "added"),
+        ("меняю", "меняем", "меняете", "меняешь", "поменял*", "изменяю", "изменил*", "changed"),
+        ("удаляю", "удаляем", "удалил*", "удалить", "удаляете", "delete*", "remove*"),
+        ("авторизу*", "логинюсь", "залогин*", "log out", "logged out", "sign in", "signed in"),
+        ("закрываю", "закрываем", "закрывает", "закрывают", "закрыл*", "закрыть", "close*"),
+        ("беру", "берем", "берете", "берешь", "взял*", "взять"),
+        ("ставлю", "ставим", "ставишь", "ставите", "поставил*", "поставить"),
+        ("пробую", "пробуем", "пробуете", "пытаюсь", "пытаемся", "try", "tried"),
+        ("жмет", "жмут", "жмешь", "жмете", "фотографиру*", "сфотографир*"),
     )
 )
 _IMPACT_WORDS = Phrases.of(
@@ -353,6 +406,30 @@ _IMPACT_WORDS = Phrases.of(
             "критичн*",
             "блокиру*",
             "остановлен*",
+            # what the business cannot do any more, told without a label: pay people, visit
+            # the route, meet the plan, hand in a report, deliver
+            "{зарплат*,преми*,бонус*,аванс*,мотиваци*} ... {не можем,не сможем,не получится,"
+            "не получается,невозможно,нельзя,задерж*,сорв*,не успе*}",
+            "{не можем,не сможем,не получится,не получается,невозможно} ... {выплатить,начислить,"
+            "рассчитать,посчитать} ... {зарплат*,преми*,бонус*,аванс*}",
+            "{маршрут*,визит*,точк*} ... не {был,была,было,были} посещен*",
+            "{маршрут*,визит*,точк*} ... {не посещ*,не отработ*,сорван*,пропущен*}",
+            "{остал*,оста*} без {визит*,товар*,заказ*,доставк*,отгрузк*}",
+            "план* ... {не выполн*,не выполнен*,не выполним*,провал*,не закро*,не закры*}",
+            "{ездят,ездили,катаются,работают,работали,работаем} "
+            "{впустую,вслепую,на бумаге,вручную}",
+            "{на бумаге,вручную,руками} ... {вбива*,забива*,пишут,писали,оформля*,считаем,считают,"
+            "переносим,переносят}",
+            "{претензи*,недовоз*,недогруз*,неустойк*,недовольн*}",
+            "{отгрузк*,склад,работа,доставк*,продажи,торговля,все} встал*",
+            "встал* {отгрузк*,работа,склад,доставк*,продажи}",
+            "{машины,водители,экспедиторы,агенты,торговые} ... не {выехал*,поехал*,уехал*}",
+            "{сдать,закрыть,отчитаться,отгрузить,доставить} ... не {можем,сможем,получится,успеем,"
+            "успеваем}",
+            "не {можем,сможем,получится,успеем,успеваем} ... {сдать,закрыть,отчитаться,отгрузить,"
+            "доставить}",
+            "{полки,витрины} ... пуст*",
+            "товар ... не {доехал*,доставлен*,привезли,довезли}",
         ],
         "en": [
             "impact*",
@@ -388,6 +465,12 @@ _IMPACT_WORDS = Phrases.of(
             "nothing to",
             "critical",
             "halted",
+            "{missed,missing,skipped} ... {visits,deliveries,orders,shipments}",
+            "{not,won't,will not,can't,cannot,didn't,did not} {hit,meet,reach,make} ... "
+            "{target*,plan,quota}",
+            "{pay,paying,calculate} ... {salar*,bonus*,commission*,wages}",
+            "{work*,doing,enter*,typing,writing,process*} ... {on paper,manually,by hand}",
+            "{empty shelves,unhappy,penalt*}",
         ],
     }
 )
@@ -484,6 +567,8 @@ _NOT_NAMES = frozenset({
     "руководитель", "специалист", "бухгалтер", "manager", "engineer", "director", "head",
     "specialist", "тел", "телефон", "phone", "mobile", "email", "e-mail", "моб", "сот",
     "привет", "hello", "thanks", "спасибо", "regards", "уважением",
+    "наполеон", "наполеона", "наполеоне", "napoleon", "aceteam", "acepacer", "android", "ios",
+    "iphone", "windows", "excel", "whatsapp", "viber", "telegram", "skype",
 })
 # fmt: on
 _SEGMENT_SPLIT = re.compile(r"[,;|/–—]|\s-\s")
@@ -526,6 +611,11 @@ _CANNOT = re.compile(
 )
 _PURPOSE = re.compile(r"(?:чтобы|чтоб|so that|to make sure|in order)\W*(?:\w+\W+){0,2}$")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_PURCHASE = re.compile(
+    r"(?<!\w)(?:лиценз\w*|тариф\w*|сколько стоит|стоимост\w*|цен[аыу]|докуп\w*|купить|"
+    r"приобре\w*|коммерческ\w*|(?:входит|входят|включен\w*) в|licen[cs]e\w*|pricing|price|"
+    r"how much|buy|purchase|included in)(?!\w)"
+)
 _QUESTION_START = re.compile(
     r"^\W*(?:подскажите|скажите|как|почему|зачем|можно|будет|влияет|мешает|помешает|"
     r"does|do|did|will|would|can|could|is|are|how|what|why|should)\b",
@@ -632,6 +722,21 @@ def _names_in(text: str) -> bool:
     return any(_person(part.strip(" .:")) for part in _SEGMENT_SPLIT.split(text))
 
 
+def _name_ends(text: str) -> bool:
+    """Some part of `text` is a name, or ends in one after a word in lower case: "спросить
+    Ольгу", "наш администратор Елена", "ask for Maria Lopez" (not a sentence's first word)."""
+    for part in _SEGMENT_SPLIT.split(text):
+        words = part.strip(' .:;!()"«»').split()
+        if words and _person(" ".join(words)):
+            return True
+        for size in (2, 1):
+            before = words[-size - 1] if len(words) > size else ""
+            after_lower = before.islower() or fold(before) in {"я", "i"}
+            if after_lower and _person(" ".join(words[-size:])):
+                return True
+    return False
+
+
 def _contact(m: _Material) -> bool:
     has_name = _person(m.from_name.strip())
     has_details = False
@@ -645,6 +750,10 @@ def _contact(m: _Material) -> bool:
                 # "Иван Петров, +7 916 ...", or a signature block with the name above
                 before = [line[: spans[0][0]], *lines[max(0, index - 3) : index]]
                 has_name = has_name or any(_names_in(b) for b in before)
+                # in a sentence: "по номеру +7 916 ..., Алексей", "наш администратор Елена,
+                # её телефон 8 495 ...", "пишите на a.ivanov@..., Андрей Иванов"
+                has_name = has_name or _name_ends(line[: spans[0][0]])
+                has_name = has_name or _name_ends(line[spans[-1][1] :])
             sign_off = _SIGN_OFF.match(line) or _THANKS.match(line)
             if sign_off is not None and not has_name:
                 after = [sign_off.group("rest"), *lines[index + 1 : index + 3]]
@@ -672,19 +781,44 @@ def _description_words(m: _Material) -> int:
 
 
 def _modules(m: _Material) -> bool:
+    """A label, or a module named in a sentence that is not about what a licence holds or
+    costs ("какие модули входят в лицензию?", "хотим докупить модуль"): those ask about a
+    purchase, they name no module the fault affects."""
     if any(_MODULE_LABELS.first(t) for t in m.texts):
         return True
-    return _words_found(f"{m.subject}\n{m.text}", _MODULE_WORDS) is not None
+    sentences = [fold(s) for s in _SENTENCE.findall(m.text)]
+    if any(_MODULE_WORDS.first(s) is not None and _PURCHASE.search(s) is None for s in sentences):
+        return True
+    # the subject names what the text is about: a purchase question's subject names no fault
+    subject = fold(m.subject)
+    return _MODULE_WORDS.first(subject) is not None and not any(
+        _PURCHASE.search(s) for s in sentences
+    )
 
 
 def _steps(m: _Material) -> bool:
+    """A label, a numbered list, arrows, or prose: a step word or a cue ("воспроизводится
+    так:"), one thing done after another ("сначала ..., потом ..."), two different actions.
+    A sentence that asks ("какие шаги нужны?"), promises the steps for later ("шаги пришлю
+    позже") or cannot give them ("не знаю, как воспроизвести") gives none."""
     text = m.text
-    if _STEP_LABELS.first(text) or _numbered_list(text) or _ARROWS.search(text):
+    labelled = any(not _NO_STEPS.search(fold(v)) for _label, v in _STEP_LABELS.all(text))
+    if labelled or _numbered_list(text) or _ARROWS.search(text):
         return True
-    folded = fold(text)
-    if _STEP_WORDS.first(folded) is not None:
-        return True
-    actions = sum(1 for group in _ACTIONS if group.first(folded) is not None)
+    told = [
+        fold(s)
+        for s in _SENTENCE.findall(text)
+        if not s.rstrip().endswith("?") and not _NO_STEPS.search(fold(s))
+    ]
+    for sentence in told:
+        if _STEP_WORDS.first(sentence) is not None or _STEP_CUES.first(sentence) is not None:
+            return True
+        if _SEQUENCE.search(sentence):
+            return True
+        then = _THEN.search(sentence)
+        if then and any(g.first(sentence[then.end() :]) is not None for g in _ACTIONS):
+            return True  # "делаю синхронизацию, потом перехожу в маршрут"
+    actions = sum(1 for group in _ACTIONS if any(group.first(s) for s in told))
     return actions >= 2
 
 

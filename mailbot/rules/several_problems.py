@@ -13,7 +13,9 @@ back. Hence the rule guesses only from what customers write when they mean it:
   steps, checks or symptoms (`one_problem`: "как воспроизвести", "что проверили", "steps")
   or itself states the fault the items then detail ("почтовый модуль перестал работать:");
 - prose cut by words that add an item ("во-первых ... во-вторых", "также", "також",
-  "кроме того": `separators`) of which two parts or more state a fault.
+  "кроме того": `separators`) of which two parts or more state a fault; a part that tells
+  what the fault before it causes ("по-друге, через це ми не можемо...": `consequences`) is
+  no second problem.
 
 A list of steps names its fault once, at the end; "во-первых, спасибо; во-вторых, <the
 problem>" has one part with a fault; "это одна и та же проблема" (`one_problem` anywhere)
@@ -28,7 +30,7 @@ from pydantic import Field, field_validator
 
 from mailbot.parse import Mail
 from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
-from mailbot.rules._keywords import KeywordSet, check_keywords
+from mailbot.rules._keywords import KeywordSet, check_keywords, check_phrases
 from mailbot.textnorm import new_text
 
 CODE = "several_problems"
@@ -71,6 +73,10 @@ class SeveralProblems:
         """Language -> phrases heading a list of one problem's steps or checks ("шаги")."""
         same_problem: dict[str, list[str]]
         """Language -> phrases saying the mail is about one problem ("та же проблема")."""
+        consequences: dict[str, list[str]] = Field(default_factory=dict)
+        """Language -> words that tell a part as what the fault before it causes ("через це",
+        "из-за этого"): "во-первых, не формируется акт; во-вторых, из-за этого бухгалтерия не
+        может..." is one problem and its consequence. None by default (every part counts)."""
         negated_verbs: dict[str, NegatedVerbs] = Field(default_factory=dict)
         """Language -> a negation and a verb's endings: "не подтягиваются", "не вантажиться"
         state a fault whatever the verb, which no list of verbs covers."""
@@ -78,6 +84,7 @@ class SeveralProblems:
         _checked = field_validator(
             "markers", "separators", "faults", "one_problem", "same_problem"
         )(check_keywords)
+        _consequences_ok = field_validator("consequences")(check_phrases)
 
     def __init__(self, settings: Settings) -> None:
         self.markers = KeywordSet.of(settings.markers)
@@ -85,6 +92,7 @@ class SeveralProblems:
         self.faults = KeywordSet.of(settings.faults)
         self.one_problem = KeywordSet.of(settings.one_problem)
         self.same_problem = KeywordSet.of(settings.same_problem)
+        self.consequences = KeywordSet.of(settings.consequences)
         negated = [v.pattern() for v in settings.negated_verbs.values()]
         self.negated = re.compile("|".join(negated) or r"(?!)")
 
@@ -105,7 +113,11 @@ class SeveralProblems:
             return listed
         # the body only: a subject naming the fault ("Не работает") is no part of its own
         body = _keywords.fold(new_text(mail.text))
-        parts = [p for p in self.separators.pattern.split(body) if self.states_fault(p)]
+        parts = [
+            p
+            for p in self.separators.pattern.split(body)
+            if self.states_fault(p) and not self.consequences.matches(p)
+        ]
         if len(parts) >= 2 and self.separators.matches(body):
             return f"{len(parts)} parts state a fault, joined by {self.separators.first(body)!r}"
         return None
