@@ -46,7 +46,8 @@ class ActionRefused(Refused):
     """The action makes no sense for this ticket now (solved, past the deadline...)."""
 
 
-def _load(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSettings]:
+def load_ticket(session: Session, config: Config, number: str) -> tuple[Ticket, DeskSettings]:
+    """The ticket by its number (any case) and its desk; NotFound names which is missing."""
     ticket = Tickets(session).by_number(number.strip().upper())
     if ticket is None:
         raise NotFound(f"ticket {number}: not found")
@@ -110,7 +111,7 @@ def respond(
 ) -> dict[str, Any]:
     """An agent's answer (from the CLI); see `respond_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return respond_in(
             session,
             desk,
@@ -200,7 +201,7 @@ def solve(
 ) -> dict[str, Any]:
     """Mark a ticket solved (from the CLI); see `solve_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return solve_in(session, desk, renderer, ticket, by=by, now=now)
 
 
@@ -263,7 +264,7 @@ def log_time(
     promises to deduct it from a package, so a ticket with no package to charge is refused
     (an agent's `#time` by mail stays a plain record of work on any desk)."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         if not any(c.packages for c in desk.customers):
             raise ActionRefused(
                 f"desk {desk.name} sells no prepaid hours (none of its customers has a"
@@ -331,7 +332,7 @@ def extend(
 ) -> dict[str, Any]:
     """A longer resolution target (from the CLI); see `extend_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return extend_in(
             session, desk, renderer, ticket, hours=hours, reason=reason, by=by, now=now
         )
@@ -432,7 +433,7 @@ def close(
 ) -> dict[str, Any]:
     """Close a ticket for good (from the CLI); see `close_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return close_in(session, desk, renderer, ticket, by=by, now=now)
 
 
@@ -520,7 +521,7 @@ def set_priority(
 ) -> dict[str, Any]:
     """A new priority (from the CLI); see `set_priority_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return set_priority_in(session, desk, ticket, priority=priority, by=by, now=now)
 
 
@@ -537,7 +538,7 @@ def assign(
 ) -> dict[str, Any]:
     """Give a ticket to an agent (from the CLI); see `assign_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         found = find_agent(desk, agent)
         return assign_in(
             session, desk, renderer, ticket, agent=found, by=by, now=now, secrets=secrets
@@ -556,7 +557,7 @@ def escalate(
 ) -> dict[str, Any]:
     """To the next solver level (from the CLI); see `escalate_in`."""
     with db.transaction() as session:
-        ticket, desk = _load(session, config, number)
+        ticket, desk = load_ticket(session, config, number)
         return escalate_in(session, desk, renderer, ticket, by=by, now=now, secrets=secrets)
 
 

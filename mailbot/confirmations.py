@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mailbot.actions import load_ticket
 from mailbot.config import Config, DeskSettings
 from mailbot.errors import NotFound, Refused
 from mailbot.store import ConfirmedAddresses, Database, Events, Session, Ticket, Tickets
@@ -37,12 +38,7 @@ def confirm(
 ) -> dict[str, Any]:
     """Remember `address` as the customer's that ticket `number` was identified as."""
     with db.transaction() as session:
-        ticket = Tickets(session).by_number(number.strip().upper())
-        if ticket is None:
-            raise NotFound(f"ticket {number}: not found")
-        desk = config.desks.get(ticket.desk)
-        if desk is None:
-            raise NotFound(f"ticket {number}: its desk {ticket.desk!r} is no longer configured")
+        ticket, desk = load_ticket(session, config, number)
         return confirm_in(session, desk, ticket, address, by=by, now=now)
 
 
