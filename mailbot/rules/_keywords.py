@@ -208,7 +208,7 @@ def _alternatives(phrase: str) -> list[str]:
     return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _compile(phrase: str) -> re.Pattern[str]:
     return re.compile("|".join(_alternatives(phrase)) or r"(?!)")
 
