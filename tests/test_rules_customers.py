@@ -511,6 +511,7 @@ def test_pipeline_one_mail_delivered_twice_and_to_two_addresses(app: App) -> Non
         "urgency": None,
         "priority": None,
         "sla_level": None,
+        "package_service": None,
         "first_response_due": None,
         "resolution_due": None,
         "sla_paused": False,
