@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -112,11 +113,19 @@ class CatcherProcess(_Caught):
 class Serve:
     """`mailbot serve` as a subprocess, started and killed like an operator would."""
 
-    def __init__(self, config_path: Path, port: int, log: Path) -> None:
+    def __init__(self, config_path: Path, port: int, log: Path, nofile: int | None = None) -> None:
         self.config_path = config_path
         self.port = port
         self.log = log
+        self.nofile = nofile
+        """A file-handle limit for serve alone (set in the child: the test process may
+        already hold more handles than serve is to be given)."""
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def _limit(self) -> None:
+        if self.nofile is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
 
     def start(self) -> Serve:
         env = {**os.environ, "MAILBOT_CONFIG": str(self.config_path)}
@@ -128,6 +137,7 @@ class Serve:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit if self.nofile is not None else None,
             )
         try:
             # generous: a loaded 2-core machine with coverage on can take long to import

@@ -89,11 +89,8 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
         "idle_timeout_seconds = 8\nsession_max_seconds = 12",
     )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (SERVE_NOFILE, hard))  # serve inherits it
-    try:
-        serve = _start(path, folder / "serve.log")
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    port = config_mod.load(path, environ={}).settings.smtp.port
+    serve = Serve(path, port, folder / "serve.log", nofile=SERVE_NOFILE).start()
     # this process holds the crowd: it needs the handles serve is denied
     if soft < 2048:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
