@@ -18,7 +18,7 @@ import pytest
 from mailbot import parse as parse_mod
 from mailbot.charsets import codec_for
 from mailbot.parse import Mail, MailTooComplex, header_recipients, parse
-from tests.conftest import CORPORA, write_config
+from tests.conftest import CORPORA, sent_to, write_config
 from tests.servers import mailbot_cli
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -300,6 +300,24 @@ def test_encoded_display_name_with_address_syntax_keeps_the_address(header: str,
     assert header_recipients(raw.encode()) == ("a@b.test",)
 
 
+def test_a_colon_in_an_encoded_display_name_gets_the_reply_at_the_real_address(
+    tmp_path: Path,
+) -> None:
+    """Through `mailbot ingest` and the outbound maildir: the acknowledgement goes to the
+    sender's address alone, not to a garbage address made of the display name."""
+    header = "=?utf-8?q?Support:_Team?= <olga@example.test>"
+    raw = f"From: {header}\r\nTo: info@grsoft.test\r\nSubject: x\r\n\r\nhi\r\n".encode()
+    (tmp_path / "colon.eml").write_bytes(raw)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
+    done = mailbot_cli(config, "ingest", "--desk", "grsoft", str(tmp_path / "colon.eml"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["outcome"] == "ticket"
+    [reply] = sent_to(config, "olga@example.test")
+    assert "Support" not in reply["To"]
+    folder = tmp_path / "sent" / "new"
+    assert len(list(folder.iterdir())) == 1  # nothing to another address
+
+
 def test_every_charset_the_corpora_declare_is_honoured() -> None:
     """The allow-list is not too strict: a label Python reads as text is refused only if it
     names one of the codecs that are no mail charsets."""
@@ -337,3 +355,60 @@ def test_charset_guessing_stops_after_a_budget() -> None:
     assert len(guessed) == parse_mod.MAX_GUESSES
     assert "more than 32 charset guesses: the desk's ladder alone after" in mail.notes
     assert mail.text.startswith("关于发票的问题")
+
+
+# -- real CJK bytes, undeclared, through `mailbot ingest` ------------------------------------------
+
+
+def corpus_mail(relative: str) -> bytes:
+    path = CORPORA / relative
+    if not path.is_file():
+        pytest.skip(f"no corpora at {CORPORA}")
+    return path.read_bytes()
+
+
+def real_undeclared_cjk() -> dict[str, tuple[bytes, str, str]]:
+    """Two corpus mails re-sent as a careless client sends them: the GB2312 subject of a
+    Chinese Outlook Express mail as raw 8-bit bytes (its own bytes, out of the encoded word),
+    and a Japanese phone's Shift_JIS mail without its charset, a body line as its subject.
+    Each with the text a reader of the original sees."""
+    chinese = corpus_mail("mail-parser/mail_test_12.eml")
+    word = "=?GB2312?B?tPq/qrj3tdjU9ta1y7C3osax?="
+    subject = base64.b64decode(word.split("?")[3])
+    chinese = chinese.replace(word.encode(), subject)
+    japanese = corpus_mail("ruby-mail/multi_charset_japanese_shift_jis.eml")
+    head, body = japanese.split(b"\r\n\r\n", 1)
+    japanese_subject = body.split(b"\r\n")[2]
+    head = head.replace(b'; charset="Shift_JIS"', b"")
+    head = head.replace(b"Subject: test", b"Subject: " + japanese_subject)
+    return {
+        "chinese.eml": (chinese, subject.decode("gb2312"), ""),
+        "japanese.eml": (
+            head + b"\r\n\r\n" + body,
+            japanese_subject.decode("shift_jis"),
+            body.decode("shift_jis").strip(),
+        ),
+    }
+
+
+def test_real_undeclared_cjk_mail_reads_right_on_a_russian_desk(tmp_path: Path) -> None:
+    """The issue's case as an operator meets it: the mails go in with `mailbot ingest` to a
+    desk whose ladder starts with KOI8-R, and `tickets show` reads Chinese and Japanese, not
+    Cyrillic."""
+    mails = real_undeclared_cjk()
+    for name, (raw, _, _) in mails.items():
+        (tmp_path / name).write_bytes(raw)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
+    done = mailbot_cli(config, "ingest", "--desk", "grsoft", *(str(tmp_path / n) for n in mails))
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {Path(x["file"]).name: x for x in map(json.loads, done.stdout.splitlines())}
+    for name, (_, subject, body) in mails.items():
+        assert lines[name]["outcome"] == "ticket", lines[name]
+        shown = mailbot_cli(config, "tickets", "show", lines[name]["ticket"], "--json")
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        ticket = json.loads(shown.stdout)
+        assert ticket["subject"] == subject
+        assert not re.search("[\u0400-\u04ff]", shown.stdout)
+        text = json.dumps(ticket, ensure_ascii=False)
+        for line in filter(None, body.splitlines()):
+            assert line in text

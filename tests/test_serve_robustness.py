@@ -351,6 +351,57 @@ def test_an_error_in_serves_upkeep_is_logged_and_serve_goes_on(tmp_path: Path) -
             assert serve.terminate() == 0, serve.log.read_text()[-3000:]
 
 
+LOOP_DIES = """
+import sys
+from mailbot import service
+from mailbot.cli import main
+
+async def broken_tick(self):  # what an unguarded error in serve's loop does
+    raise RuntimeError("upkeep broke outside its guard")
+
+service._Supervisor.tick = broken_tick
+sys.argv = ["mailbot", "serve"]
+main()
+"""
+
+
+def test_serve_whose_event_loop_dies_exits_1_and_frees_its_port(tmp_path: Path) -> None:
+    """Were an error to end serve's event loop (the issue saw one leave the port open with
+    nobody accepting while the sender thread kept the process alive), serve exits 1 with
+    one line, so its supervisor restarts it; its port is free and its workers are gone."""
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'mailbot.db'}")
+    port = config_mod.load(path, environ={}).settings.smtp.port
+    serve = subprocess.Popen(
+        [sys.executable, "-c", LOOP_DIES],
+        env={**os.environ, "MAILBOT_CONFIG": str(path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = serve.communicate(timeout=120)
+    finally:
+        if serve.poll() is None:
+            for child in psutil.Process(serve.pid).children(recursive=True):
+                child.kill()
+            serve.kill()
+            serve.communicate()
+    assert (serve.returncode, out) == (1, ""), err[-3000:]
+    # the log (JSON lines) has the traceback; the operator's screen gets one line
+    plain = [line for line in err.splitlines() if not line.startswith("{")]
+    assert plain == [
+        "mailbot: serve stopped by an unexpected error: upkeep broke outside its guard"
+    ]
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(
+        e["msg"] == "serve stopped: its event loop failed" and "RuntimeError" in e["exception"]
+        for e in logged
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # nobody holds the port any more
+    wait_until("its workers end with it", lambda: _started_by(serve.pid) == [], 30)
+
+
 # -- a database that refuses writes mid-processing ------------------------------------------
 
 
