@@ -12,7 +12,7 @@ adding labelled mails does not move the record), a follow-up to every fourth tic
 real-world mails of ../shared/corpora when that folder exists (its own record).
 
     PYTHONPATH=$PWD .venv/bin/python -m tests.golden_replies --check     # what the test does
-    PYTHONPATH=$PWD .venv/bin/python -m tests.golden_replies --write     # a change meant to alter replies
+    PYTHONPATH=$PWD .venv/bin/python -m tests.golden_replies --write     # replies meant to change
     PYTHONPATH=$PWD .venv/bin/python -m tests.golden_replies --freeze-inputs
 """
 
@@ -33,7 +33,6 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
@@ -156,9 +155,7 @@ def render(inputs: list[tuple[str, bytes]]) -> str:
             print(dict(outcomes), file=sys.stderr)
         app.db.dispose()
         with sqlite3.connect(folder / "m.db") as db:
-            rows = db.execute(
-                "SELECT kind, rcpt_to, raw FROM outbox ORDER BY id"
-            ).fetchall()
+            rows = db.execute("SELECT kind, rcpt_to, raw FROM outbox ORDER BY id").fetchall()
         return "".join(_show(kind, rcpt, raw) for kind, rcpt, raw in _renumbered(rows))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
