@@ -212,15 +212,17 @@ def settle_past(
     `reason` is what the record says settled it (old_mail).
     """
     assert ticket.id is not None
-    recorded = Notices(session).already_sent([ticket.id])
     past = [
         (name, due)
         for name, (due_field, stop_field, _label) in CLOCKS.items()
         if (due := getattr(ticket, due_field)) is not None
         and getattr(ticket, stop_field) is None
         and since < due <= now
-        and (ticket.id, "sla_breach", name) not in recorded
     ]
+    if not past:  # live mail: nothing fell due while it waited, no query
+        return None
+    recorded = Notices(session).already_sent([ticket.id])
+    past = [(name, due) for name, due in past if (ticket.id, "sla_breach", name) not in recorded]
     if not past:
         return None
     due = min(d for _, d in past)

@@ -13,10 +13,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.header import Header
-from email.headerregistry import Address, BaseHeader, UnstructuredHeader
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import Policy
+from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -37,6 +39,42 @@ _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u202
 
 def one_line(value: str) -> str:
     return _LINE_BREAKS.sub(" ", value).strip()
+
+
+class _ReusedHeaders(HeaderRegistry):
+    """The default policy's header registry, remembering what it made.
+
+    The stock registry makes a new header class for every header it is given and parses the
+    value from scratch; a reply sets a dozen headers, most of them the same in every reply of a
+    desk (From, Auto-Submitted, X-Mailbot-Loop, MIME-Version, Content-Type...). Header objects
+    are immutable strings with their parse, so one made once serves every reply: the bytes
+    written are the same (tests/test_golden_replies.py), the parsing is done once. Values seen
+    once (Date, Message-ID) pass through a bounded cache and are forgotten.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._make = lru_cache(maxsize=2048)(self._made)
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+    def _made(self, name: str, value: str) -> BaseHeader:
+        return self[name](name, value)
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if type(value) is not str:  # a datetime, an Address: as the stock registry does
+            return self[name](name, value)
+        return self._make(name, value)
+
+
+REPLY_POLICY = default_policy.clone(header_factory=_ReusedHeaders())
+"""The default policy, its headers parsed once per value (`_ReusedHeaders`)."""
 
 
 SHORT_SUBJECT = 100
@@ -360,7 +398,7 @@ class Renderer:
         `from_name` replaces the desk's name as From's display name (the answering agent's
         "Olena Kovalenko, CleverBox:CRM"); the address stays the desk's, so answers come back."""
         body = self.render_text(language, event, values)
-        msg = EmailMessage()
+        msg = EmailMessage(policy=REPLY_POLICY)
         msg["From"] = Address(
             display_name=one_line(from_name or desk.display_name), addr_spec=desk.sender_address
         )
