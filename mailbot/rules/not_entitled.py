@@ -31,7 +31,7 @@ only: inside a ticket the agent already decides what is given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pydantic import Field, field_validator
@@ -48,6 +48,10 @@ from mailbot.rules._keywords import (
     keyword_list,
     listed_once,
 )
+
+DOUBT = "possible_not_entitled"  # in DOUBT_REASONS
+"""The reason of the annotate verdict a weak match of a service the customer lacks gives:
+the ticket opens, its history says which service it may ask for (`tickets show`)."""
 
 BOOKING_REPLY = "entitlement_booking"
 """The template acknowledging an entitled customer's request for a service it books."""
@@ -170,6 +174,14 @@ class _Asks:
         asked = self.keywords.found(text, skip_negated=skip_negated, skip_quoted=skip_quoted)
         return bool(asked) and not (self.unless and self.unless.matches(text))
 
+    def strong(
+        self, text: str, subject: str, *, skip_negated: bool = False, skip_quoted: bool = False
+    ) -> bool:
+        """Whether what `found` found is a strong match (`KeywordSet.strong`)."""
+        return self.keywords.strong(
+            text, subject, skip_negated=skip_negated, skip_quoted=skip_quoted
+        )
+
 
 class NotEntitled:
     name = "not_entitled"
@@ -211,10 +223,24 @@ class NotEntitled:
             if keywords.found(text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted)
         )
 
+    def detect_refused(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The services asked for by a strong match only: those a customer without them is
+        refused (benchmarks/detection.py's refusal figures)."""
+        text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        flags = {"skip_negated": self.skip_negated, "skip_quoted": self.skip_quoted}
+        return frozenset(
+            e.name
+            for e, keywords in self.entitlements
+            if keywords.found(text, **flags) and keywords.strong(text, subject, **flags)
+        )
+
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        doubt: Verdict | None = None
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
         paid = None
@@ -231,6 +257,19 @@ class NotEntitled:
                 if booked is None and entitlement.booking is not None:
                     booked = (entitlement, keywords.first(text))
                 continue
+            found = keywords.first(text)
+            if not keywords.strong(
+                text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            ):
+                # a weak match refuses nobody: the ticket opens with the doubt for the agent
+                doubt = doubt or Verdict(
+                    self.name,
+                    Action.annotate,
+                    DOUBT,
+                    f"{DOUBT}: {entitlement.name} (found {found!r}): {why}",
+                    values={"entitlement": entitlement.name, "why": why},
+                )
+                continue
             explained = _EXPLAIN[why].format(
                 plan=customer.plan if customer else None,
                 since=customer.plan_since if customer else None,
@@ -244,7 +283,7 @@ class NotEntitled:
                 self.name,
                 Action.refuse,
                 self.name,
-                f"asks for {entitlement.name} (found {keywords.first(text)!r}): {explained}",
+                f"asks for {entitlement.name} (found {found!r}): {explained}",
                 values={
                     "entitlement": entitlement.name,
                     "entitlement_title": dict(entitlement.title),
@@ -256,6 +295,8 @@ class NotEntitled:
             )
         if booked is not None:
             return self._booking(*booked, paid)
+        if doubt is not None:
+            return replace(doubt, annotations={"package_service": paid} if paid else {})
         if paid is not None:
             # the time agents log on this ticket comes off the package (prepaid.ledger)
             return Verdict(self.name, Action.annotate, annotations={"package_service": paid})

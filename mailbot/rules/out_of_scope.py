@@ -53,6 +53,10 @@ from mailbot.rules._keywords import (
     listed_once,
 )
 
+DOUBT = "possible_out_of_scope"  # in DOUBT_REASONS
+"""The reason of the annotate verdict a weak match gives: the ticket opens, its history says
+which exclusion the mail may be about (`tickets show`, the agent's notice)."""
+
 
 class Exclusion(RuleSettings):
     name: str = Field(pattern=CODE)
@@ -125,10 +129,11 @@ class OutOfScope:
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
         return cls(settings, Coupons(desk.customers), asked_for(desk))
 
-    def _found(self, text: str) -> Iterator[tuple[Exclusion, str]]:
-        """The exclusions whose words stand in `text`, each with the phrase found: not taken
-        back by an `unless` wording in its sentence, nor (with `skip_negated`) negated, nor
-        the very service the mail asks for (`unless_entitlement`)."""
+    def _found(self, text: str, subject: str = "") -> Iterator[tuple[Exclusion, str, bool]]:
+        """The exclusions whose words stand in `text`, each with the phrase found and whether
+        the match is strong (`KeywordSet.strong`: `subject` is where any phrase is strong):
+        not taken back by an `unless` wording in its sentence, nor (with `skip_negated`)
+        negated, nor the very service the mail asks for (`unless_entitlement`)."""
         for exclusion, keywords, yields in self.exclusions:
             if not keywords.found(
                 text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
@@ -140,20 +145,43 @@ class OutOfScope:
                 for asked in yields
             ):
                 continue
-            yield exclusion, found
+            strong = keywords.strong(
+                text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            )
+            yield exclusion, found, strong
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
-        """Every exclusion whose words stand in the mail, coupons or not."""
+        """Every exclusion whose words stand in the mail, coupons or not, weak or strong."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, _ in self._found(text))
+        return frozenset(e.name for e, _, _ in self._found(text))
+
+    def detect_refused(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The exclusions found by a strong match only: those the rule would refuse for
+        (coupons aside), for benchmarks/detection.py's refusal figures."""
+        text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        return frozenset(e.name for e, _, strong in self._found(text, subject) if strong)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
-        for exclusion, found in self._found(text):
+        subject = _keywords.searchable_subject(mail)
+        doubt: Verdict | None = None
+        for exclusion, found, strong in self._found(text, subject):
             level = exclusion.unless_sla_level
             if level is not None and self.coupons.check(mail, context).level == level:
+                continue
+            if not strong:
+                # a weak match refuses nobody: the ticket opens, the agent reads the doubt;
+                # a later exclusion matched strongly still refuses
+                doubt = doubt or Verdict(
+                    self.name,
+                    Action.annotate,
+                    DOUBT,
+                    f"{DOUBT}: {exclusion.name} (found {found!r})",
+                    values={"exclusion": exclusion.name},
+                )
                 continue
             return Verdict(
                 self.name,
@@ -166,7 +194,7 @@ class OutOfScope:
                     "refer_to": dict(exclusion.refer_to) if exclusion.refer_to else None,
                 },
             )
-        return None
+        return doubt
 
 
 RULE = OutOfScope
