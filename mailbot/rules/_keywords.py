@@ -20,6 +20,13 @@ order of Polish or Russian and the Persian verb after the whole object ("فیل�
 "8.3" or "nazwa.pl"), at the Persian ؟ and ؛, or at a blank line; a wrapped line goes on.
 Without `...` nothing changes.
 
+A match is strong or weak (`KeywordSet.strong`, issue 11): strong when the words of a phrase
+stand as close as in a phrase without `...` (two other words between at most), or when any
+phrase stands in the subject; weak when only a `...` gap of three to eight words in the body
+finds it. Rules that refuse (`out_of_scope`, `not_entitled`) refuse on a strong match only;
+a weak one opens the ticket with the doubt for the agent. Measured on the labelled mails,
+every wide match of a topic the mail was not about spanned six words or more.
+
 A rule may also pass over a phrase that stands right after a negation in the same clause
 (`KeywordSet.found`): "nie chcemy zmieniać wyglądu wydruku", "we do not need any redesign"
 do not ask for what their words name. `matches` and `first` do not look (every rule

@@ -25,6 +25,11 @@ the contact form on the website, or the phone in working hours, the date agreed 
 desk's staff are free), the entitlement's `booking` says it, and the new ticket's
 acknowledgement is the `entitlement_booking` reply with those instructions.
 
+A request found only by a weak match (`KeywordSet.strong`: the words of a `...` phrase three
+to eight words apart in the body) is not refused either (issue 11): the ticket opens with the
+plain acknowledgement and an annotate verdict `possible_not_entitled` whose detail (the
+service, the phrase found, the `why`) is an event of the ticket, for the agent to judge.
+
 Keywords are matched in the subject and the new text, every language at once. New requests
 only: inside a ticket the agent already decides what is given.
 """

@@ -1,9 +1,19 @@
 """out_of_scope: topics a regulation excludes from support (Serwisant, cloudempiere, CleverBox).
 
 Each desk lists its exclusions in order, with keywords per language; the first one found in
-the subject or in what the customer newly wrote refuses the request, and the reply names
-the exclusion and, where the regulation says so, who to ask instead (CleverBox sends hosting
-questions to the hosting provider). Quoted history and signatures are not read: a customer
+the subject or in what the customer newly wrote by a strong match (`KeywordSet.strong`)
+refuses the request, and the reply names the exclusion and, where the regulation says so,
+who to ask instead (CleverBox sends hosting questions to the hosting provider).
+
+A rule that is unsure never refuses (issue 11): an exclusion found only weakly (the words of
+a `...` phrase three to eight words apart in the body) gives an annotate verdict,
+`possible_out_of_scope`, whose detail ("possible_out_of_scope: data_operations (found
+'...')") becomes an event of the new ticket: the customer gets the plain acknowledgement
+and the agent reads the doubt in `tickets show`. A later exclusion found strongly, or
+another rule's refusal, still refuses. `detect` finds every match, weak or strong (what the
+detection benchmark measures); `detect_refused` the strong ones alone.
+
+Quoted history and signatures are not read: a customer
 quoting our own earlier answer, or a signature naming a hosting company, asks nothing.
 
 Keywords of every language are searched whatever the desk's language, because customers
