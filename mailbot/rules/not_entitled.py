@@ -200,6 +200,12 @@ class NotEntitled:
         """A phrase right after a negation in its clause ("nie potrzebujemy szkolenia")
         asks for nothing: it is passed over (in Persian also one before a negated verb:
         "نیازی به مشاوره و طراحی نداریم")."""
+        wide_matches_refuse: bool = False
+        """A `...` phrase found with its words far apart (three to eight words) is a strong
+        match too, and refuses: for a verb-final language whose request puts the verb after
+        the whole object (crmonline's Persian "یک فیلد «کد ملی» به فرم مشتریان اضافه کنید"),
+        where a wide gap is the plain grammar, not a guess. Default: such a match is weak and
+        opens the ticket with the doubt for the agent (issue 11)."""
         skip_quoted: bool = False
         """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
         quoted without ">") asks for nothing: it is passed over."""
@@ -218,6 +224,7 @@ class NotEntitled:
         self.codes = tuple(e.name for e in settings.entitlements)
         self.skip_negated = settings.skip_negated
         self.skip_quoted = settings.skip_quoted
+        self.wide_matches_refuse = settings.wide_matches_refuse
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every service the mail asks for, whoever asks."""
@@ -237,7 +244,8 @@ class NotEntitled:
         return frozenset(
             e.name
             for e, keywords in self.entitlements
-            if keywords.found(text, **flags) and keywords.strong(text, subject, **flags)
+            if keywords.found(text, **flags)
+            and (self.wide_matches_refuse or keywords.strong(text, subject, **flags))
         )
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
@@ -263,7 +271,7 @@ class NotEntitled:
                     booked = (entitlement, keywords.first(text))
                 continue
             found = keywords.first(text)
-            if not keywords.strong(
+            if not self.wide_matches_refuse and not keywords.strong(
                 text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
             ):
                 # a weak match refuses nobody: the ticket opens with the doubt for the agent

@@ -103,6 +103,12 @@ class OutOfScope:
         """A phrase right after a negation in its clause ("we do NOT want to delete")
         names no request: it is passed over (in Persian also one before a negated verb:
         "به کارشناس حضوری نیازی نداریم")."""
+        wide_matches_refuse: bool = False
+        """A `...` phrase found with its words far apart (three to eight words) is a strong
+        match too, and refuses: for a verb-final language whose request puts the verb after
+        the whole object (crmonline's Persian "یک فیلد «کد ملی» به فرم مشتریان اضافه کنید"),
+        where a wide gap is the plain grammar, not a guess. Default: such a match is weak and
+        opens the ticket with the doubt for the agent (issue 11)."""
         skip_quoted: bool = False
         """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
         quoted without ">") names no request: it is passed over."""
@@ -134,6 +140,7 @@ class OutOfScope:
         self.coupons = coupons
         self.skip_negated = settings.skip_negated
         self.skip_quoted = settings.skip_quoted
+        self.wide_matches_refuse = settings.wide_matches_refuse
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
@@ -155,7 +162,7 @@ class OutOfScope:
                 for asked in yields
             ):
                 continue
-            strong = keywords.strong(
+            strong = self.wide_matches_refuse or keywords.strong(
                 text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
             )
             yield exclusion, found, strong
