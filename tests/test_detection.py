@@ -122,11 +122,11 @@ REFUSAL_FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
     ("cleverbox", "out_of_scope", "third_party_software"): (1.00, 0.87),
     ("cloudempiere", "out_of_scope", "user_data_changes"): (1.00, 0.96),
     ("cloudempiere", "out_of_scope", "customer_environment_login"): (1.00, 1.00),
-    ("crmonline", "out_of_scope", "onsite_support"): (1.00, 0.96),
-    ("crmonline", "not_entitled", "analysis_design"): (1.00, 0.61),
-    ("crmonline", "not_entitled", "phone_support"): (0.97, 0.95),
-    ("crmonline", "not_entitled", "technical_services"): (1.00, 0.75),
-    ("crmonline", "not_entitled", "training"): (1.00, 0.90),
+    ("crmonline", "out_of_scope", "onsite_support"): (1.00, 1.00),
+    ("crmonline", "not_entitled", "analysis_design"): (1.00, 1.00),
+    ("crmonline", "not_entitled", "phone_support"): (0.97, 1.00),
+    ("crmonline", "not_entitled", "technical_services"): (1.00, 1.00),
+    ("crmonline", "not_entitled", "training"): (1.00, 1.00),
     ("serwisant", "out_of_scope", "client_panel_own_hosting"): (1.00, 0.85),
     ("serwisant", "out_of_scope", "own_it"): (1.00, 0.88),
     ("serwisant", "out_of_scope", "template_restyling"): (1.00, 0.85),
@@ -140,7 +140,9 @@ REFUSAL_FLOORS: dict[tuple[str, str, str], tuple[float, float]] = {
 out_of_scope and not_entitled refuse on a strong match only, a weak one opens the ticket with
 the doubt for the agent. A false refusal turns a customer away, so refusal precision must
 never be under the detection precision; the recall is what the agents still refuse by hand
-(lower by design: those mails open a ticket, they are not lost)."""
+(lower by design: those mails open a ticket, they are not lost). crmonline counts wide
+matches as strong (`wide_matches_refuse`, Persian is verb-final): its refusals are its
+detections."""
 
 
 def test_refusals_are_at_least_as_precise_as_detection(figures: Figures) -> None:
