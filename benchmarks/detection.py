@@ -8,6 +8,11 @@ every code the desk's labelled mails use for that rule) and the codes it must ma
 find (`expect`, empty for a mail that must match nothing). Per code: true positives, false
 positives (found, not expected), false negatives (expected, not found); precision and recall.
 
+Exclusions and entitlements refuse on a strong match only (`KeywordSet.strong`); a weak one
+opens the ticket with the doubt for the agent. For them the table also gives the precision
+and recall of the refusals alone (`detect_refused`): a false refusal turns a customer away,
+a detection only the agent sees costs a minute.
+
 A labelled mail:
 
     [[mail]]
@@ -79,10 +84,30 @@ class Count:
 
 
 @dataclass
+class Refusals:
+    """A code's refusals: mails the rule would refuse for it (a strong match only)."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
 class Figures:
     counts: dict[tuple[str, str, str], Count] = field(default_factory=dict)
     """(desk, rule, code) -> counts."""
     misses: list[tuple[Labelled, frozenset[str]]] = field(default_factory=list)
+    refusals: dict[tuple[str, str, str], Refusals] = field(default_factory=dict)
+    """(desk, rule, code) -> what a strong match alone finds, for rules that tell
+    (`detect_refused`: out_of_scope, not_entitled); a weak match opens the ticket."""
 
 
 def read_labelled(folder: Path = LABELLED, desks: Iterable[str] = ()) -> list[Labelled]:
@@ -163,12 +188,22 @@ def evaluate(mails: Sequence[Labelled]) -> Figures:
             mail_language=m.language,
         )
         detected = frozenset(rule.detect(mail, context))
+        refusing = getattr(rule, "detect_refused", None)
+        refused = frozenset(refusing(mail, context)) if refusing is not None else None
         judged = m.judge if m.judge is not None else universe[(m.desk, m.rule)]
         wrong = False
         for code in judged | (detected & universe[(m.desk, m.rule)]):
             if m.judge is not None and code not in m.judge:
                 continue
             count = figures.counts.setdefault((m.desk, m.rule, code), Count())
+            if refused is not None:
+                strong = figures.refusals.setdefault((m.desk, m.rule, code), Refusals())
+                if code in refused and code in m.expect:
+                    strong.tp += 1
+                elif code in refused:
+                    strong.fp += 1
+                elif code in m.expect:
+                    strong.fn += 1
             if code in m.expect:
                 count.positives += 1
                 if code in detected:
@@ -187,16 +222,47 @@ def evaluate(mails: Sequence[Labelled]) -> Figures:
 
 
 def table(figures: Figures) -> str:
+    """Per code: detection (every match) and, for rules that refuse on a strong match only,
+    the refusals' precision and recall ("-" for rules that do not tell)."""
     lines = [
-        "| desk | rule | code | positives | negatives | precision | recall |",
-        "|---|---|---|---|---|---|---|",
+        "| desk | rule | code | positives | negatives | precision | recall "
+        "| refusal precision | refusal recall |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (desk, rule, code), c in sorted(figures.counts.items()):
+    for key, c in sorted(figures.counts.items()):
+        desk, rule, code = key
+        r = figures.refusals.get(key)
+        refusals = f"{r.precision:.2f} | {r.recall:.2f}" if r is not None else "- | -"
         lines.append(
             f"| {desk} | {rule} | {code} | {c.positives} | {c.negatives} "
-            f"| {c.precision:.2f} | {c.recall:.2f} |"
+            f"| {c.precision:.2f} | {c.recall:.2f} | {refusals} |"
         )
     return "\n".join(lines)
+
+
+def overall(figures: Figures) -> str:
+    """All codes together: detection and refusals (false refusals are the costly ones)."""
+    tp = sum(c.tp for c in figures.counts.values())
+    fp = sum(c.fp for c in figures.counts.values())
+    fn = sum(c.fn for c in figures.counts.values())
+    keys = figures.refusals.keys()
+    dtp = sum(figures.counts[k].tp for k in keys)
+    dfp = sum(figures.counts[k].fp for k in keys)
+    dfn = sum(figures.counts[k].fn for k in keys)
+    rtp = sum(r.tp for r in figures.refusals.values())
+    rfp = sum(r.fp for r in figures.refusals.values())
+    rfn = sum(r.fn for r in figures.refusals.values())
+
+    def pr(t: int, f: int, n: int) -> str:
+        p = t / (t + f) if t + f else 1.0
+        r = t / (t + n) if t + n else 1.0
+        return f"precision {p:.2f}, recall {r:.2f} ({t} right, {f} false, {n} missed)"
+
+    return (
+        f"all codes, detection: {pr(tp, fp, fn)}\n"
+        f"out_of_scope + not_entitled, detection: {pr(dtp, dfp, dfn)}\n"
+        f"out_of_scope + not_entitled, refusals: {pr(rtp, rfp, rfn)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = evaluate(mails)
     print(f"{len(mails)} labelled mails\n")
     print(table(figures))
+    print()
+    print(overall(figures))
     if args.verbose:
         print()
         for m, detected in figures.misses:

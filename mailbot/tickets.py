@@ -114,6 +114,15 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                     result=verdict.reason,
                     detail=verdict.detail,
                 )
+            elif verdict.doubts:  # a weak match: the agent reads what it may be about
+                events.record(
+                    verdict.reason,
+                    now,
+                    ticket_id=ticket.id,
+                    spool_id=plan.spool_id,
+                    rule=verdict.rule,
+                    detail=verdict.detail,
+                )
         if plan.contract is not None:
             events.record(
                 "identified_by_contract",

@@ -44,6 +44,11 @@ ANNOTATION_KEYS = (
 """package_service: the prepaid service a crmonline ticket asks for (its time is charged)."""
 
 
+DOUBT_REASONS = frozenset({"possible_out_of_scope", "possible_not_entitled"})
+"""Reasons of annotate verdicts that carry a rule's doubt (a weak keyword match) to the agent:
+recorded as an event of the new ticket, under that reason, with the verdict's detail."""
+
+
 class Action(enum.StrEnum):
     drop = "drop"
     """Recorded, but no ticket and no reply (auto-replies, bounces, lists)."""
@@ -76,6 +81,12 @@ class Verdict:
     @property
     def stops(self) -> bool:
         return self.action in (Action.drop, Action.refuse)
+
+    @property
+    def doubts(self) -> bool:
+        """An annotate verdict of a rule that found its topic only weakly (`possible_...`):
+        it refuses nobody, and the ticket's history tells the agent what it may be about."""
+        return self.action == Action.annotate and self.reason in DOUBT_REASONS
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ order of Polish or Russian and the Persian verb after the whole object ("فیل�
 "8.3" or "nazwa.pl"), at the Persian ؟ and ؛, or at a blank line; a wrapped line goes on.
 Without `...` nothing changes.
 
+A match is strong or weak (`KeywordSet.strong`, issue 11): strong when the words of a phrase
+stand as close as in a phrase without `...` (two other words between at most), or when any
+phrase stands in the subject; weak when only a `...` gap of three to eight words in the body
+finds it. Rules that refuse (`out_of_scope`, `not_entitled`) refuse on a strong match only;
+a weak one opens the ticket with the doubt for the agent. Measured on the labelled mails,
+every wide match of a topic the mail was not about spanned six words or more.
+
 A rule may also pass over a phrase that stands right after a negation in the same clause
 (`KeywordSet.found`): "nie chcemy zmieniać wyglądu wydruku", "we do not need any redesign"
 do not ask for what their words name. `matches` and `first` do not look (every rule
@@ -151,7 +158,7 @@ def _segments(phrase: str) -> list[str]:
     return " ".join(phrase.split()).split(f" {_WIDE} ")
 
 
-def _wide_pattern(phrase: str) -> str:
+def _wide_pattern(phrase: str, gap: str = _WIDE_GAP) -> str:
     """A phrase with `...`, as one expression: each piece's alternatives as a group, the
     pieces joined by the wide gap. Expanding the braces of all pieces together would make
     thousands of phrases of one ("{16 verbs} ... {16 looks} ... {10 objects}")."""
@@ -161,7 +168,7 @@ def _wide_pattern(phrase: str) -> str:
             _words(words) for alt in expand(segment) if (words := fold(alt).split())
         )
         pieces.append("(?:" + "|".join(alternatives) + ")")
-    return _WORD_START + _WIDE_GAP.join(pieces) + r"(?!\w)"
+    return _WORD_START + gap.join(pieces) + r"(?!\w)"
 
 
 def _clause_words(clause: str) -> list[str]:
@@ -201,10 +208,11 @@ def quoted(text: str, start: int) -> bool:
     )
 
 
-def _alternatives(phrase: str) -> list[str]:
-    """The patterns of each phrase a brace group stands for (one for a phrase without)."""
+def _alternatives(phrase: str, *, close: bool = False) -> list[str]:
+    """The patterns of each phrase a brace group stands for (one for a phrase without).
+    `close`: a `...` phrase's pieces at most two words apart, as in a phrase without."""
     if _is_wide(phrase):
-        return [_wide_pattern(phrase)]
+        return [_wide_pattern(phrase, _GAP if close else _WIDE_GAP)]
     return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
 
 
@@ -217,6 +225,11 @@ def searchable(mail: Mail, *, quoted: bool = False) -> str:
     """Subject and the new text of the body, folded for matching (quoted history left out)."""
     body = mail.text if quoted else new_text(mail.text)
     return fold(f"{clean_subject(mail.subject)}\n{body}")
+
+
+def searchable_subject(mail: Mail) -> str:
+    """The subject alone, folded as `searchable` folds it: where a match is always strong."""
+    return fold(clean_subject(mail.subject))
 
 
 _SENTENCE_END = re.compile(r"[.!?;\n؟؛]+(?:\s+|$)")
@@ -296,17 +309,19 @@ def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
 
 
-def any_of(words: Iterable[str]) -> re.Pattern[str]:
+def any_of(words: Iterable[str], *, close: bool = False) -> re.Pattern[str]:
     r"""One pattern finding any of the phrases `Phrases` finds, for a mail read against hundreds.
 
     The same patterns `Phrases` tries one by one, merged by first letter, with the word-start
     test moved behind that letter (`к(?<!\w.)` is `(?<!\w)к`): the pattern then opens with
     plain letters, which lets `re` skip to the places where one could begin. A long mail is
-    searched once, in well under a millisecond, not once per phrase.
+    searched once, in well under a millisecond, not once per phrase. With `close` a `...`
+    phrase is found only with its pieces as close as a phrase without (`KeywordSet.strong`).
     """
     by_letter: dict[str, list[str]] = defaultdict(list)
     others: list[str] = []
-    for pattern in dict.fromkeys(p for w in words if w.strip() for p in _alternatives(w)):
+    patterns = (p for w in words if w.strip() for p in _alternatives(w, close=close))
+    for pattern in dict.fromkeys(patterns):
         rest = pattern.removeprefix(_WORD_START)
         if rest != pattern and rest[:1].isalnum():
             by_letter[rest[0]].append(rest[1:])
@@ -320,15 +335,20 @@ def any_of(words: Iterable[str]) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class KeywordSet:
-    """One keyword table read once at start-up: its phrases and their merged pattern."""
+    """One keyword table read once at start-up: its phrases and their merged pattern.
+
+    `close` is the merged pattern of its phrases with every `...` read as a plain gap (at most
+    two words between): what `strong` reads.
+    """
 
     words: Phrases
     pattern: re.Pattern[str]
+    close: re.Pattern[str] = re.compile(r"(?!)")
 
     @classmethod
     def of(cls, table: Mapping[str, Iterable[str]]) -> KeywordSet:
         words = keyword_list(table)
-        return cls(Phrases.of(words), any_of(words))
+        return cls(Phrases.of(words), any_of(words), any_of(words, close=True))
 
     def matches(self, text: str) -> bool:
         """Some phrase stands in already-folded `text` (one search, however many phrases)."""
@@ -348,6 +368,31 @@ class KeywordSet:
             not (skip_negated and (negated(text, m.start()) or negated_after(text, *m.span())))
             and not (skip_quoted and quoted(text, m.start()))
             for m in self.pattern.finditer(text)
+        )
+
+    def strong(
+        self, text: str, subject: str, *, skip_negated: bool = False, skip_quoted: bool = False
+    ) -> bool:
+        """Whether the words stand in already-folded `text` as a STRONG match: a phrase
+        with its words close (at most two other words between each, as in a phrase without
+        `...`; a `...` phrase found so is as plain), or any phrase in the folded `subject`
+        alone, either passed over as `found` passes over it.
+
+        A match only through a `...` gap of three to eight words in the body is weak: words
+        that far apart in a sentence may say something else ("przenieść ... dane" in "chcemy
+        przenieść firmę do nowego biura, a dane..."). A rule refuses on a strong match only;
+        on a weak one it opens the ticket and tells the agent its doubt. A subject is the
+        customer's own summary: a wide phrase there says what they ask. Strength is read
+        from the match alone, so a desk needs no second list for it. Measured on the labelled
+        mails (docs/benchmarks.md, issue 11): every wide match of a code the mail was not
+        about spanned six words or more; two thirds of the right ones three or more.
+        """
+        if self.found(subject, skip_negated=skip_negated, skip_quoted=skip_quoted):
+            return True
+        return any(
+            not (skip_negated and (negated(text, m.start()) or negated_after(text, *m.span())))
+            and not (skip_quoted and quoted(text, m.start()))
+            for m in self.close.finditer(text)
         )
 
 

@@ -25,13 +25,18 @@ the contact form on the website, or the phone in working hours, the date agreed 
 desk's staff are free), the entitlement's `booking` says it, and the new ticket's
 acknowledgement is the `entitlement_booking` reply with those instructions.
 
+A request found only by a weak match (`KeywordSet.strong`: the words of a `...` phrase three
+to eight words apart in the body) is not refused either (issue 11): the ticket opens with the
+plain acknowledgement and an annotate verdict `possible_not_entitled` whose detail (the
+service, the phrase found, the `why`) is an event of the ticket, for the agent to judge.
+
 Keywords are matched in the subject and the new text, every language at once. New requests
 only: inside a ticket the agent already decides what is given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pydantic import Field, field_validator
@@ -48,6 +53,10 @@ from mailbot.rules._keywords import (
     keyword_list,
     listed_once,
 )
+
+DOUBT = "possible_not_entitled"  # in DOUBT_REASONS
+"""The reason of the annotate verdict a weak match of a service the customer lacks gives:
+the ticket opens, its history says which service it may ask for (`tickets show`)."""
 
 BOOKING_REPLY = "entitlement_booking"
 """The template acknowledging an entitled customer's request for a service it books."""
@@ -170,6 +179,14 @@ class _Asks:
         asked = self.keywords.found(text, skip_negated=skip_negated, skip_quoted=skip_quoted)
         return bool(asked) and not (self.unless and self.unless.matches(text))
 
+    def strong(
+        self, text: str, subject: str, *, skip_negated: bool = False, skip_quoted: bool = False
+    ) -> bool:
+        """Whether what `found` found is a strong match (`KeywordSet.strong`)."""
+        return self.keywords.strong(
+            text, subject, skip_negated=skip_negated, skip_quoted=skip_quoted
+        )
+
 
 class NotEntitled:
     name = "not_entitled"
@@ -183,6 +200,12 @@ class NotEntitled:
         """A phrase right after a negation in its clause ("nie potrzebujemy szkolenia")
         asks for nothing: it is passed over (in Persian also one before a negated verb:
         "نیازی به مشاوره و طراحی نداریم")."""
+        wide_matches_refuse: bool = False
+        """A `...` phrase found with its words far apart (three to eight words) is a strong
+        match too, and refuses: for a verb-final language whose request puts the verb after
+        the whole object (crmonline's Persian "یک فیلد «کد ملی» به فرم مشتریان اضافه کنید"),
+        where a wide gap is the plain grammar, not a guess. Default: such a match is weak and
+        opens the ticket with the doubt for the agent (issue 11)."""
         skip_quoted: bool = False
         """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
         quoted without ">") asks for nothing: it is passed over."""
@@ -201,6 +224,7 @@ class NotEntitled:
         self.codes = tuple(e.name for e in settings.entitlements)
         self.skip_negated = settings.skip_negated
         self.skip_quoted = settings.skip_quoted
+        self.wide_matches_refuse = settings.wide_matches_refuse
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every service the mail asks for, whoever asks."""
@@ -211,10 +235,25 @@ class NotEntitled:
             if keywords.found(text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted)
         )
 
+    def detect_refused(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The services asked for by a strong match only: those a customer without them is
+        refused (benchmarks/detection.py's refusal figures)."""
+        text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        flags = {"skip_negated": self.skip_negated, "skip_quoted": self.skip_quoted}
+        return frozenset(
+            e.name
+            for e, keywords in self.entitlements
+            if keywords.found(text, **flags)
+            and (self.wide_matches_refuse or keywords.strong(text, subject, **flags))
+        )
+
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        doubt: Verdict | None = None
         today = context.now.astimezone(context.desk.zone).date()
         customer = context.customer
         paid = None
@@ -231,6 +270,19 @@ class NotEntitled:
                 if booked is None and entitlement.booking is not None:
                     booked = (entitlement, keywords.first(text))
                 continue
+            found = keywords.first(text)
+            if not self.wide_matches_refuse and not keywords.strong(
+                text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            ):
+                # a weak match refuses nobody: the ticket opens with the doubt for the agent
+                doubt = doubt or Verdict(
+                    self.name,
+                    Action.annotate,
+                    DOUBT,
+                    f"{DOUBT}: {entitlement.name} (found {found!r}): {why}",
+                    values={"entitlement": entitlement.name, "why": why},
+                )
+                continue
             explained = _EXPLAIN[why].format(
                 plan=customer.plan if customer else None,
                 since=customer.plan_since if customer else None,
@@ -244,7 +296,7 @@ class NotEntitled:
                 self.name,
                 Action.refuse,
                 self.name,
-                f"asks for {entitlement.name} (found {keywords.first(text)!r}): {explained}",
+                f"asks for {entitlement.name} (found {found!r}): {explained}",
                 values={
                     "entitlement": entitlement.name,
                     "entitlement_title": dict(entitlement.title),
@@ -256,6 +308,8 @@ class NotEntitled:
             )
         if booked is not None:
             return self._booking(*booked, paid)
+        if doubt is not None:
+            return replace(doubt, annotations={"package_service": paid} if paid else {})
         if paid is not None:
             # the time agents log on this ticket comes off the package (prepaid.ledger)
             return Verdict(self.name, Action.annotate, annotations={"package_service": paid})

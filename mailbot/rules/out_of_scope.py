@@ -1,9 +1,19 @@
 """out_of_scope: topics a regulation excludes from support (Serwisant, cloudempiere, CleverBox).
 
 Each desk lists its exclusions in order, with keywords per language; the first one found in
-the subject or in what the customer newly wrote refuses the request, and the reply names
-the exclusion and, where the regulation says so, who to ask instead (CleverBox sends hosting
-questions to the hosting provider). Quoted history and signatures are not read: a customer
+the subject or in what the customer newly wrote by a strong match (`KeywordSet.strong`)
+refuses the request, and the reply names the exclusion and, where the regulation says so,
+who to ask instead (CleverBox sends hosting questions to the hosting provider).
+
+A rule that is unsure never refuses (issue 11): an exclusion found only weakly (the words of
+a `...` phrase three to eight words apart in the body) gives an annotate verdict,
+`possible_out_of_scope`, whose detail ("possible_out_of_scope: data_operations (found
+'...')") becomes an event of the new ticket: the customer gets the plain acknowledgement
+and the agent reads the doubt in `tickets show`. A later exclusion found strongly, or
+another rule's refusal, still refuses. `detect` finds every match, weak or strong (what the
+detection benchmark measures); `detect_refused` the strong ones alone.
+
+Quoted history and signatures are not read: a customer
 quoting our own earlier answer, or a signature naming a hosting company, asks nothing.
 
 Keywords of every language are searched whatever the desk's language, because customers
@@ -53,6 +63,10 @@ from mailbot.rules._keywords import (
     listed_once,
 )
 
+DOUBT = "possible_out_of_scope"  # in DOUBT_REASONS
+"""The reason of the annotate verdict a weak match gives: the ticket opens, its history says
+which exclusion the mail may be about (`tickets show`, the agent's notice)."""
+
 
 class Exclusion(RuleSettings):
     name: str = Field(pattern=CODE)
@@ -89,6 +103,12 @@ class OutOfScope:
         """A phrase right after a negation in its clause ("we do NOT want to delete")
         names no request: it is passed over (in Persian also one before a negated verb:
         "به کارشناس حضوری نیازی نداریم")."""
+        wide_matches_refuse: bool = False
+        """A `...` phrase found with its words far apart (three to eight words) is a strong
+        match too, and refuses: for a verb-final language whose request puts the verb after
+        the whole object (crmonline's Persian "یک فیلد «کد ملی» به فرم مشتریان اضافه کنید"),
+        where a wide gap is the plain grammar, not a guess. Default: such a match is weak and
+        opens the ticket with the doubt for the agent (issue 11)."""
         skip_quoted: bool = False
         """A phrase inside a quoted sentence «...» (five words or more: an earlier answer
         quoted without ">") names no request: it is passed over."""
@@ -120,15 +140,17 @@ class OutOfScope:
         self.coupons = coupons
         self.skip_negated = settings.skip_negated
         self.skip_quoted = settings.skip_quoted
+        self.wide_matches_refuse = settings.wide_matches_refuse
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
         return cls(settings, Coupons(desk.customers), asked_for(desk))
 
-    def _found(self, text: str) -> Iterator[tuple[Exclusion, str]]:
-        """The exclusions whose words stand in `text`, each with the phrase found: not taken
-        back by an `unless` wording in its sentence, nor (with `skip_negated`) negated, nor
-        the very service the mail asks for (`unless_entitlement`)."""
+    def _found(self, text: str, subject: str = "") -> Iterator[tuple[Exclusion, str, bool]]:
+        """The exclusions whose words stand in `text`, each with the phrase found and whether
+        the match is strong (`KeywordSet.strong`: `subject` is where any phrase is strong):
+        not taken back by an `unless` wording in its sentence, nor (with `skip_negated`)
+        negated, nor the very service the mail asks for (`unless_entitlement`)."""
         for exclusion, keywords, yields in self.exclusions:
             if not keywords.found(
                 text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
@@ -140,20 +162,43 @@ class OutOfScope:
                 for asked in yields
             ):
                 continue
-            yield exclusion, found
+            strong = self.wide_matches_refuse or keywords.strong(
+                text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+            )
+            yield exclusion, found, strong
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
-        """Every exclusion whose words stand in the mail, coupons or not."""
+        """Every exclusion whose words stand in the mail, coupons or not, weak or strong."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, _ in self._found(text))
+        return frozenset(e.name for e, _, _ in self._found(text))
+
+    def detect_refused(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The exclusions found by a strong match only: those the rule would refuse for
+        (coupons aside), for benchmarks/detection.py's refusal figures."""
+        text = _keywords.searchable(mail)
+        subject = _keywords.searchable_subject(mail)
+        return frozenset(e.name for e, _, strong in self._found(text, subject) if strong)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
             return None
         text = _keywords.searchable(mail)
-        for exclusion, found in self._found(text):
+        subject = _keywords.searchable_subject(mail)
+        doubt: Verdict | None = None
+        for exclusion, found, strong in self._found(text, subject):
             level = exclusion.unless_sla_level
             if level is not None and self.coupons.check(mail, context).level == level:
+                continue
+            if not strong:
+                # a weak match refuses nobody: the ticket opens, the agent reads the doubt;
+                # a later exclusion matched strongly still refuses
+                doubt = doubt or Verdict(
+                    self.name,
+                    Action.annotate,
+                    DOUBT,
+                    f"{DOUBT}: {exclusion.name} (found {found!r})",
+                    values={"exclusion": exclusion.name},
+                )
                 continue
             return Verdict(
                 self.name,
@@ -166,7 +211,7 @@ class OutOfScope:
                     "refer_to": dict(exclusion.refer_to) if exclusion.refer_to else None,
                 },
             )
-        return None
+        return doubt
 
 
 RULE = OutOfScope
