@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.detection import LABELLED, Figures, evaluate, read_labelled
+from benchmarks.detection import LABELLED, Figures, desk_of, evaluate, read_labelled
 from mailbot.config import load as load_config
 from mailbot.rules import Detector, load_rules
 from tests.conftest import REPO
@@ -80,7 +80,7 @@ def figures() -> Figures:
 def _detectors() -> dict[tuple[str, str], tuple[str, ...]]:
     """(desk, rule) -> the codes its detector may return, for desks with a labelled set."""
     config = load_config(REPO / "config" / "mailbot.toml", environ={})
-    labelled = {path.stem for path in LABELLED.glob("*.toml")}
+    labelled = {desk_of(path) for path in LABELLED.glob("*.toml")}
     found = {}
     for name, desk in config.desks.items():
         if name not in labelled:
