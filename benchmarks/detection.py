@@ -2,10 +2,11 @@
 
 What it measures: every rule of a shipped desk that guesses from the wording (a `detect`
 method: exclusions, entitlements, the fields of a request, critical requests...) is run on
-the mails of tests/labelled/<desk>.toml, written the way customers write, in the desk's
-languages. Each mail names the rule it is for, the codes it is judged on (`judge`, default
-every code the desk's labelled mails use for that rule) and the codes it must make the rule
-find (`expect`, empty for a mail that must match nothing). Per code: true positives, false
+the mails of tests/labelled/<desk>.toml (and of <desk>.<topic>.toml, one rule's set kept
+apart), written the way customers write, in the desk's languages. Each mail names the rule
+it is for, the codes it is judged on (`judge`, default every code the desk's labelled mails
+use for that rule) and the codes it must make the rule find (`expect`, empty for a mail that
+must match nothing). Per code: true positives, false
 positives (found, not expected), false negatives (expected, not found); precision and recall.
 
 Exclusions and entitlements refuse on a strong match only (`KeywordSet.strong`); a weak one
@@ -110,11 +111,16 @@ class Figures:
     (`detect_refused`: out_of_scope, not_entitled); a weak match opens the ticket."""
 
 
+def desk_of(path: Path) -> str:
+    """`<desk>.toml` or `<desk>.<topic>.toml` (one rule's set kept apart): the desk."""
+    return path.stem.split(".", 1)[0]
+
+
 def read_labelled(folder: Path = LABELLED, desks: Iterable[str] = ()) -> list[Labelled]:
     wanted = set(desks)
     mails = []
     for path in sorted(folder.glob("*.toml")):
-        desk = path.stem
+        desk = desk_of(path)
         if wanted and desk not in wanted:
             continue
         with path.open("rb") as fh:

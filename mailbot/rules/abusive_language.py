@@ -29,6 +29,8 @@ from mailbot.rules import Action, Context, RuleSettings, Verdict, _keywords
 from mailbot.rules._keywords import any_of, check_keywords, keyword_list
 
 WORDLISTS = Path(__file__).with_name("wordlists")
+CODE = "abusive"
+"""What `detect` returns for a mail the rule refuses (the labelled sets' code)."""
 LANGUAGES = tuple(sorted(path.stem for path in WORDLISTS.glob("*.txt")))
 """The languages with a list: a new list is one new file, no code."""
 
@@ -81,6 +83,12 @@ class AbusiveLanguage:
             words.setdefault(language, []).extend(parse_wordlist(extra))
         self.pattern = any_of(w for ws in words.values() for w in ws)
         self.by_language = {language: any_of(ws) for language, ws in words.items()}
+        self.codes = (CODE,)
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """`abusive` when a listed word stands in the subject or the new text."""
+        found = self.pattern.search(_keywords.searchable(mail))
+        return frozenset(self.codes) if found else frozenset()
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         text = _keywords.searchable(mail)

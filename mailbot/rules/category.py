@@ -37,16 +37,27 @@ class Category:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.categories = FirstOf.of(settings.categories)
+        default = [] if settings.default is None else [settings.default]
+        self.codes = tuple(dict.fromkeys([*settings.categories, *default]))
 
-    def check(self, mail: Mail, context: Context) -> Verdict | None:
+    def _category(self, mail: Mail) -> tuple[str, str] | None:
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
         found = self.categories.first(text)
         if found is not None:
             code, word = found
-            return self._verdict(code, f"category {code}: found {word!r}")
+            return code, f"category {code}: found {word!r}"
         if self.settings.default is None:
             return None
-        return self._verdict(self.settings.default, "no category's words found (the default)")
+        return self.settings.default, "no category's words found (the default)"
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The category the ticket would get; none when nothing is found and no default."""
+        found = self._category(mail)
+        return frozenset() if found is None else frozenset({found[0]})
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        found = self._category(mail)
+        return None if found is None else self._verdict(*found)
 
     def _verdict(self, code: str, detail: str) -> Verdict:
         return Verdict(self.name, Action.annotate, detail=detail, annotations={"category": code})

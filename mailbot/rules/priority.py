@@ -80,13 +80,22 @@ class Priority:
         self.settings = settings
         self.impact = FirstOf.of(settings.impact_keywords)
         self.urgency = FirstOf.of(settings.urgency_keywords)
+        self.codes = tuple(sorted({settings.matrix[i][u] for i in LEVELS for u in LEVELS}))
 
-    def check(self, mail: Mail, context: Context) -> Verdict | None:
+    def _assess(self, mail: Mail) -> tuple[str, str, str, str, str]:
+        """impact, why, urgency, why, priority."""
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
         settings = self.settings
         impact, impact_why = _level(text, self.impact, settings.default_impact)
         urgency, urgency_why = _level(text, self.urgency, settings.default_urgency)
-        priority = settings.matrix[impact][urgency]
+        return impact, impact_why, urgency, urgency_why, settings.matrix[impact][urgency]
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The one priority the ticket would get (P1..P4 by default)."""
+        return frozenset({self._assess(mail)[4]})
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        impact, impact_why, urgency, urgency_why, priority = self._assess(mail)
         return Verdict(
             self.name,
             Action.annotate,

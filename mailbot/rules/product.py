@@ -23,10 +23,18 @@ class Product:
 
     def __init__(self, table: ProductTable) -> None:
         self.table = table
+        listed = [spec.code for spec in table.products]
+        owned = [p for projects in table.projects.values() for p, _ in projects]
+        self.codes = tuple(dict.fromkeys([*listed, *owned]))
 
     @classmethod
     def for_desk(cls, desk: DeskSettings, settings: ProductSettings) -> Product:
         return cls(ProductTable(settings.products, desk.customers))
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The product the request concerns; none when nothing says."""
+        match = self.table.detect(mail.subject, own_text(mail.text), context.customer)
+        return frozenset() if match is None else frozenset({match.product})
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         match = self.table.detect(mail.subject, own_text(mail.text), context.customer)

@@ -44,15 +44,23 @@ class TicketType:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.types = FirstOf.of(settings.keywords)
+        self.codes = tuple(t for t in TYPES if t == settings.default or t in settings.keywords)
 
-    def check(self, mail: Mail, context: Context) -> Verdict | None:
+    def _type(self, mail: Mail) -> tuple[str, str]:
         text = _keywords.searchable(mail)[: _keywords.READ_CHARS]
         found = self.types.first(text)
         if found is not None:
             kind, word = found
-            return self._verdict(kind, f"type {kind}: found {word!r}")
+            return kind, f"type {kind}: found {word!r}"
         default = self.settings.default
-        return self._verdict(default, f"type {default}: no type's words found (the default)")
+        return default, f"type {default}: no type's words found (the default)"
+
+    def detect(self, mail: Mail, context: Context) -> frozenset[str]:
+        """The one type the ticket would get (the default when no type's words stand)."""
+        return frozenset({self._type(mail)[0]})
+
+    def check(self, mail: Mail, context: Context) -> Verdict | None:
+        return self._verdict(*self._type(mail))
 
     def _verdict(self, kind: str, detail: str) -> Verdict:
         return Verdict(self.name, Action.annotate, detail=detail, annotations={"type": kind})
