@@ -65,7 +65,7 @@ from mailbot.rules._keywords import (
 
 DOUBT = "possible_out_of_scope"  # in DOUBT_REASONS
 """The reason of the annotate verdict a weak match gives: the ticket opens, its history says
-which exclusion the mail may be about (`tickets show`, the agent's notice)."""
+which exclusion the mail may be about (`tickets show`; not yet in the agent's notice mail)."""
 
 
 class Exclusion(RuleSettings):
