@@ -68,23 +68,6 @@ class Labelled:
 
 
 @dataclass
-class Count:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    positives: int = 0
-    negatives: int = 0
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-
-@dataclass
 class Refusals:
     """A code's refusals: mails the rule would refuse for it (a strong match only)."""
 
@@ -99,6 +82,14 @@ class Refusals:
     @property
     def recall(self) -> float:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class Count(Refusals):
+    """A code's detections, with how many mails it was judged on."""
+
+    positives: int = 0
+    negatives: int = 0
 
 
 @dataclass
