@@ -47,10 +47,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mailbot.parse import Mail
 from mailbot.textnorm import clean_subject, new_text, normalise
@@ -216,9 +216,45 @@ def _alternatives(phrase: str, *, close: bool = False) -> list[str]:
     return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
 
 
+class Lazy:
+    """A regular expression built and compiled where it is first searched, not at start-up.
+
+    The shipped desks list about 12,000 phrases; compiling them all took 6 s at every start
+    of a `mailbot` command (`tickets show` included), because `re` parses in Python. A mail
+    reads only its own desk's merged patterns, and a phrase's own pattern only to name the
+    phrase found. Compiled once, then shared: `_compile` and `any_of` hand out one `Lazy`
+    per distinct phrase list, so two desks listing the same words compile them once.
+    """
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: Callable[[], str]) -> None:
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._source() or r"(?!)")
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def split(self, text: str) -> list[str | Any]:
+        return self.compiled.split(text)
+
+
+_NOTHING = Lazy(str)
+"""A pattern that finds nothing."""
+
+
 @lru_cache(maxsize=65536)
-def _compile(phrase: str) -> re.Pattern[str]:
-    return re.compile("|".join(_alternatives(phrase)) or r"(?!)")
+def _compile(phrase: str) -> Lazy:
+    return Lazy(lambda: "|".join(_alternatives(phrase)))
 
 
 def searchable(mail: Mail, *, quoted: bool = False) -> str:
@@ -264,7 +300,7 @@ class Phrases:
     A Localized mapping is read language by language, in the desk file's order.
     """
 
-    compiled: tuple[tuple[str, re.Pattern[str]], ...]
+    compiled: tuple[tuple[str, Lazy], ...]
 
     @classmethod
     def of(cls, words: Localized | Iterable[str]) -> Phrases:
@@ -309,7 +345,7 @@ def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
 
 
-def any_of(words: Iterable[str], *, close: bool = False) -> re.Pattern[str]:
+def any_of(words: Iterable[str], *, close: bool = False) -> Lazy:
     r"""One pattern finding any of the phrases `Phrases` finds, for a mail read against hundreds.
 
     The same patterns `Phrases` tries one by one, merged by first letter, with the word-start
@@ -317,7 +353,17 @@ def any_of(words: Iterable[str], *, close: bool = False) -> re.Pattern[str]:
     plain letters, which lets `re` skip to the places where one could begin. A long mail is
     searched once, in well under a millisecond, not once per phrase. With `close` a `...`
     phrase is found only with its pieces as close as a phrase without (`KeywordSet.strong`).
+    Built and compiled at its first search (`Lazy`).
     """
+    return _any_of(tuple(words), close)
+
+
+@lru_cache(maxsize=1024)
+def _any_of(words: tuple[str, ...], close: bool) -> Lazy:
+    return Lazy(lambda: _merged(words, close))
+
+
+def _merged(words: tuple[str, ...], close: bool) -> str:
     by_letter: dict[str, list[str]] = defaultdict(list)
     others: list[str] = []
     patterns = (p for w in words if w.strip() for p in _alternatives(w, close=close))
@@ -330,7 +376,7 @@ def any_of(words: Iterable[str], *, close: bool = False) -> re.Pattern[str]:
     merged = [
         f"{re.escape(letter)}(?<!\\w.)(?:{'|'.join(rests)})" for letter, rests in by_letter.items()
     ]
-    return re.compile("|".join([*merged, *others]) or r"(?!)")
+    return "|".join([*merged, *others])
 
 
 @dataclass(frozen=True)
@@ -342,8 +388,8 @@ class KeywordSet:
     """
 
     words: Phrases
-    pattern: re.Pattern[str]
-    close: re.Pattern[str] = re.compile(r"(?!)")
+    pattern: Lazy
+    close: Lazy = _NOTHING
 
     @classmethod
     def of(cls, table: Mapping[str, Iterable[str]]) -> KeywordSet:
