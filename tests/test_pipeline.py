@@ -280,3 +280,20 @@ def test_auto_replies_to_one_address_are_rate_limited_and_the_ticket_says_why(ap
     assert kinds == ["created", "sla_started", "reply_suppressed"]
     why = events[2].detail["why"]
     assert "rate limit" in why and "olena@vector.test" in why and "limit 10" in why
+
+
+def test_warm_up_compiles_every_keyword_pattern_a_mail_would_otherwise_wait_for(
+    app: App,
+) -> None:
+    import uuid
+
+    from mailbot.rules import _keywords, compile_patterns
+
+    word = f"модуль{uuid.uuid4().hex[:8]}"  # patterns are shared per phrase: one not seen yet
+    fresh = _keywords.KeywordSet.of({"ru": [f"{word} ... не открыва*"]})
+    assert fresh.pattern._compiled is None  # built as load_rules builds, not compiled yet
+    app.pipeline.warm_up()
+    assert fresh.pattern._compiled is not None
+    assert compile_patterns() == 0
+    assert fresh.matches(f"{word} с утра опять не открывается")
+    assert not fresh.matches(f"{word} открывается")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mailbot.errors import ConfigError
+from mailbot.rules import _keywords
 
 if TYPE_CHECKING:
     from mailbot.config import Customer, DeskSettings
@@ -210,6 +211,12 @@ class Judgement:
         for verdict in self.verdicts:
             merged.update(verdict.annotations)
         return merged
+
+
+def compile_patterns() -> int:
+    """Compile the keyword patterns `load_rules` left to their first mail (`_keywords.Lazy`):
+    a worker does it before it claims anything; how many were compiled."""
+    return _keywords.compile_all()
 
 
 def load_rules(desk: DeskSettings, source: Path | str = "desk") -> tuple[Rule, ...]:
