@@ -142,6 +142,9 @@ class Serve:
         try:
             # generous: a loaded 2-core machine with coverage on can take long to import
             wait_for_port(self.port, timeout=90.0, proc=self.proc)
+        except RuntimeError as exc:  # serve exited: what it said is the failure's reason
+            tail = self.log.read_text(errors="replace").splitlines()[-15:]
+            raise RuntimeError(f"{exc}; serve's log ends:\n" + "\n".join(tail)) from None
         except BaseException:
             # a serve that never listened must not outlive its test (it would hold CPU and
             # ports for every test after it)
