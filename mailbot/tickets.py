@@ -12,6 +12,7 @@ and the outcome says so (reason old_mail).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from mailbot import clocks
 from mailbot.agent_notices import notify_agents, recipients
@@ -122,6 +123,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
                     spool_id=plan.spool_id,
                     rule=verdict.rule,
                     detail=verdict.detail,
+                    passage=verdict.values.get("passage"),  # the customer's words matched
                 )
         if plan.contract is not None:
             events.record(
@@ -230,7 +232,11 @@ def _notify_agents(
     """The desk's agents get the customer's mail with a Reply-To signed for each of them.
     Not for old mail nor when replies are held back: an agent answering a stale mail writes
     to a customer who may have moved on; the history says which notice was not sent and why,
-    as it does for the acknowledgement."""
+    as it does for the acknowledgement.
+
+    A rule's doubt about a new request (a weak match: `Verdict.doubts`) is said in the notice
+    too, so the agent sees it before answering: `doubts` holds each such verdict's reason and
+    values (out_of_scope: exclusion, found; not_entitled: entitlement, why, found)."""
     if not plan.desk.agents or plan.agent_secrets is None:
         return
     reason, why = NO_REPLIES, plan.replies_suppressed
@@ -257,8 +263,18 @@ def _notify_agents(
         plan.agent_secrets,
         event="agent_notice",
         now=plan.now,
-        values={"follow_up": follow_up, "unconfirmed_contract": plan.contract},
+        values={
+            "follow_up": follow_up,
+            "unconfirmed_contract": plan.contract,
+            "doubts": [] if follow_up else _doubts(plan),
+        },
     )
+
+
+def _doubts(plan: Plan) -> list[dict[str, Any]]:
+    """What the rules doubt about the mail, for the notice: each doubting verdict's reason and
+    values."""
+    return [{**v.values, "reason": v.reason} for v in plan.judgement.verdicts if v.doubts]
 
 
 def _follow_up(

@@ -14,6 +14,7 @@ from tabulate import tabulate
 from mailbot.agent_address import Secrets
 from mailbot.cli import _context as c
 from mailbot.config import Config
+from mailbot.rules import DOUBT_REASONS
 from mailbot.store.reader import TICKET_STATES
 
 
@@ -159,7 +160,17 @@ def tickets_show(ctx: click.Context, number: str, as_json: bool) -> None:
     click.echo("\nhistory:")
     for e in data["events"]:
         why = f": {c.safe(e['why'])}" if e.get("why") else ""  # e.g. why no reply went out
+        if e["kind"] in DOUBT_REASONS:  # a weak match: what it may be about, and the words
+            doubt = str(e.get("detail") or "").removeprefix(f"{e['kind']}: ")
+            why = f": {c.safe(c.short(doubt, DOUBT_WIDTH))}" if doubt else ""
+            if e.get("passage"):
+                why += f'\n      in the mail: "{c.safe(e["passage"])}"'
         click.echo(f"  {c.when(e['at'], zone)}  {e['kind']}{why}")
+
+
+DOUBT_WIDTH = 160
+"""A doubt's detail shown up to this many characters: the phrase it names may list dozens of
+alternatives; the customer's words it matched follow on their own line (--json has all)."""
 
 
 SHOWN_LINES = 25

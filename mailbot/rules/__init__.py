@@ -47,7 +47,9 @@ ANNOTATION_KEYS = (
 
 DOUBT_REASONS = frozenset({"possible_out_of_scope", "possible_not_entitled"})
 """Reasons of annotate verdicts that carry a rule's doubt (a weak keyword match) to the agent:
-recorded as an event of the new ticket, under that reason, with the verdict's detail."""
+recorded as an event of the new ticket, under that reason, with the verdict's detail, and
+said in the agent's notice of the new ticket (`agent_notice`'s `doubts`: the reason and the
+verdict's values)."""
 
 
 class Action(enum.StrEnum):

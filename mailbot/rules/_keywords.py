@@ -434,6 +434,20 @@ class KeywordSet:
             for m in self.pattern.finditer(text)
         )
 
+    def passage(
+        self, text: str, *, skip_negated: bool = False, skip_quoted: bool = False
+    ) -> str | None:
+        """The words of already-folded `text` that the first match `found` counts spans, on
+        one line: what a person reads to judge a match (a weak one above all), where `first`
+        names the desk's phrase, braces and all. None when nothing is found."""
+        for m in self.pattern.finditer(text):
+            if skip_negated and (negated(text, m.start()) or negated_after(text, *m.span())):
+                continue
+            if skip_quoted and quoted(text, m.start()):
+                continue
+            return " ".join(m.group(0).split())
+        return None
+
     def strong(
         self, text: str, subject: str, *, skip_negated: bool = False, skip_quoted: bool = False
     ) -> bool:

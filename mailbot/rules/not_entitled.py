@@ -28,7 +28,8 @@ acknowledgement is the `entitlement_booking` reply with those instructions.
 A request found only by a weak match (`KeywordSet.strong`: the words of a `...` phrase three
 to eight words apart in the body) is not refused either (issue 11): the ticket opens with the
 plain acknowledgement and an annotate verdict `possible_not_entitled` whose detail (the
-service, the phrase found, the `why`) is an event of the ticket, for the agent to judge.
+service, the phrase found, the `why`) is an event of the ticket and a line of the agent's
+notice mail, for the agent to judge.
 
 Keywords are matched in the subject and the new text, every language at once. New requests
 only: inside a ticket the agent already decides what is given.
@@ -56,7 +57,9 @@ from mailbot.rules._keywords import (
 
 DOUBT = "possible_not_entitled"  # in DOUBT_REASONS
 """The reason of the annotate verdict a weak match of a service the customer lacks gives:
-the ticket opens, its history says which service it may ask for (`tickets show`)."""
+the ticket opens, its history says which service it may ask for (`tickets show`), and so
+does the agent's notice mail (the verdict's values: `entitlement`, `why`; `found`, the desk's
+phrase that matched; `passage`, the customer's words it matched)."""
 
 BOOKING_REPLY = "entitlement_booking"
 """The template acknowledging an entitled customer's request for a service it books."""
@@ -179,6 +182,12 @@ class _Asks:
         asked = self.keywords.found(text, skip_negated=skip_negated, skip_quoted=skip_quoted)
         return bool(asked) and not (self.unless and self.unless.matches(text))
 
+    def passage(
+        self, text: str, *, skip_negated: bool = False, skip_quoted: bool = False
+    ) -> str | None:
+        """The customer's words the match spans (`KeywordSet.passage`)."""
+        return self.keywords.passage(text, skip_negated=skip_negated, skip_quoted=skip_quoted)
+
     def strong(
         self, text: str, subject: str, *, skip_negated: bool = False, skip_quoted: bool = False
     ) -> bool:
@@ -280,7 +289,17 @@ class NotEntitled:
                     Action.annotate,
                     DOUBT,
                     f"{DOUBT}: {entitlement.name} (found {found!r}): {why}",
-                    values={"entitlement": entitlement.name, "why": why},
+                    values={
+                        "entitlement": entitlement.name,
+                        "why": why,
+                        "found": found or "",
+                        # the customer's words, for the agent's notice
+                        "passage": keywords.passage(
+                            text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+                        )
+                        or found
+                        or "",
+                    },
                 )
                 continue
             explained = _EXPLAIN[why].format(

@@ -9,9 +9,10 @@ A rule that is unsure never refuses (issue 11): an exclusion found only weakly (
 a `...` phrase three to eight words apart in the body) gives an annotate verdict,
 `possible_out_of_scope`, whose detail ("possible_out_of_scope: data_operations (found
 '...')") becomes an event of the new ticket: the customer gets the plain acknowledgement
-and the agent reads the doubt in `tickets show`. A later exclusion found strongly, or
-another rule's refusal, still refuses. `detect` finds every match, weak or strong (what the
-detection benchmark measures); `detect_refused` the strong ones alone.
+and the agent reads the doubt in the notice mail and in `tickets show`, with the customer's
+words that matched. A later exclusion found strongly, or another rule's refusal, still
+refuses. `detect` finds every match, weak or strong (what the detection benchmark
+measures); `detect_refused` the strong ones alone.
 
 Quoted history and signatures are not read: a customer
 quoting our own earlier answer, or a signature naming a hosting company, asks nothing.
@@ -65,7 +66,9 @@ from mailbot.rules._keywords import (
 
 DOUBT = "possible_out_of_scope"  # in DOUBT_REASONS
 """The reason of the annotate verdict a weak match gives: the ticket opens, its history says
-which exclusion the mail may be about (`tickets show`; not yet in the agent's notice mail)."""
+which exclusion the mail may be about (`tickets show`), and the agent's notice mail says it
+(the verdict's values: `exclusion`; `found`, the desk's phrase that matched; `passage`, the
+customer's words it matched)."""
 
 
 class Exclusion(RuleSettings):
@@ -146,11 +149,13 @@ class OutOfScope:
     def for_desk(cls, desk: DeskSettings, settings: Settings) -> OutOfScope:
         return cls(settings, Coupons(desk.customers), asked_for(desk))
 
-    def _found(self, text: str, subject: str = "") -> Iterator[tuple[Exclusion, str, bool]]:
-        """The exclusions whose words stand in `text`, each with the phrase found and whether
-        the match is strong (`KeywordSet.strong`: `subject` is where any phrase is strong):
-        not taken back by an `unless` wording in its sentence, nor (with `skip_negated`)
-        negated, nor the very service the mail asks for (`unless_entitlement`)."""
+    def _found(
+        self, text: str, subject: str = ""
+    ) -> Iterator[tuple[Exclusion, KeywordSet, str, bool]]:
+        """The exclusions whose words stand in `text`, each with its keywords, the phrase
+        found and whether the match is strong (`KeywordSet.strong`: `subject` is where any
+        phrase is strong): not taken back by an `unless` wording in its sentence, nor (with
+        `skip_negated`) negated, nor the very service the mail asks for (`unless_entitlement`)."""
         for exclusion, keywords, yields in self.exclusions:
             if not keywords.found(
                 text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
@@ -165,19 +170,19 @@ class OutOfScope:
             strong = self.wide_matches_refuse or keywords.strong(
                 text, subject, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
             )
-            yield exclusion, found, strong
+            yield exclusion, keywords, found, strong
 
     def detect(self, mail: Mail, context: Context) -> frozenset[str]:
         """Every exclusion whose words stand in the mail, coupons or not, weak or strong."""
         text = _keywords.searchable(mail)
-        return frozenset(e.name for e, _, _ in self._found(text))
+        return frozenset(e.name for e, _, _, _ in self._found(text))
 
     def detect_refused(self, mail: Mail, context: Context) -> frozenset[str]:
         """The exclusions found by a strong match only: those the rule would refuse for
         (coupons aside), for benchmarks/detection.py's refusal figures."""
         text = _keywords.searchable(mail)
         subject = _keywords.searchable_subject(mail)
-        return frozenset(e.name for e, _, strong in self._found(text, subject) if strong)
+        return frozenset(e.name for e, _, _, strong in self._found(text, subject) if strong)
 
     def check(self, mail: Mail, context: Context) -> Verdict | None:
         if not context.is_new_request:
@@ -185,7 +190,7 @@ class OutOfScope:
         text = _keywords.searchable(mail)
         subject = _keywords.searchable_subject(mail)
         doubt: Verdict | None = None
-        for exclusion, found, strong in self._found(text, subject):
+        for exclusion, keywords, found, strong in self._found(text, subject):
             level = exclusion.unless_sla_level
             if level is not None and self.coupons.check(mail, context).level == level:
                 continue
@@ -197,7 +202,15 @@ class OutOfScope:
                     Action.annotate,
                     DOUBT,
                     f"{DOUBT}: {exclusion.name} (found {found!r})",
-                    values={"exclusion": exclusion.name},
+                    values={
+                        "exclusion": exclusion.name,
+                        "found": found,
+                        # the customer's words, for the agent's notice
+                        "passage": keywords.passage(
+                            text, skip_negated=self.skip_negated, skip_quoted=self.skip_quoted
+                        )
+                        or found,
+                    },
                 )
                 continue
             return Verdict(
