@@ -17,7 +17,7 @@ from mailbot.agent_address import Secrets, signed_address
 from mailbot.config import Agent, DeskSettings
 from mailbot.outbox import queue_mail
 from mailbot.replies import Renderer, format_deadline
-from mailbot.store import Messages, Session, Ticket
+from mailbot.store import Message, Messages, Session, Ticket
 
 
 def recipients(desk: DeskSettings, ticket: Ticket) -> list[Agent]:
@@ -43,10 +43,14 @@ def notify_agents(
     now: datetime,
     values: Mapping[str, Any] | None = None,
     to: Sequence[Agent] | None = None,
+    last: Message | None = None,
 ) -> list[str]:
-    """Queue `event` (a template, e.g. agent_notice) to each agent; the Message-IDs queued."""
+    """Queue `event` (a template, e.g. agent_notice) to each agent; the Message-IDs queued.
+    `last`: the customer's last mail when the caller holds it (it was just added), else it
+    is read."""
     assert ticket.id is not None
-    last = Messages(session).last_inbound(ticket.id)
+    if last is None:
+        last = Messages(session).last_inbound(ticket.id)
     in_reply_to = last.message_id if last is not None else ""
     due = ticket.first_response_due or ticket.resolution_due
     common = {

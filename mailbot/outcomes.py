@@ -75,6 +75,9 @@ class Plan:
     """The contract number that identified an unknown sender as `customer` (with the company
     name): the address is no contact of theirs until an agent confirms it, so replies go
     where an unknown sender's go and the ticket's history and agents say so."""
+    envelope_from: str | None = None
+    """The spool item's MAIL FROM (None for a file or a null sender): where an unknown
+    sender's reply goes (`recipient_for`). Carried from the claim, not read again."""
 
     def too_late(self, promised: datetime | None = None) -> str | None:
         """Why an automatic reply to this mail would be wrong now, or None when it would not.
@@ -239,13 +242,12 @@ def queue_reply(
     old one drops the old tag). An unknown sender's reply repeats no display name (but in a
     refusal, which goes where the mail came from) and at most a short subject."""
     mail = plan.mail
-    item = SpoolItems(session).get(plan.spool_id)
     chosen = recipient_for(
         plan.desk,
         # a name and a number anybody may have read identify the request, not the address
         None if plan.contract is not None else plan.customer,
         mail,
-        item.mail_from if item is not None else None,
+        plan.envelope_from,
         refusal=refusal,
     )
     subject = mail.subject if subject is None else subject

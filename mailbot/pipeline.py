@@ -216,6 +216,7 @@ class Pipeline:
             self.agent_secrets,
             articles=articles,
             contract=contract,
+            envelope_from=item.mail_from,
         )
 
     def confirmed_customer(self, desk: DeskSettings, address: str) -> Customer | None:
@@ -249,6 +250,7 @@ class Pipeline:
                 replies_suppressed,
                 self.agent_secrets,
                 answer,
+                envelope_from=item.mail_from,
             )
 
         looping = run(rules[:1], mail, context, item.skip_rules)

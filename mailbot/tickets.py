@@ -34,6 +34,7 @@ from mailbot.rules import ANNOTATION_KEYS, Verdict
 from mailbot.store import (
     Database,
     Events,
+    Message,
     Messages,
     Session,
     SpoolItems,
@@ -104,7 +105,8 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             ticket_id=ticket.id,
             at=now,
         )
-        Messages(session).add(inbound_message(plan, ticket.id, body=mail.text))
+        inbound = inbound_message(plan, ticket.id, body=mail.text)
+        Messages(session).add(inbound)
         for verdict in plan.judgement.verdicts:
             if verdict.rule == "customer_authentication":  # what proved (or not) the sender
                 events.record(
@@ -207,7 +209,7 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
             late = plan.too_late(ticket.first_response_due) or settled
         else:
             late = _follow_up(session, plan, renderer, ticket, asking)
-        _notify_agents(session, plan, renderer, ticket, follow_up=threaded)
+        _notify_agents(session, plan, renderer, ticket, inbound, follow_up=threaded)
         if late is not None:
             SpoolItems(session).explain(plan.spool_id, reason=OLD_MAIL, detail=late)
         ticket.updated_at = now
@@ -227,7 +229,13 @@ def _ticket(db: Database, plan: Plan, renderer: Renderer) -> Outcome:
 
 
 def _notify_agents(
-    session: Session, plan: Plan, renderer: Renderer, ticket: Ticket, *, follow_up: bool
+    session: Session,
+    plan: Plan,
+    renderer: Renderer,
+    ticket: Ticket,
+    inbound: Message,
+    *,
+    follow_up: bool,
 ) -> None:
     """The desk's agents get the customer's mail with a Reply-To signed for each of them.
     Not for old mail nor when replies are held back: an agent answering a stale mail writes
@@ -263,6 +271,7 @@ def _notify_agents(
         plan.agent_secrets,
         event="agent_notice",
         now=plan.now,
+        last=inbound,
         values={
             "follow_up": follow_up,
             "unconfirmed_contract": plan.contract,

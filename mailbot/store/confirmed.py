@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from mailbot.store.database import core_execute, table_of
 from mailbot.store.tables import ConfirmedAddress
+
+_CONFIRMED = table_of(ConfirmedAddress).c
+_CUSTOMER_OF = core_select(_CONFIRMED.customer).where(
+    _CONFIRMED.desk == bindparam("desk"), _CONFIRMED.address == bindparam("address")
+)
+"""Read for every mail from an unknown sender: built once (`core_execute`)."""
 
 
 class ConfirmedAddresses:
@@ -24,10 +33,9 @@ class ConfirmedAddresses:
 
     def customer_of(self, desk: str, address: str) -> str | None:
         """The customer (name) an address of this desk was confirmed for, if it was."""
-        query = select(ConfirmedAddress.customer).where(
-            col(ConfirmedAddress.desk) == desk, col(ConfirmedAddress.address) == address.lower()
-        )
-        return self.session.exec(query).first()
+        parameters = {"desk": desk, "address": address.lower()}
+        customer: str | None = core_execute(self.session, _CUSTOMER_OF, parameters).scalar()
+        return customer
 
     def add(
         self,

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from mailbot.store.database import core_execute, table_of
 from mailbot.store.tables import EventRow
+
+_INSERT = insert(table_of(EventRow))
+"""A mail writes three or four history rows: each one Core INSERT, built once."""
 
 
 class Events:
@@ -25,9 +30,8 @@ class Events:
         spool_id: str | None = None,
         **detail: Any,
     ) -> None:
-        self.session.add(
-            EventRow(ticket_id=ticket_id, spool_id=spool_id, kind=kind, detail=detail, at=at)
-        )
+        row = {"ticket_id": ticket_id, "spool_id": spool_id, "kind": kind, "detail": detail}
+        core_execute(self.session, _INSERT, {**row, "at": at})
 
     def of_ticket(self, ticket_id: int) -> list[EventRow]:
         query = select(EventRow).where(col(EventRow.ticket_id) == ticket_id)

@@ -6,9 +6,57 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from mailbot.store.database import core_execute, table_of
 from mailbot.store.tables import Message, Ticket
+
+_MESSAGE, _TICKET = table_of(Message).c, table_of(Ticket).c
+_WITH_TICKET = table_of(Message).join(table_of(Ticket), _MESSAGE.ticket_id == _TICKET.id)
+
+# The reads every mail makes, built once (`core_execute`).
+_TICKETS_ANSWERED = (
+    core_select(_MESSAGE.ticket_id)
+    .where(
+        _MESSAGE.desk == bindparam("desk"),
+        _MESSAGE.message_id.in_(bindparam("ids", expanding=True)),
+    )
+    .distinct()
+    .order_by(_MESSAGE.ticket_id)
+    .limit(bindparam("limit"))
+)
+_NUMBER_WITH_INBOUND = (
+    core_select(_TICKET.number)
+    .select_from(_WITH_TICKET)
+    .where(
+        _MESSAGE.desk == bindparam("desk"),
+        _MESSAGE.message_id == bindparam("message_id"),
+        _MESSAGE.direction == "in",
+    )
+)
+_RECENT_FROM = (
+    core_select(_TICKET.number, _MESSAGE.fingerprint, _MESSAGE.received_at)
+    .select_from(_WITH_TICKET)
+    .where(
+        _MESSAGE.desk == bindparam("desk"),
+        _MESSAGE.from_addr == bindparam("sender"),
+        _MESSAGE.direction == "in",
+        _MESSAGE.received_at >= bindparam("since"),
+    )
+    .order_by(_MESSAGE.received_at.desc())
+    .limit(bindparam("limit"))
+)
+_INBOUND_TEXTS = (
+    core_select(_MESSAGE.body_text, _MESSAGE.attachments)
+    .where(
+        _MESSAGE.ticket_id == bindparam("ticket_id"),
+        _MESSAGE.direction == "in",
+        _MESSAGE.author.is_(None),
+    )
+    .order_by(_MESSAGE.id)
+)
 
 
 class Messages:
@@ -31,57 +79,28 @@ class Messages:
     def tickets_answered(self, desk: str, message_ids: Sequence[str], limit: int = 5) -> list[int]:
         """The tickets holding any of `message_ids`, at most `limit` of them, lowest first: a
         mail may name messages of several tickets, and the caller picks one it may enter."""
-        rows = self.session.exec(
-            select(Message.ticket_id)
-            .where(col(Message.desk) == desk, col(Message.message_id).in_(list(message_ids)))
-            .distinct()
-            .order_by(col(Message.ticket_id))
-            .limit(limit)
-        ).all()
-        return list(rows)
+        parameters = {"desk": desk, "ids": list(message_ids), "limit": limit}
+        return list(core_execute(self.session, _TICKETS_ANSWERED, parameters).scalars())
 
     def ticket_number_with_inbound(self, desk: str, message_id: str) -> str | None:
         """The ticket that already holds a customer mail with this Message-ID."""
-        return self.session.exec(
-            select(Ticket.number)
-            .join(Message, col(Message.ticket_id) == col(Ticket.id))
-            .where(
-                col(Message.desk) == desk,
-                col(Message.message_id) == message_id,
-                col(Message.direction) == "in",
-            )
-        ).first()
+        parameters = {"desk": desk, "message_id": message_id}
+        number: str | None = core_execute(self.session, _NUMBER_WITH_INBOUND, parameters).scalar()
+        return number
 
     def recent_from(
         self, desk: str, sender: str, since: datetime, limit: int = 50
     ) -> list[tuple[str, str | None, datetime]]:
         """(ticket number, fingerprint, received) of one sender's mails, newest first."""
-        rows = self.session.exec(
-            select(Ticket.number, Message.fingerprint, Message.received_at)
-            .join(Ticket, col(Message.ticket_id) == col(Ticket.id))
-            .where(
-                col(Message.desk) == desk,
-                col(Message.from_addr) == sender,
-                col(Message.direction) == "in",
-                col(Message.received_at) >= since,
-            )
-            .order_by(col(Message.received_at).desc())
-            .limit(limit)
-        ).all()
-        return [(number, fp, at) for number, fp, at in rows]
+        parameters = {"desk": desk, "sender": sender, "since": since, "limit": limit}
+        rows: Sequence[Any] = core_execute(self.session, _RECENT_FROM, parameters).all()
+        return [(row[0], row[1], row[2]) for row in rows]
 
     def inbound_texts(self, ticket_id: int) -> list[tuple[str, Sequence[dict[str, Any]]]]:
         """(text, attachments) of the customer's mails on a ticket, oldest first."""
-        rows = self.session.exec(
-            select(Message.body_text, Message.attachments)
-            .where(
-                col(Message.ticket_id) == ticket_id,
-                col(Message.direction) == "in",
-                col(Message.author).is_(None),
-            )
-            .order_by(col(Message.id))
-        ).all()
-        return [(body, attachments) for body, attachments in rows]
+        parameters = {"ticket_id": ticket_id}
+        rows: Sequence[Any] = core_execute(self.session, _INBOUND_TEXTS, parameters).all()
+        return [(row[0], row[1]) for row in rows]
 
     def last_inbound(self, ticket_id: int) -> Message | None:
         """The customer's last mail (an agent's mail in, which carries an author, is not one:

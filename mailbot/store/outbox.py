@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from mailbot.store.database import core_execute, table_of
 from mailbot.store.tables import OutboxRow, OutboxState
+
+_OUTBOX = table_of(OutboxRow).c
+_QUEUED_TO_SINCE = core_select(func.count()).where(
+    _OUTBOX.to_addr == bindparam("address"), _OUTBOX.created_at >= bindparam("since")
+)
+"""Read before every automatic reply (the rate limit): built once (`core_execute`)."""
 
 
 class Outbox:
@@ -22,11 +30,9 @@ class Outbox:
 
     def queued_to_since(self, address: str, since: datetime) -> int:
         """Mails queued to `address` since `since` (the automatic-reply rate limit)."""
-        return self.session.exec(
-            select(func.count())
-            .select_from(OutboxRow)
-            .where(col(OutboxRow.to_addr) == address, col(OutboxRow.created_at) >= since)
-        ).one()
+        parameters = {"address": address, "since": since}
+        count: int = core_execute(self.session, _QUEUED_TO_SINCE, parameters).scalar_one()
+        return count
 
     def pending_with_ids(self, message_ids: Sequence[str]) -> list[OutboxRow]:
         query = select(OutboxRow).where(

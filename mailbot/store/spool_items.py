@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
-from mailbot.store.database import Database, upsert_for
+from mailbot.store.database import Database, core_execute, table_of, upsert_for
 from mailbot.store.tables import EventRow, SpoolItem, SpoolState
+
+_SPOOL_ITEM = table_of(SpoolItem)
+_FINISH = (
+    update(_SPOOL_ITEM)
+    .where(
+        _SPOOL_ITEM.c.id == bindparam("spool_id"),
+        _SPOOL_ITEM.c.state == SpoolState.received,
+    )
+    .values(claimed_by=None, claimed_until=None)
+)
+"""Every mail's last write: built once (`core_execute`); the outcome's columns are bound."""
 
 
 def record_received(
@@ -144,22 +155,22 @@ class SpoolItems:
         ticket_id: int | None,
         at: datetime,
     ) -> bool:
-        """Move an item out of `received`; False if it had already left."""
-        result = self.session.execute(
-            update(SpoolItem)
-            .where(col(SpoolItem.id) == spool_id, col(SpoolItem.state) == SpoolState.received)
-            .values(
-                state=state,
-                outcome=outcome,
-                reason=reason,
-                detail=detail,
-                desk=desk,
-                ticket_id=ticket_id,
-                finished_at=at,
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
+        """Move an item out of `received`; False if it had already left. The item's object,
+        if this session holds one, is expired: its next read sees the outcome."""
+        values = {
+            "spool_id": spool_id,
+            "state": state,
+            "outcome": outcome,
+            "reason": reason,
+            "detail": detail,
+            "desk": desk,
+            "ticket_id": ticket_id,
+            "finished_at": at,
+        }
+        result = core_execute(self.session, _FINISH, values)
+        held = self.session.identity_map.get(self.session.identity_key(SpoolItem, spool_id))
+        if held is not None:
+            self.session.expire(held)
         return _rowcount(result) == 1
 
     def explain(self, spool_id: str, *, reason: str, detail: str) -> None:

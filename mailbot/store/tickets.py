@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from mailbot.store.database import upsert_for
+from mailbot.store.database import core_execute, table_of, upsert_for
 from mailbot.store.reader import QUEUE_SQL, TicketRow, queue_parameters
 from mailbot.store.tables import DeskCounter, Ticket
+
+_TICKET, _COUNTER = table_of(Ticket).c, table_of(DeskCounter)
+_CREATED_SINCE = core_select(func.count()).where(
+    _TICKET.desk == bindparam("desk"),
+    _TICKET.customer == bindparam("customer"),
+    _TICKET.created_at >= bindparam("since"),
+)
+"""Read for every mail of a known customer where a desk counts requests: built once."""
 
 
 class Tickets:
@@ -38,27 +47,21 @@ class Tickets:
         """The desk's next ticket number, counted in the same transaction as the ticket."""
         insert = upsert_for(postgres)
         statement = (
-            insert(DeskCounter)
+            insert(_COUNTER)
             .values(desk=desk, last_number=1)
             .on_conflict_do_update(
-                index_elements=["desk"], set_={"last_number": DeskCounter.last_number + 1}
+                index_elements=["desk"], set_={"last_number": _COUNTER.c.last_number + 1}
             )
-            .returning(col(DeskCounter.last_number))
+            .returning(_COUNTER.c.last_number)
         )
-        number = self.session.execute(statement).scalar_one()
+        number = core_execute(self.session, statement).scalar_one()
         return f"{prefix}-{number:06d}"
 
     def created_since(self, desk: str, customer: str, since: datetime) -> int:
         """How many tickets a customer opened at a desk since `since`."""
-        return self.session.exec(
-            select(func.count())
-            .select_from(Ticket)
-            .where(
-                col(Ticket.desk) == desk,
-                col(Ticket.customer) == customer,
-                col(Ticket.created_at) >= since,
-            )
-        ).one()
+        parameters = {"desk": desk, "customer": customer, "since": since}
+        count: int = core_execute(self.session, _CREATED_SINCE, parameters).scalar_one()
+        return count
 
     def queue(self, *, desk: str | None, state: str | None, limit: int) -> list[TicketRow]:
         """The queue in working order: `reader.QUEUE_SQL`, the one text of that order, read
