@@ -24,9 +24,11 @@ What it does (issue 12):
    wrong (`us-ascii`, `utf-8`). Each system takes it once; the counts are printed.
 
 What it prints, per system: msg/s (mails processed / wall seconds of the command, start-up
-included; the median of the runs and their range), the peak RSS of the process tree
-(VmHWM of the command and its children, read from /proc every 50 ms: wait4's ru_maxrss
-would count this benchmark's own memory), the mails left unprocessed, how many tickets the
+included; the median of the runs and their range), CPU milliseconds per mail (user +
+system from wait4, start-up included: steadier than msg/s on a busy machine), the peak RSS
+of the process tree (VmHWM of the command and its children, read from /proc every 50 ms:
+wait4's ru_maxrss would count this benchmark's own memory), the mails left unprocessed, how
+many tickets the
 mails made (replies that did not thread make extra tickets), how many stored texts are
 readable Russian (a word of the body found in the stored text), and the ratio mailbot/peer.
 The start-up of each command (an empty folder) is printed once.
@@ -167,25 +169,33 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str], out: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB of the process tree, exit code) of one command.
+def timed(
+    cmd: list[str], cwd: Path, env: dict[str, str], out: Path
+) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MB of the process tree, exit code) of a command.
 
     The peak is the largest sum of VmHWM over the command and its descendants, sampled
-    every 50 ms (a high-water mark: only growth in a process's last 50 ms can be missed)."""
+    every 50 ms (a high-water mark: only growth in a process's last 50 ms can be missed).
+    CPU is user + system time from wait4 (the command and the children it waited for): on
+    a busy machine the steadier figure."""
     peaks: dict[int, int] = {}
     best = 0
     with out.open("wb") as fh:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
         root = psutil.Process(proc.pid)
-        while proc.poll() is None:
+        while True:
             with contextlib.suppress(psutil.Error):
                 for p in [root, *root.children(recursive=True)]:
                     peaks[p.pid] = max(peaks.get(p.pid, 0), _hwm_kb(p.pid))
             best = max(best, sum(peaks.values()))
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
             time.sleep(SAMPLE_EVERY)
         wall = time.perf_counter() - started
-    return wall, best / 1024, proc.returncode
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, best / 1024, proc.returncode
 
 
 @dataclass
@@ -194,6 +204,7 @@ class Run:
     corpus: str
     mails: int
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     exit_code: int = 0
     processed: int = 0
@@ -205,6 +216,11 @@ class Run:
     @property
     def rate(self) -> float:
         return self.processed / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per mail processed, start-up included."""
+        return self.cpu_seconds * 1000 / self.processed if self.processed else 0.0
 
 
 # -- the peer: django-helpdesk ---------------------------------------------------------------
@@ -385,7 +401,7 @@ class Peer:
             )
         mails = sum(1 for _ in inbox.iterdir())
         result = Run("django-helpdesk", name, mails)
-        result.seconds, result.peak_rss_mb, result.exit_code = timed(
+        result.seconds, result.cpu_seconds, result.peak_rss_mb, result.exit_code = timed(
             [str(self.python), "manage.py", "get_email", "--quiet"],
             self.project,
             self.env(db, media, sent),
@@ -438,7 +454,7 @@ def run_mailbot(corpus: Path, folder: Path, name: str, expected_new: int) -> Run
     mails = sum(1 for _ in inbox.iterdir())
     result = Run("mailbot", name, mails)
     out = folder / "ingest.out"
-    result.seconds, result.peak_rss_mb, result.exit_code = timed(
+    result.seconds, result.cpu_seconds, result.peak_rss_mb, result.exit_code = timed(
         [*base, "ingest", str(inbox)], folder, env, out
     )
     lines = [json.loads(ln) for ln in out.read_text().splitlines() if ln.startswith("{")]
@@ -476,11 +492,15 @@ def run_mailbot(corpus: Path, folder: Path, name: str, expected_new: int) -> Run
 
 def summarise(runs: list[Run]) -> dict[str, Any]:
     rates = [r.rate for r in runs]
+    cpu = [r.cpu_ms for r in runs]
     return {
         "runs": len(runs),
         "msg_per_s_median": round(statistics.median(rates), 1),
         "msg_per_s_min": round(min(rates), 1),
         "msg_per_s_max": round(max(rates), 1),
+        "cpu_ms_per_mail_median": round(statistics.median(cpu), 2),
+        "cpu_ms_per_mail_min": round(min(cpu), 2),
+        "cpu_ms_per_mail_max": round(max(cpu), 2),
         "peak_rss_mb_max": round(max(r.peak_rss_mb for r in runs), 1),
         "unprocessed_max": max(r.unprocessed for r in runs),
         "tickets": sorted({r.tickets for r in runs}),
@@ -492,6 +512,7 @@ def print_run(r: Run) -> None:
     d = r.detail
     print(
         f"  {r.system:15s} {r.corpus:4s} {r.seconds:7.1f} s {r.rate:7.1f} msg/s  "
+        f"CPU {r.cpu_seconds:6.1f} s = {r.cpu_ms:5.1f} ms/mail  "
         f"peak RSS {r.peak_rss_mb:6.1f} MB  processed {r.processed}/{r.mails}, "
         f"unprocessed {r.unprocessed}; {r.tickets} tickets "
         f"({d['expected_new_tickets']} new mails), {d['replies_threaded']} replies threaded, "
@@ -571,10 +592,12 @@ def main() -> int:
     log(f"# corpus: {info}")
     empty = work / "empty"
     empty.mkdir()
-    startup = {
-        "django-helpdesk": peer.run(empty, work / "startup-peer", "empty", 0).seconds,
-        "mailbot": run_mailbot(empty, work / "startup-mailbot", "empty", 0).seconds,
+    started = {
+        "django-helpdesk": peer.run(empty, work / "startup-peer", "empty", 0),
+        "mailbot": run_mailbot(empty, work / "startup-mailbot", "empty", 0),
     }
+    startup = {k: r.seconds for k, r in started.items()}
+    startup_cpu = {k: r.cpu_seconds for k, r in started.items()}
     runs: list[Run] = []
     for i in range(args.runs):
         order = ("peer", "mailbot") if i % 2 == 0 else ("mailbot", "peer")
@@ -612,6 +635,11 @@ def main() -> int:
         if peer_s["msg_per_s_median"]
         else None,
         "peak_rss": round(bot_s["peak_rss_mb_max"] / peer_s["peak_rss_mb_max"], 2),
+        "cpu_ms_per_mail": round(
+            bot_s["cpu_ms_per_mail_median"] / peer_s["cpu_ms_per_mail_median"], 2
+        )
+        if peer_s["cpu_ms_per_mail_median"]
+        else None,
     }
     failed = [
         r for r in runs + raw_runs if r.system == "mailbot" and (r.unprocessed or r.exit_code)
@@ -627,10 +655,17 @@ def main() -> int:
         "corpus": info,
         "raw_corpus": raw_info,
         "startup_s": {k: round(v, 2) for k, v in startup.items()},
+        "startup_cpu_s": {k: round(v, 2) for k, v in startup_cpu.items()},
         "summary": by_system,
         "ratio_mailbot_over_peer": ratio,
-        "runs": [asdict(r) | {"msg_per_s": round(r.rate, 1)} for r in runs],
-        "raw_runs": [asdict(r) | {"msg_per_s": round(r.rate, 1)} for r in raw_runs],
+        "runs": [
+            asdict(r) | {"msg_per_s": round(r.rate, 1), "cpu_ms_per_mail": round(r.cpu_ms, 2)}
+            for r in runs
+        ],
+        "raw_runs": [
+            asdict(r) | {"msg_per_s": round(r.rate, 1), "cpu_ms_per_mail": round(r.cpu_ms, 2)}
+            for r in raw_runs
+        ],
         "mailbot_left_mail_unprocessed": bool(failed),
     }
     if args.json:
@@ -643,17 +678,26 @@ def main() -> int:
             f"{args.runs} runs each, interleaved"
         )
         print(
-            f"start-up (empty folder): django-helpdesk {startup['django-helpdesk']:.1f} s, "
-            f"mailbot {startup['mailbot']:.1f} s"
+            f"start-up (empty folder): django-helpdesk {startup['django-helpdesk']:.1f} s "
+            f"(CPU {startup_cpu['django-helpdesk']:.1f} s), mailbot {startup['mailbot']:.1f} s "
+            f"(CPU {startup_cpu['mailbot']:.1f} s); both included in every run's figures"
         )
-        print("\nsystem            msg/s median  (range)        peak RSS MB  unprocessed  tickets")
+        print(
+            "\nsystem           msg/s median (range)   CPU ms/mail median (range)"
+            "   peak RSS MB  unprocessed  tickets"
+        )
         for name, s in by_system.items():
+            rate_range = f"({s['msg_per_s_min']:.1f}-{s['msg_per_s_max']:.1f})"
+            cpu_range = f"({s['cpu_ms_per_mail_min']:.1f}-{s['cpu_ms_per_mail_max']:.1f})"
             print(
-                f"{name:17s} {s['msg_per_s_median']:12.1f}  "
-                f"({s['msg_per_s_min']:.1f}-{s['msg_per_s_max']:.1f})"
-                f"  {s['peak_rss_mb_max']:13.1f}  {s['unprocessed_max']:11d}  {s['tickets']}"
+                f"{name:16s} {s['msg_per_s_median']:6.1f} {rate_range:15s} "
+                f"{s['cpu_ms_per_mail_median']:8.1f} {cpu_range:19s} "
+                f"{s['peak_rss_mb_max']:11.1f}  {s['unprocessed_max']:11d}  {s['tickets']}"
             )
-        print(f"ratio mailbot/peer: msg/s {ratio['msg_per_s']}, peak RSS {ratio['peak_rss']}")
+        print(
+            f"ratio mailbot/peer: msg/s {ratio['msg_per_s']}, CPU per mail "
+            f"{ratio['cpu_ms_per_mail']}, peak RSS {ratio['peak_rss']}"
+        )
         for r in raw_runs:
             print(
                 f"raw 8-bit corpus, {r.system}: {r.processed} processed, {r.unprocessed} "
