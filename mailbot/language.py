@@ -21,9 +21,13 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _identifier(candidates: tuple[str, ...]) -> LanguageIdentifier:
-    """One identifier per candidate set: narrowing the model copies it, so do it once."""
+    """One identifier per candidate set: narrowing the model copies it, so do it once.
+
+    The narrowed copy is all `classify` reads; the full table of 97 languages (28 MB) that
+    py3langid keeps to narrow again is let go: every worker process held it for nothing."""
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(candidates))
+    identifier._full_model = None
     return identifier
 
 

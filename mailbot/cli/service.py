@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -87,9 +88,12 @@ def worker(ctx: click.Context) -> None:
     Serve stops one of its own workers that spends longer than worker.item_time_limit
     seconds on one item; a worker started by hand has no such limit.
     """
-    from mailbot.service import App, run_worker
+    from mailbot.service import PARENT_PID_VARIABLE, App, run_worker
 
-    run_worker(App.build(c.config(ctx)))
+    # serve brought the schema up to date before it started this worker: no second migration
+    # (nor alembic's 11 MB in every worker); a worker started by hand migrates as any command
+    started_by_serve = PARENT_PID_VARIABLE in os.environ
+    run_worker(App.build(c.config(ctx), migrate=not started_by_serve))
 
 
 @click.command("check-config")
