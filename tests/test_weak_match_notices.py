@@ -232,14 +232,21 @@ def test_cloudempiere_deletion_said_plainly_is_refused(desks: Desks, language: s
 
 
 @pytest.mark.parametrize("language", sorted(DUPLICATE_INVOICES))
-def test_cloudempiere_ships_no_wide_phrase_so_nothing_there_is_weak(
+def test_cloudempiere_shipped_wide_phrase_finds_the_words_apart_only_weakly(
     desks: Desks, language: str
 ) -> None:
-    sender, subject, text, _, says = DUPLICATE_INVOICES[language]
+    """Round 3 gave the shipped desk `...` phrases ("{vymažte,...} ... {faktúr*,...}"): the
+    request said with its words apart opens the ticket, and the agent reads the doubt."""
+    sender, subject, text, words, says = DUPLICATE_INVOICES[language]
     line = _ingest(desks, sender, CLOUDEMPIERE, subject, text)
-    _opened(desks, line, "CEM-000001", says)  # words apart match no phrase of the desk at all
-    assert _doubts(desks, "CEM-000001") == []
-    assert "Pozor:" not in _notice(desks, CLOUDEMPIERE_AGENT)
+    _opened(desks, line, "CEM-000001", says)
+    [doubt] = _doubts(desks, "CEM-000001")
+    assert doubt["detail"].startswith("possible_out_of_scope: user_data_changes (found '")
+    assert doubt["passage"] == words
+    assert (
+        f"(user_data_changes: nájdené „{words}“); pred odpoveďou to overte."
+        in _notice(desks, CLOUDEMPIERE_AGENT)
+    )
 
 
 @pytest.mark.parametrize("language", sorted(DUPLICATE_INVOICES))

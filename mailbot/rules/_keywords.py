@@ -149,6 +149,43 @@ def _words(words: Sequence[str]) -> str:
     return _GAP.join(parts)
 
 
+_FACTOR_ABOVE = 64
+"""A phrase whose braces stand for more phrases than this is matched by one pattern of its
+groups (`_factored`) rather than by every phrase it stands for: round 3's cloudempiere list
+has phrases of 1,568 ("{4 asks} {,nám} {,prosím} {7 verbs} {14 objects}"), whose spelled-out
+alternatives made a 750 KB expression that took 3 s to compile. Smaller ones stay spelled
+out, so what they match, and where, is as it was."""
+
+
+def _factored(phrase: str) -> str | None:
+    r"""`{a,b} {,c} d*` as `(?:a|b)(?:|GAP c)GAP d\w*`: a regex the size of the sum of its
+    choices, not the product. A text matches it exactly where it matches one of the phrases
+    it stands for (tests/test_keyword_patterns.py); choices are tried in the group's order,
+    as the spelled-out phrases were, though where two readings match from the same start it
+    may end at another. Only for groups that stand as whole words (spaces or the ends
+    around them) and a first group without an empty choice; None else."""
+    pieces = _BRACES.split(" ".join(phrase.split()))
+    if len(pieces) == 1:
+        return None
+    slots: list[list[list[str]]] = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 1:
+            slots.append([fold(alt).split() for alt in piece.split(",")])
+            continue
+        glued_before = i > 0 and not piece.startswith(" ")
+        glued_after = i < len(pieces) - 1 and not piece.endswith(" ")
+        if (piece or 0 < i < len(pieces) - 1) and (glued_before or glued_after):
+            return None
+        slots.extend([[word]] for word in fold(piece).split())
+    if not slots or not all(slots[0]):
+        return None
+    parts = []
+    for k, slot in enumerate(slots):
+        choices = [(_GAP if k else "") + _words(words) if words else "" for words in slot]
+        parts.append(choices[0] if len(choices) == 1 else "(?:" + "|".join(choices) + ")")
+    return "".join(parts)
+
+
 def _is_wide(phrase: str) -> bool:
     return _WIDE in phrase.split()
 
@@ -164,8 +201,12 @@ def _wide_pattern(phrase: str, gap: str = _WIDE_GAP) -> str:
     thousands of phrases of one ("{16 verbs} ... {16 looks} ... {10 objects}")."""
     pieces = []
     for segment in _segments(phrase):
+        expanded = expand(segment)
+        if len(expanded) > _FACTOR_ABOVE and (factored := _factored(segment)) is not None:
+            pieces.append("(?:" + factored + ")")
+            continue
         alternatives = dict.fromkeys(
-            _words(words) for alt in expand(segment) if (words := fold(alt).split())
+            _words(words) for alt in expanded if (words := fold(alt).split())
         )
         pieces.append("(?:" + "|".join(alternatives) + ")")
     return _WORD_START + gap.join(pieces) + r"(?!\w)"
@@ -213,7 +254,10 @@ def _alternatives(phrase: str, *, close: bool = False) -> list[str]:
     `close`: a `...` phrase's pieces at most two words apart, as in a phrase without."""
     if _is_wide(phrase):
         return [_wide_pattern(phrase, _GAP if close else _WIDE_GAP)]
-    return [_pattern(words) for alt in expand(phrase) if (words := fold(alt).split())]
+    expanded = expand(phrase)
+    if len(expanded) > _FACTOR_ABOVE and (factored := _factored(phrase)) is not None:
+        return [_WORD_START + factored + r"(?!\w)"]
+    return [_pattern(words) for alt in expanded if (words := fold(alt).split())]
 
 
 def compile_all() -> int:
@@ -238,10 +282,11 @@ class Lazy:
 
     __slots__ = ("_compiled", "_source")
 
-    def __init__(self, source: Callable[[], str]) -> None:
+    def __init__(self, source: Callable[[], str], *, warm: bool = True) -> None:
         self._source = source
         self._compiled: re.Pattern[str] | None = None
-        _NOT_YET_COMPILED.append(self)
+        if warm:  # else compiled only where it is searched, never by `compile_all`
+            _NOT_YET_COMPILED.append(self)
 
     @property
     def compiled(self) -> re.Pattern[str]:
@@ -272,7 +317,9 @@ _NOTHING = Lazy(str)
 
 @lru_cache(maxsize=65536)
 def _compile(phrase: str) -> Lazy:
-    return Lazy(lambda: "|".join(_alternatives(phrase)))
+    """One phrase's own pattern: searched only to name the phrase once its list's merged
+    pattern found one (`Phrases.first`), so not compiled at warm-up (27,000 of them)."""
+    return Lazy(lambda: "|".join(_alternatives(phrase)), warm=False)
 
 
 def searchable(mail: Mail, *, quoted: bool = False) -> str:
@@ -313,12 +360,16 @@ def first_standing(text: str, keywords: KeywordSet, unless: KeywordSet) -> str |
 
 @dataclass(frozen=True)
 class Phrases:
-    """Words or phrases compiled once at start-up and tried in their order.
+    """Words or phrases compiled once and tried in their order.
 
-    A Localized mapping is read language by language, in the desk file's order.
+    A Localized mapping is read language by language, in the desk file's order. `merged`
+    finds any of them in one search (`any_of`): most texts hold none, and they cost that one
+    search instead of one per phrase; only a text that holds one is searched phrase by
+    phrase, to name the first.
     """
 
     compiled: tuple[tuple[str, Lazy], ...]
+    merged: Lazy = _NOTHING
 
     @classmethod
     def of(cls, words: Localized | Iterable[str]) -> Phrases:
@@ -326,10 +377,13 @@ class Phrases:
             chosen = [w for ws in words.values() for w in ws]
         else:
             chosen = list(words)
-        return cls(tuple((phrase, _compile(phrase)) for phrase in chosen if phrase.strip()))
+        kept = [phrase for phrase in chosen if phrase.strip()]
+        return cls(tuple((phrase, _compile(phrase)) for phrase in kept), any_of(kept))
 
     def first(self, text: str) -> str | None:
         """The first phrase found in already-folded `text`, or None."""
+        if self.merged.search(text) is None:
+            return None
         return next((phrase for phrase, p in self.compiled if p.search(text)), None)
 
 
@@ -350,6 +404,12 @@ class FirstOf:
             if found is not None:
                 return code, found
         return None
+
+
+def keyword_phrases(table: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every language's phrases as written (braces kept), Persian folded: what `any_of`
+    merges, factoring a phrase of many choices (`_factored`) instead of spelling it out."""
+    return list(dict.fromkeys(w for ps in table.values() for p in ps if (w := fold_persian(p))))
 
 
 def keyword_list(table: Mapping[str, Iterable[str]]) -> list[str]:
@@ -411,8 +471,10 @@ class KeywordSet:
 
     @classmethod
     def of(cls, table: Mapping[str, Iterable[str]]) -> KeywordSet:
-        words = keyword_list(table)
-        return cls(Phrases.of(words), any_of(words), any_of(words, close=True))
+        phrases = keyword_phrases(table)
+        pattern = any_of(phrases)
+        named = tuple((word, _compile(word)) for word in keyword_list(table) if word.strip())
+        return cls(Phrases(named, pattern), pattern, any_of(phrases, close=True))
 
     def matches(self, text: str) -> bool:
         """Some phrase stands in already-folded `text` (one search, however many phrases)."""
