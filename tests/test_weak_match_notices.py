@@ -9,11 +9,10 @@ Through `mailbot ingest --json` on the shipped desk files; the notice is read as
 delivered it (`sent_to`: the outbound maildir).
 
 - CleverBox (agents read Russian): a Russian and a Ukrainian customer, out_of_scope.
-- cloudempiere (agents read Slovak): its exclusions hold no `...` phrase, so nothing there
-  is weak: a plain request is refused in Slovak and in Czech, and one with the words spread
-  apart is not even matched. With one `...` phrase added to a copy of the desk file, a weak
-  match opens the ticket in the customer's language (Slovak, Czech) and the Slovak notice
-  carries the doubt.
+- cloudempiere (agents read Slovak): a plain request is refused in Slovak and in Czech;
+  one with the words spread apart matches a shipped `...` phrase only weakly and opens the
+  ticket in the customer's language, with the doubt in the Slovak notice; so does a `...`
+  phrase added to a copy of the desk file.
 - crmonline (Persian) sets `wide_matches_refuse`: a wide match refuses as a close one does;
   on a copy without the setting the same mail opens the ticket with the Persian doubt line.
 """
