@@ -57,16 +57,23 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 def core_execute(
-    session: Session, statement: Executable, parameters: dict[str, Any] | None = None
+    session: Session,
+    statement: Executable,
+    parameters: dict[str, Any] | None = None,
+    *,
+    flush: bool = True,
 ) -> CursorResult[Any]:
     """Run a Core statement (built once, with bind parameters) in the session's transaction.
 
     The hot reads and writes of one mail go this way rather than through an ORM query: the
     ORM spends about 0.35 ms more per statement building, compiling and loading objects
     (docs/benchmarks.md, issue 12), and a mail runs a dozen. Pending ORM rows are flushed
-    first, as an ORM query would (autoflush), so the statement sees them.
+    first, as an ORM query would (autoflush), so the statement sees them; `flush=False` for
+    a write that needs none of them (a history row, whose ticket is flushed when added):
+    each flush costs its own round of the unit of work, and pending rows flushed together
+    go in one statement.
     """
-    if session.autoflush:
+    if flush and session.autoflush:
         session.flush()
     return session.connection().execute(statement, parameters or {})
 

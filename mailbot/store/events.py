@@ -31,7 +31,8 @@ class Events:
         **detail: Any,
     ) -> None:
         row = {"ticket_id": ticket_id, "spool_id": spool_id, "kind": kind, "detail": detail}
-        core_execute(self.session, _INSERT, {**row, "at": at})
+        # the ticket and spool item it names are in the database already (Tickets.add flushes)
+        core_execute(self.session, _INSERT, {**row, "at": at}, flush=False)
 
     def of_ticket(self, ticket_id: int) -> list[EventRow]:
         query = select(EventRow).where(col(EventRow.ticket_id) == ticket_id)

@@ -54,7 +54,7 @@ class Tickets:
             )
             .returning(_COUNTER.c.last_number)
         )
-        number = core_execute(self.session, statement).scalar_one()
+        number = core_execute(self.session, statement, flush=False).scalar_one()
         return f"{prefix}-{number:06d}"
 
     def created_since(self, desk: str, customer: str, since: datetime) -> int:
