@@ -157,6 +157,11 @@ alternatives made a 750 KB expression that took 3 s to compile. Smaller ones sta
 out, so what they match, and where, is as it was."""
 
 
+def _factored_if_many(phrase: str, expanded: Sequence[str]) -> str | None:
+    """`_factored(phrase)` where its braces stand for more than `_FACTOR_ABOVE` phrases."""
+    return _factored(phrase) if len(expanded) > _FACTOR_ABOVE else None
+
+
 def _factored(phrase: str) -> str | None:
     r"""`{a,b} {,c} d*` as `(?:a|b)(?:|GAP c)GAP d\w*`: a regex the size of the sum of its
     choices, not the product. A text matches it exactly where it matches one of the phrases
@@ -202,7 +207,7 @@ def _wide_pattern(phrase: str, gap: str = _WIDE_GAP) -> str:
     pieces = []
     for segment in _segments(phrase):
         expanded = expand(segment)
-        if len(expanded) > _FACTOR_ABOVE and (factored := _factored(segment)) is not None:
+        if (factored := _factored_if_many(segment, expanded)) is not None:
             pieces.append("(?:" + factored + ")")
             continue
         alternatives = dict.fromkeys(
@@ -255,7 +260,7 @@ def _alternatives(phrase: str, *, close: bool = False) -> list[str]:
     if _is_wide(phrase):
         return [_wide_pattern(phrase, _GAP if close else _WIDE_GAP)]
     expanded = expand(phrase)
-    if len(expanded) > _FACTOR_ABOVE and (factored := _factored(phrase)) is not None:
+    if (factored := _factored_if_many(phrase, expanded)) is not None:
         return [_WORD_START + factored + r"(?!\w)"]
     return [_pattern(words) for alt in expanded if (words := fold(alt).split())]
 
